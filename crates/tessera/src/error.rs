@@ -1,0 +1,45 @@
+//! The library's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in `tessera`.
+///
+/// Every public function that takes user data returns `Result<_, Error>`; the library never
+/// panics on bad input.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The image has no pixels, or its buffer does not match its stated size.
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
+    /// The image's pixel format is not one tessera can read.
+    #[error("unsupported pixel format: {0}")]
+    UnsupportedFormat(String),
+    /// A parameter is out of its valid range (zero, negative, NaN, ...).
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter's name, as in the parameter struct.
+        name: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// A mask, label map or other companion array does not match the image's size.
+    #[error("size mismatch: {0}")]
+    SizeMismatch(String),
+    /// A label map does not satisfy the `Segmentation` invariants.
+    #[error("invalid label map: {0}")]
+    InvalidLabels(String),
+}
+
+/// Shorthand for `Result<T, tessera::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Builds an [`Error::InvalidParameter`].
+    pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! [`Segmentation`]: a label map whose guarantees hold by construction.
+
+use crate::error::{Error, Result};
+use ndarray::Array2;
+
+/// The label of a pixel that belongs to no segment (outside a mask).
+pub const UNLABELLED: u32 = u32::MAX;
+
+/// Which pixels count as boundary pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BoundaryMode {
+    /// A pixel whose right or bottom neighbour has another label: one-pixel-wide boundaries,
+    /// the convention of the BSDS benchmark tools.
+    #[default]
+    Thin,
+    /// A pixel any of whose four neighbours has another label: two-pixel-wide boundaries, one
+    /// pixel on each side (Stutz et al.'s convention, and `mark_boundaries(mode="thick")`).
+    Thick,
+}
+
+/// An over-segmentation of a `width x height` image.
+///
+/// Invariants, checked by every constructor:
+/// - there is one label per pixel, row-major;
+/// - labels are `0..count()`, and every one of them labels at least one pixel;
+/// - the only other value is [`UNLABELLED`], for pixels that were masked out.
+///
+/// ```
+/// use tessera::Segmentation;
+/// // 3x2 image, two segments: the left column and the rest.
+/// let seg = Segmentation::from_labels(3, 2, vec![0, 1, 1, 0, 1, 1]).unwrap();
+/// assert_eq!(seg.count(), 2);
+/// assert_eq!(seg.sizes(), vec![2, 4]);
+/// assert_eq!(seg.adjacency(), vec![(0, 1)]);
+/// // Any numbering can be made sequential:
+/// let seg = Segmentation::relabel_sequential(3, 1, vec![7, 7, 42]).unwrap();
+/// assert_eq!(seg.labels(), &[0, 0, 1]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segmentation {
+    width: u32,
+    height: u32,
+    labels: Vec<u32>,
+    count: u32,
+}
+
+impl Segmentation {
+    /// Wraps a label map that must already satisfy the invariants.
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] when the map does not hold `width * height` labels,
+    /// [`Error::InvalidLabels`] when the labels are not `0..count` with every label used.
+    pub fn from_labels(width: u32, height: u32, labels: Vec<u32>) -> Result<Self> {
+        check_len(width, height, &labels)?;
+        let max = labels.iter().copied().filter(|&l| l != UNLABELLED).max();
+        let count = max.map_or(0, |m| m + 1);
+        let mut used = vec![false; count as usize];
+        for &l in &labels {
+            if l != UNLABELLED {
+                used[l as usize] = true;
+            }
+        }
+        if let Some(missing) = used.iter().position(|&u| !u) {
+            return Err(Error::InvalidLabels(format!(
+                "label {missing} is unused although {} is the largest label",
+                count - 1
+            )));
+        }
+        Ok(Segmentation {
+            width,
+            height,
+            labels,
+            count,
+        })
+    }
+
+    /// Renumbers any label map to `0..count` in order of first appearance (row-major), keeping
+    /// [`UNLABELLED`] pixels as they are.
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] when the map does not hold `width * height` labels.
+    pub fn relabel_sequential(width: u32, height: u32, mut labels: Vec<u32>) -> Result<Self> {
+        check_len(width, height, &labels)?;
+        let count = relabel_in_place(&mut labels);
+        Ok(Segmentation {
+            width,
+            height,
+            labels,
+            count,
+        })
+    }
+
+    /// For the algorithms, whose output holds the invariants by construction.
+    pub(crate) fn from_parts(width: u32, height: u32, labels: Vec<u32>, count: u32) -> Self {
+        debug_assert_eq!(labels.len(), width as usize * height as usize);
+        debug_assert!(labels.iter().all(|&l| l == UNLABELLED || l < count));
+        Segmentation {
+            width,
+            height,
+            labels,
+            count,
+        }
+    }
+
+    /// Width of the labelled image.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height of the labelled image.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Number of segments.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// One label per pixel, row-major.
+    pub fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    /// The label at column `x`, row `y`, or `None` outside the image.
+    pub fn label(&self, x: u32, y: u32) -> Option<u32> {
+        (x < self.width && y < self.height)
+            .then(|| self.labels[y as usize * self.width as usize + x as usize])
+    }
+
+    /// Gives up the label map.
+    pub fn into_labels(self) -> Vec<u32> {
+        self.labels
+    }
+
+    /// The label map as a `(rows, columns)` array.
+    pub fn to_array(&self) -> Array2<u32> {
+        Array2::from_shape_vec(
+            (self.height as usize, self.width as usize),
+            self.labels.clone(),
+        )
+        .unwrap_or_else(|_| unreachable!("the length is checked on construction"))
+    }
+
+    /// Number of pixels that belong to no segment.
+    pub fn unlabelled_count(&self) -> usize {
+        self.labels.iter().filter(|&&l| l == UNLABELLED).count()
+    }
+
+    /// Pixels per segment, indexed by label.
+    pub fn sizes(&self) -> Vec<u32> {
+        let mut sizes = vec![0u32; self.count as usize];
+        for &l in &self.labels {
+            if l != UNLABELLED {
+                sizes[l as usize] += 1;
+            }
+        }
+        sizes
+    }
+
+    /// One flag per pixel: is it on a boundary between two labels (an unlabelled pixel counts
+    /// as a label of its own)? See [`BoundaryMode`].
+    pub fn boundary_mask(&self, mode: BoundaryMode) -> Vec<bool> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let l = &self.labels;
+        let mut out = vec![false; l.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                let right = x + 1 < w && l[i + 1] != l[i];
+                let down = y + 1 < h && l[i + w] != l[i];
+                if right || down {
+                    out[i] = true;
+                    if mode == BoundaryMode::Thick {
+                        if right {
+                            out[i + 1] = true;
+                        }
+                        if down {
+                            out[i + w] = true;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Pairs of 4-adjacent segments `(a, b)` with `a < b`, sorted, each once.
+    pub fn adjacency(&self) -> Vec<(u32, u32)> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let l = &self.labels;
+        let mut pairs = Vec::new();
+        let mut add = |a: u32, b: u32| {
+            if a != b && a != UNLABELLED && b != UNLABELLED {
+                pairs.push((a.min(b), a.max(b)));
+            }
+        };
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                if x + 1 < w {
+                    add(l[i], l[i + 1]);
+                }
+                if y + 1 < h {
+                    add(l[i], l[i + w]);
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+    }
+
+    /// Number of segments that are not one 4-connected region.
+    pub fn disconnected_count(&self) -> u32 {
+        let comps = crate::connectivity::split_components(self.width, self.height, &self.labels);
+        // Each component lies inside one label; count the components of each label.
+        let mut components_per_label = vec![0u32; self.count as usize];
+        let mut comp_seen = vec![false; comps.count() as usize];
+        for (&c, &l) in comps.labels().iter().zip(&self.labels) {
+            if c != UNLABELLED && !comp_seen[c as usize] {
+                comp_seen[c as usize] = true;
+                components_per_label[l as usize] += 1;
+            }
+        }
+        components_per_label.iter().filter(|&&n| n > 1).count() as u32
+    }
+}
+
+fn check_len(width: u32, height: u32, labels: &[u32]) -> Result<()> {
+    let n = width as usize * height as usize;
+    if labels.len() != n || n == 0 {
+        return Err(Error::SizeMismatch(format!(
+            "a {width}x{height} label map needs {n} labels, got {}",
+            labels.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Renumbers labels to `0..count` in order of first appearance; returns `count`.
+pub(crate) fn relabel_in_place(labels: &mut [u32]) -> u32 {
+    let mut map = std::collections::HashMap::new();
+    let mut next = 0u32;
+    for l in labels.iter_mut() {
+        if *l == UNLABELLED {
+            continue;
+        }
+        *l = *map.entry(*l).or_insert_with(|| {
+            next += 1;
+            next - 1
+        });
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn refuses_gaps_and_bad_sizes() {
+        assert!(Segmentation::from_labels(2, 1, vec![0, 2]).is_err());
+        assert!(Segmentation::from_labels(2, 2, vec![0, 1]).is_err());
+        let s = Segmentation::from_labels(2, 1, vec![0, UNLABELLED]).unwrap();
+        assert_eq!((s.count(), s.unlabelled_count()), (1, 1));
+    }
+
+    #[test]
+    fn boundaries_thin_and_thick() {
+        let s = Segmentation::from_labels(3, 1, vec![0, 0, 1]).unwrap();
+        assert_eq!(
+            s.boundary_mask(BoundaryMode::Thin),
+            vec![false, true, false]
+        );
+        assert_eq!(
+            s.boundary_mask(BoundaryMode::Thick),
+            vec![false, true, true]
+        );
+    }
+
+    #[test]
+    fn disconnected_segments_are_counted() {
+        // Label 0 appears in two separate places.
+        let s = Segmentation::from_labels(3, 1, vec![0, 1, 0]).unwrap();
+        assert_eq!(s.disconnected_count(), 1);
+        let s = Segmentation::from_labels(3, 1, vec![0, 0, 1]).unwrap();
+        assert_eq!(s.disconnected_count(), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn relabel_gives_the_invariants(w in 1u32..12, h in 1u32..12, seed in any::<u64>()) {
+            let n = (w * h) as usize;
+            let mut x = seed | 1;
+            let labels: Vec<u32> = (0..n).map(|_| {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                if x % 11 == 0 { UNLABELLED } else { (x % 1000) as u32 * 3 }
+            }).collect();
+            let s = Segmentation::relabel_sequential(w, h, labels.clone()).unwrap();
+            let sizes = s.sizes();
+            prop_assert!(sizes.iter().all(|&c| c > 0));
+            prop_assert_eq!(sizes.iter().map(|&c| c as usize).sum::<usize>() + s.unlabelled_count(), n);
+            // Same partition: equal input labels <=> equal output labels.
+            for i in 0..n { for j in 0..n {
+                prop_assert_eq!(labels[i] == labels[j], s.labels()[i] == s.labels()[j]);
+            }}
+            prop_assert!(Segmentation::from_labels(w, h, s.labels().to_vec()).is_ok());
+            for (a, b) in s.adjacency() { prop_assert!(a < b && b < s.count()); }
+        }
+    }
+}
