@@ -1,0 +1,97 @@
+//! The algorithms the command line knows, their options, and how they are described in
+//! reports. Adding an algorithm: a variant of [`Algo`], an options struct flattened into
+//! [`AlgoArgs`], and a branch in [`AlgoArgs::build`] and [`AlgoArgs::describe`].
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+use tessera::{Slic, Superpixels};
+
+/// A superpixel algorithm, boxed, ready to run on any thread.
+pub type Boxed = Box<dyn Superpixels + Send + Sync>;
+
+/// The algorithms, by command-line name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Algo {
+    /// SLIC (Achanta et al. 2012): k-means in CIELAB + position within local windows.
+    Slic,
+}
+
+impl Algo {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Slic => "slic",
+        }
+    }
+}
+
+/// Algorithm choice and parameters, shared by every subcommand that segments.
+#[derive(Debug, Clone, Args)]
+pub struct AlgoArgs {
+    /// The superpixel algorithm.
+    #[arg(long, value_enum, default_value_t = Algo::Slic)]
+    pub algo: Algo,
+
+    /// Approximate number of superpixels wanted.
+    #[arg(short = 'k', long = "segments", default_value_t = 400)]
+    pub segments: u32,
+
+    #[command(flatten)]
+    pub slic: SlicArgs,
+}
+
+/// SLIC's options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "SLIC options")]
+pub struct SlicArgs {
+    /// Balance of colour against space (CIELAB units); higher gives more regular shapes.
+    #[arg(long, default_value_t = 10.0)]
+    pub compactness: f32,
+    /// Assignment/update iterations.
+    #[arg(long, default_value_t = 10)]
+    pub iterations: u32,
+    /// Gaussian pre-smoothing, in pixels (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub sigma: f32,
+    /// SLIC-zero: adapt the compactness of each superpixel to its colour spread.
+    #[arg(long)]
+    pub slic_zero: bool,
+    /// Do not make each superpixel one connected region.
+    #[arg(long)]
+    pub no_connectivity: bool,
+}
+
+impl AlgoArgs {
+    /// The configured algorithm, asking for `segments` superpixels.
+    pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
+        let boxed: Boxed = match algo {
+            Algo::Slic => Box::new(Slic {
+                n_segments: segments,
+                compactness: self.slic.compactness,
+                max_iterations: self.slic.iterations,
+                sigma: self.slic.sigma,
+                slic_zero: self.slic.slic_zero,
+                enforce_connectivity: !self.slic.no_connectivity,
+                ..Slic::default()
+            }),
+        };
+        boxed.validate()?;
+        Ok(boxed)
+    }
+
+    /// The algorithm's name and parameters, for reports.
+    pub fn describe(&self, algo: Algo, segments: u32) -> Value {
+        let params = match algo {
+            Algo::Slic => json!({
+                "segments": segments,
+                "compactness": self.slic.compactness,
+                "iterations": self.slic.iterations,
+                "sigma": self.slic.sigma,
+                "slic_zero": self.slic.slic_zero,
+                "enforce_connectivity": !self.slic.no_connectivity,
+            }),
+        };
+        json!({ "algorithm": algo.name(), "parameters": params })
+    }
+}

@@ -1,0 +1,67 @@
+//! Writing output files atomically: each file is written under a temporary name in its
+//! destination folder and renamed into place, so an interrupted run never leaves a
+//! half-written file behind.
+
+use anyhow::{Context, Result};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Writes `path` through `fill`, atomically.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tessera-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    {
+        let mut w = BufWriter::new(tmp.as_file());
+        fill(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
+        w.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot move the finished file to {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes a PNG atomically. `color` says how `data` is laid out (8-bit RGB, 16-bit grey, ...;
+/// 16-bit samples in native order, as `image` buffers hold them).
+pub fn write_png(path: &Path, data: &[u8], w: u32, h: u32, color: ExtendedColorType) -> Result<()> {
+    write_atomic(path, |out| {
+        PngEncoder::new_with_quality(out, CompressionType::Fast, FilterType::Adaptive)
+            .write_image(data, w, h, color)?;
+        Ok(())
+    })
+}
+
+/// Writes a small text file atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |out| Ok(out.write_all(text.as_bytes())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_writes_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.txt");
+        let res = write_atomic(&target, |_| anyhow::bail!("boom"));
+        assert!(res.is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_text(&target, "hello").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello");
+    }
+}

@@ -1,0 +1,312 @@
+//! `tessera segment`: superpixels for image files and folders.
+
+use crate::algo::{AlgoArgs, Boxed};
+use crate::inputs::{Job, discover};
+use crate::labels_io;
+use crate::load::{DEFAULT_MAX_PIXELS, load_image};
+use crate::output::{write_atomic, write_png, write_text};
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, ValueEnum};
+use image::{ExtendedColorType, Rgb};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray_npy::WriteNpyExt;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use tessera::render::{self, BoundaryStyle};
+use tessera::{BoundaryMode, Image};
+
+/// Options of `tessera segment`.
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Image files, or folders of images.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output folder; each output mirrors its input's path relative to the folder given.
+    #[arg(short, long, default_value = "tessera-out")]
+    pub out: PathBuf,
+
+    /// Descend into subfolders of the folders given.
+    #[arg(short, long)]
+    pub recursive: bool,
+
+    #[command(flatten)]
+    pub algo: AlgoArgs,
+
+    /// The picture written as `<name>.overlay.png`.
+    #[arg(long, value_enum, default_value_t = Overlay::Boundaries)]
+    pub overlay: Overlay,
+
+    /// The label map written: `<name>.labels.png` (16-bit, label+1, 0 = none) or
+    /// `<name>.labels.npy` (u32, label+1).
+    #[arg(long, value_enum, default_value_t = LabelFormat::Png)]
+    pub labels: LabelFormat,
+
+    /// Boundary colour for `--overlay boundaries`, as hex RRGGBB.
+    #[arg(long, default_value = "ffff00", value_parser = parse_hex_color)]
+    pub boundary_color: Rgb<u8>,
+
+    /// Draw two-pixel boundaries (one on each side) instead of one-pixel ones.
+    #[arg(long)]
+    pub thick: bool,
+
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+
+    /// Skip images whose outputs all exist already (resume an interrupted run).
+    #[arg(long)]
+    pub skip_existing: bool,
+
+    /// Write one JSON object per image to this file (input, size, segments, timings,
+    /// algorithm and parameters).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Refuse images with more pixels than this.
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+}
+
+/// What `--overlay` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Overlay {
+    /// Superpixel boundaries over the image.
+    Boundaries,
+    /// Each superpixel filled with its mean colour.
+    Mean,
+    /// Each superpixel filled with a random colour.
+    Random,
+    /// No overlay.
+    None,
+}
+
+/// What `--labels` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LabelFormat {
+    /// 16-bit grey PNG.
+    Png,
+    /// NumPy `.npy`, u32.
+    Npy,
+    /// No label map.
+    None,
+}
+
+fn parse_hex_color(s: &str) -> std::result::Result<Rgb<u8>, String> {
+    let hex = s.trim_start_matches('#');
+    if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{s}` is not a colour: use six hex digits, e.g. ff0000"));
+    }
+    let v = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+    Ok(Rgb([(v >> 16) as u8, (v >> 8) as u8, v as u8]))
+}
+
+/// How one image went.
+enum Outcome {
+    Done(Value),
+    Skipped,
+    Failed(PathBuf, String),
+}
+
+/// Runs `tessera segment`.
+pub fn run(args: SegmentArgs) -> Result<ExitCode> {
+    let algo = match args.algo.build(args.algo.algo, args.algo.segments) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.threads == Some(0) {
+        eprintln!("error: --threads must be at least 1");
+        return Ok(ExitCode::from(2));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+
+    let found = discover(&args.inputs, args.recursive, Some(&args.out));
+    let progress = progress_bar(found.jobs.len() as u64);
+    let description = args.algo.describe(args.algo.algo, args.algo.segments);
+    let outcomes: Vec<Outcome> = pool.install(|| {
+        found
+            .jobs
+            .par_iter()
+            .map(|job| {
+                let outcome = match process(job, &args, &algo, &description) {
+                    Ok(Some(record)) => Outcome::Done(record),
+                    Ok(None) => Outcome::Skipped,
+                    Err(e) => {
+                        progress.suspend(|| eprintln!("{}: {e:#}", job.input.display()));
+                        Outcome::Failed(job.input.clone(), format!("{e:#}"))
+                    }
+                };
+                progress.inc(1);
+                outcome
+            })
+            .collect()
+    });
+    progress.finish_and_clear();
+
+    let mut failures: Vec<(PathBuf, String)> = found.problems;
+    let (mut done, mut skipped) = (Vec::new(), 0usize);
+    for o in outcomes {
+        match o {
+            Outcome::Done(r) => done.push(r),
+            Outcome::Skipped => skipped += 1,
+            Outcome::Failed(p, m) => failures.push((p, m)),
+        }
+    }
+    if let Some(report) = &args.report {
+        let text: String = done.iter().map(|r| format!("{r}\n")).collect();
+        write_text(report, &text)?;
+    }
+    eprintln!(
+        "segmented {} image(s){}{}",
+        done.len(),
+        if skipped > 0 {
+            format!(", skipped {skipped} already done")
+        } else {
+            String::new()
+        },
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed:", failures.len())
+        }
+    );
+    for (path, why) in &failures {
+        eprintln!("  {}: {why}", path.display());
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    // Drawn only when stderr is a terminal; invisible in pipes, logs and CI.
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images  {elapsed_precise} (eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The output files of one job.
+struct Outputs {
+    overlay: Option<PathBuf>,
+    labels: Option<PathBuf>,
+}
+
+impl Outputs {
+    fn of(job: &Job, args: &SegmentArgs) -> Self {
+        let base = args.out.join(&job.stem);
+        let with = |suffix: &str| {
+            let mut name = base.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        Outputs {
+            overlay: (args.overlay != Overlay::None).then(|| with(".overlay.png")),
+            labels: match args.labels {
+                LabelFormat::Png => Some(with(".labels.png")),
+                LabelFormat::Npy => Some(with(".labels.npy")),
+                LabelFormat::None => None,
+            },
+        }
+    }
+
+    fn all_exist(&self) -> bool {
+        [&self.overlay, &self.labels]
+            .into_iter()
+            .flatten()
+            .all(|p| p.is_file())
+    }
+}
+
+/// Segments one image and writes its outputs; `None` when skipped.
+fn process(job: &Job, args: &SegmentArgs, algo: &Boxed, description: &Value) -> Result<Option<Value>> {
+    let start = Instant::now();
+    let outputs = Outputs::of(job, args);
+    if args.skip_existing && outputs.all_exist() {
+        return Ok(None);
+    }
+    for out in [&outputs.overlay, &outputs.labels].into_iter().flatten() {
+        if same_file(out, &job.input) {
+            return Err(anyhow!("the output {} would overwrite the input", out.display()));
+        }
+    }
+    let decoded = load_image(&job.input, args.max_pixels)?;
+    let image = Image::from_dynamic(&decoded)?;
+    let t = Instant::now();
+    let seg = algo.segment(&image)?;
+    let segment_ms = t.elapsed().as_secs_f64() * 1e3;
+
+    if let Some(path) = &outputs.labels {
+        match args.labels {
+            LabelFormat::Png => {
+                let png = labels_io::to_png16(&seg)?;
+                let bytes: Vec<u8> = png.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
+                write_png(path, &bytes, seg.width(), seg.height(), ExtendedColorType::L16)?;
+            }
+            LabelFormat::Npy => {
+                let arr = labels_io::to_array(&seg);
+                write_atomic(path, |w| Ok(arr.write_npy(w)?))?;
+            }
+            LabelFormat::None => {}
+        }
+    }
+    if let Some(path) = &outputs.overlay {
+        let rgb = image.to_rgb8();
+        let pic = match args.overlay {
+            Overlay::Boundaries => render::mark_boundaries(
+                &rgb,
+                &seg,
+                &BoundaryStyle {
+                    color: args.boundary_color,
+                    mode: if args.thick {
+                        BoundaryMode::Thick
+                    } else {
+                        BoundaryMode::Thin
+                    },
+                },
+            )?,
+            Overlay::Mean => render::fill_mean(&rgb, &seg)?,
+            Overlay::Random | Overlay::None => render::fill_random(&seg, 0),
+        };
+        write_png(path, pic.as_raw(), pic.width(), pic.height(), ExtendedColorType::Rgb8)?;
+    }
+    let mut record = json!({
+        "input": job.input.to_string_lossy(),
+        "width": seg.width(),
+        "height": seg.height(),
+        "segments": seg.count(),
+        "segment_ms": round3(segment_ms),
+        "total_ms": round3(start.elapsed().as_secs_f64() * 1e3),
+    });
+    if let (Some(obj), Some(desc)) = (record.as_object_mut(), description.as_object()) {
+        obj.extend(desc.clone());
+    }
+    Ok(Some(record))
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
