@@ -46,13 +46,13 @@ pub struct AlgoArgs {
 #[command(next_help_heading = "SLIC options")]
 pub struct SlicArgs {
     /// Balance of colour against space (CIELAB units); higher gives more regular shapes.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub compactness: f32,
     /// Assignment/update iterations.
     #[arg(long, default_value_t = 10)]
     pub iterations: u32,
     /// Gaussian pre-smoothing, in pixels (0: none).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub sigma: f32,
     /// SLIC-zero: adapt the compactness of each superpixel to its colour spread.
     #[arg(long)]

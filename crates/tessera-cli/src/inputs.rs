@@ -44,7 +44,13 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) ->
                 .push((input.clone(), format!("cannot read: {e}"))),
             Ok(meta) if meta.is_dir() => {
                 let mut files = Vec::new();
-                walk(input, recursive, skip.as_deref(), &mut files, &mut found.problems);
+                walk(
+                    input,
+                    recursive,
+                    skip.as_deref(),
+                    &mut files,
+                    &mut found.problems,
+                );
                 files.sort();
                 for f in files {
                     let rel = f.strip_prefix(input).unwrap_or(&f).to_path_buf();
@@ -83,7 +89,9 @@ fn walk(
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
             let is_skipped = skip.is_some_and(|s| path.canonicalize().is_ok_and(|p| p == s));
             if recursive && !is_skipped {
@@ -139,7 +147,13 @@ mod tests {
     fn folder_stems_mirror_relative_paths() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        for f in ["a.png", "sub/a.JPG", "notes.txt", "x.overlay.png", ".DS_Store"] {
+        for f in [
+            "a.png",
+            "sub/a.JPG",
+            "notes.txt",
+            "x.overlay.png",
+            ".DS_Store",
+        ] {
             std::fs::write(dir.path().join(f), b"").unwrap();
         }
         let flat = discover(&[dir.path().to_path_buf()], false, None);

@@ -98,7 +98,9 @@ pub enum LabelFormat {
 fn parse_hex_color(s: &str) -> std::result::Result<Rgb<u8>, String> {
     let hex = s.trim_start_matches('#');
     if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("`{s}` is not a colour: use six hex digits, e.g. ff0000"));
+        return Err(format!(
+            "`{s}` is not a colour: use six hex digits, e.g. ff0000"
+        ));
     }
     let v = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
     Ok(Rgb([(v >> 16) as u8, (v >> 8) as u8, v as u8]))
@@ -235,7 +237,12 @@ impl Outputs {
 }
 
 /// Segments one image and writes its outputs; `None` when skipped.
-fn process(job: &Job, args: &SegmentArgs, algo: &Boxed, description: &Value) -> Result<Option<Value>> {
+fn process(
+    job: &Job,
+    args: &SegmentArgs,
+    algo: &Boxed,
+    description: &Value,
+) -> Result<Option<Value>> {
     let start = Instant::now();
     let outputs = Outputs::of(job, args);
     if args.skip_existing && outputs.all_exist() {
@@ -243,7 +250,10 @@ fn process(job: &Job, args: &SegmentArgs, algo: &Boxed, description: &Value) -> 
     }
     for out in [&outputs.overlay, &outputs.labels].into_iter().flatten() {
         if same_file(out, &job.input) {
-            return Err(anyhow!("the output {} would overwrite the input", out.display()));
+            return Err(anyhow!(
+                "the output {} would overwrite the input",
+                out.display()
+            ));
         }
     }
     let decoded = load_image(&job.input, args.max_pixels)?;
@@ -257,7 +267,13 @@ fn process(job: &Job, args: &SegmentArgs, algo: &Boxed, description: &Value) -> 
             LabelFormat::Png => {
                 let png = labels_io::to_png16(&seg)?;
                 let bytes: Vec<u8> = png.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
-                write_png(path, &bytes, seg.width(), seg.height(), ExtendedColorType::L16)?;
+                write_png(
+                    path,
+                    &bytes,
+                    seg.width(),
+                    seg.height(),
+                    ExtendedColorType::L16,
+                )?;
             }
             LabelFormat::Npy => {
                 let arr = labels_io::to_array(&seg);
@@ -284,7 +300,13 @@ fn process(job: &Job, args: &SegmentArgs, algo: &Boxed, description: &Value) -> 
             Overlay::Mean => render::fill_mean(&rgb, &seg)?,
             Overlay::Random | Overlay::None => render::fill_random(&seg, 0),
         };
-        write_png(path, pic.as_raw(), pic.width(), pic.height(), ExtendedColorType::Rgb8)?;
+        write_png(
+            path,
+            pic.as_raw(),
+            pic.width(),
+            pic.height(),
+            ExtendedColorType::Rgb8,
+        )?;
     }
     let mut record = json!({
         "input": job.input.to_string_lossy(),

@@ -1,0 +1,170 @@
+//! End-to-end tests of `tessera segment` through the real binary.
+
+use assert_cmd::Command;
+use image::{Rgb, RgbImage};
+use predicates::prelude::*;
+use std::path::Path;
+
+fn tessera() -> Command {
+    Command::cargo_bin("tessera").expect("the binary is built")
+}
+
+/// A small two-tone picture with some texture.
+fn write_photo(path: &Path, w: u32, h: u32) {
+    let img = RgbImage::from_fn(w, h, |x, y| {
+        if x < w / 2 {
+            Rgb([200, (x * 3 % 40) as u8, 40])
+        } else {
+            Rgb([30, 90, (y * 5 % 60) as u8 + 150])
+        }
+    });
+    img.save(path).expect("test image written");
+}
+
+fn no_temporaries(dir: &Path) -> bool {
+    walk(dir).iter().all(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        !name.starts_with(".tessera-") && !name.ends_with(".part")
+    })
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn folder_with_a_broken_file_goes_on_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    write_photo(&input.join("a.png"), 64, 48);
+    write_photo(&input.join("sub/b.png"), 40, 40);
+    std::fs::write(input.join("broken.jpg"), b"this is not a jpeg").unwrap();
+    std::fs::write(input.join("empty.png"), b"").unwrap();
+    std::fs::write(input.join(".DS_Store"), b"\0\0junk").unwrap();
+    let out = dir.path().join("out");
+    tessera()
+        .args(["segment", "-r", "-k", "20", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("broken.jpg"))
+        .stderr(predicate::str::contains("empty.png"))
+        .stderr(predicate::str::contains("2 failed"));
+    for f in ["a.overlay.png", "a.labels.png", "sub/b.overlay.png", "sub/b.labels.png"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert!(!out.join("broken.overlay.png").exists());
+    assert!(no_temporaries(&out));
+}
+
+#[test]
+fn label_map_png_holds_label_plus_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("p.png");
+    write_photo(&photo, 60, 40);
+    let out = dir.path().join("out");
+    let report = dir.path().join("report.jsonl");
+    tessera()
+        .args(["segment", "-k", "12", "--overlay", "mean", "--report"])
+        .arg(&report)
+        .arg("-o")
+        .arg(&out)
+        .arg(&photo)
+        .assert()
+        .success();
+    let labels = image::open(out.join("p.labels.png")).unwrap();
+    assert!(matches!(labels, image::DynamicImage::ImageLuma16(_)));
+    let values = labels.into_luma16().into_raw();
+    let max = *values.iter().max().unwrap() as usize;
+    assert!(values.iter().all(|&v| v >= 1), "every pixel has a superpixel");
+    let mut used = vec![false; max + 1];
+    values.iter().for_each(|&v| used[v as usize] = true);
+    assert!(used[1..].iter().all(|&u| u), "labels 1..=n are all used");
+
+    let line = std::fs::read_to_string(&report).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(rec["width"], 60);
+    assert_eq!(rec["segments"].as_u64().unwrap() as usize, max);
+    assert_eq!(rec["algorithm"], "slic");
+    assert!(rec["segment_ms"].as_f64().unwrap() >= 0.0);
+    assert!(rec["total_ms"].as_f64().unwrap() >= rec["segment_ms"].as_f64().unwrap());
+}
+
+#[test]
+fn too_many_segments_for_png_fail_unless_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("big.png");
+    write_photo(&photo, 300, 230); // 69,000 pixels
+    let out = dir.path().join("out");
+    let base = || {
+        let mut c = tessera();
+        c.args(["segment", "-k", "69000", "--no-connectivity", "--iterations", "1", "-o"])
+            .arg(&out)
+            .arg(&photo);
+        c
+    };
+    base()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--labels npy"));
+    base().args(["--labels", "npy"]).assert().success();
+    let arr: ndarray::Array2<u32> = ndarray_npy::read_npy(out.join("big.labels.npy")).unwrap();
+    assert_eq!(arr.dim(), (230, 300));
+    assert!(*arr.iter().max().unwrap() > 65534);
+}
+
+#[test]
+fn skip_existing_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("p.png");
+    write_photo(&photo, 30, 30);
+    let out = dir.path().join("out");
+    let run = || {
+        let mut c = tessera();
+        c.args(["segment", "-k", "4", "--skip-existing", "-o"])
+            .arg(&out)
+            .arg(&photo);
+        c
+    };
+    run().assert().success();
+    run()
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("skipped 1"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    tessera().args(["segment"]).assert().code(2);
+    tessera()
+        .args(["segment", "--compactness", "-1", "x.png"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("compactness"));
+    tessera()
+        .args(["segment", "--boundary-color", "yellow", "x.png"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn missing_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    tessera()
+        .args(["segment", "-o"])
+        .arg(dir.path())
+        .arg(dir.path().join("nope.png"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nope.png"));
+}
