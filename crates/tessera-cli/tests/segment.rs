@@ -60,7 +60,12 @@ fn folder_with_a_broken_file_goes_on_and_exits_1() {
         .stderr(predicate::str::contains("broken.jpg"))
         .stderr(predicate::str::contains("empty.png"))
         .stderr(predicate::str::contains("2 failed"));
-    for f in ["a.overlay.png", "a.labels.png", "sub/b.overlay.png", "sub/b.labels.png"] {
+    for f in [
+        "a.overlay.png",
+        "a.labels.png",
+        "sub/b.overlay.png",
+        "sub/b.labels.png",
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     assert!(!out.join("broken.overlay.png").exists());
@@ -86,7 +91,10 @@ fn label_map_png_holds_label_plus_one() {
     assert!(matches!(labels, image::DynamicImage::ImageLuma16(_)));
     let values = labels.into_luma16().into_raw();
     let max = *values.iter().max().unwrap() as usize;
-    assert!(values.iter().all(|&v| v >= 1), "every pixel has a superpixel");
+    assert!(
+        values.iter().all(|&v| v >= 1),
+        "every pixel has a superpixel"
+    );
     let mut used = vec![false; max + 1];
     values.iter().for_each(|&v| used[v as usize] = true);
     assert!(used[1..].iter().all(|&u| u), "labels 1..=n are all used");
@@ -108,9 +116,17 @@ fn too_many_segments_for_png_fail_unless_npy() {
     let out = dir.path().join("out");
     let base = || {
         let mut c = tessera();
-        c.args(["segment", "-k", "69000", "--no-connectivity", "--iterations", "1", "-o"])
-            .arg(&out)
-            .arg(&photo);
+        c.args([
+            "segment",
+            "-k",
+            "69000",
+            "--no-connectivity",
+            "--iterations",
+            "1",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&photo);
         c
     };
     base()

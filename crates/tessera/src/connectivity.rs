@@ -65,13 +65,13 @@ pub fn enforce_connectivity(
                 visit(p + w);
             }
         }
-        if queue.len() < min_size {
-            if let Some(adjacent) = numbered_neighbour(&queue, &out, next, w, h) {
-                for &p in &queue {
-                    out[p as usize] = adjacent;
-                }
-                continue;
+        if queue.len() < min_size
+            && let Some(adjacent) = numbered_neighbour(&queue, &out, next, w, h)
+        {
+            for &p in &queue {
+                out[p as usize] = adjacent;
             }
+            continue;
         }
         next += 1;
     }

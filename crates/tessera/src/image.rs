@@ -73,16 +73,16 @@ impl Image {
                 samples.len()
             )));
         }
-        if let Samples::F32(v) = &samples {
-            if let Some(i) = v.iter().position(|s| !s.is_finite()) {
-                let px = i / channels as usize;
-                return Err(Error::InvalidImage(format!(
-                    "sample at pixel ({}, {}) is {} (NaN and infinity are not allowed)",
-                    px % width as usize,
-                    px / width as usize,
-                    v[i]
-                )));
-            }
+        if let Samples::F32(v) = &samples
+            && let Some(i) = v.iter().position(|s| !s.is_finite())
+        {
+            let px = i / channels as usize;
+            return Err(Error::InvalidImage(format!(
+                "sample at pixel ({}, {}) is {} (NaN and infinity are not allowed)",
+                px % width as usize,
+                px / width as usize,
+                v[i]
+            )));
         }
         Ok(Image {
             width,

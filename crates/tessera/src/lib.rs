@@ -34,3 +34,8 @@ pub use crate::error::{Error, Result};
 pub use crate::image::{Image, Mask, Samples};
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::Slic;
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -74,8 +74,8 @@ pub fn fill_mean(image: &RgbImage, seg: &Segmentation) -> Result<RgbImage> {
     for (px, &l) in image.pixels().zip(seg.labels()) {
         if l != UNLABELLED {
             let s = &mut sums[l as usize];
-            for c in 0..3 {
-                s[c] += px.0[c] as u64;
+            for (acc, &v) in s.iter_mut().zip(&px.0) {
+                *acc += v as u64;
             }
             s[3] += 1;
         }

@@ -210,10 +210,7 @@ impl Slic {
         if nc == 0 {
             return Err(Error::param("mask", "selects no pixel"));
         }
-        let weights = Weights {
-            spatial: [self.spacing[0], self.spacing[1]],
-            step: step as f32,
-        };
+        let step_f = step as f32;
         // SLIC-zero: per-cluster largest colour distance of the previous iteration.
         let mut max_colour = vec![self.compactness; nc];
 
@@ -229,9 +226,18 @@ impl Slic {
                 vec![1.0; nc]
             };
             let spatial_weight = if self.slic_zero {
-                1.0 / (weights.step * weights.step)
+                1.0 / (step_f * step_f)
             } else {
-                (self.compactness / weights.step).powi(2)
+                (self.compactness / step_f).powi(2)
+            };
+            let ctx = AssignCtx {
+                w,
+                planes: &planes,
+                centres: &centres,
+                grid: &grid,
+                colour_weight: &colour_weight,
+                spatial_weight,
+                spacing: self.spacing,
             };
             labels
                 .par_chunks_mut(BAND_ROWS * w)
@@ -240,18 +246,7 @@ impl Slic {
                 .for_each(|(band, (lab, dis))| {
                     let y0 = band * BAND_ROWS;
                     reset_distances(dis, mask.map(|m| &m[y0 * w..y0 * w + dis.len()]));
-                    assign_band(
-                        y0,
-                        w,
-                        &planes,
-                        &centres,
-                        &grid,
-                        &colour_weight,
-                        spatial_weight,
-                        &weights,
-                        lab,
-                        dis,
-                    );
+                    assign_band(&ctx, y0, lab, dis);
                 });
             if self.slic_zero {
                 max_colour = largest_colour_distance(w, &planes, &centres, &labels)
@@ -381,13 +376,6 @@ impl<const C: usize> Centres<C> {
     }
 }
 
-struct Weights {
-    /// Spacing along rows and columns.
-    spatial: [f32; 2],
-    /// The grid step `S`.
-    step: f32,
-}
-
 fn reset_distances(dist: &mut [f32], mask: Option<&[bool]>) {
     match mask {
         None => dist.fill(f32::INFINITY),
@@ -399,95 +387,188 @@ fn reset_distances(dist: &mut [f32], mask: Option<&[bool]>) {
     }
 }
 
-/// Assigns the pixels of one band (rows `y0..`) to their nearest centre.
-#[allow(clippy::too_many_arguments)]
-fn assign_band<const C: usize>(
-    y0: usize,
+/// Lanes of the distance kernel: one AVX2 register of `f32`.
+const LANES: usize = 8;
+
+/// Everything the assignment of one band needs besides its output slices.
+struct AssignCtx<'a, const C: usize> {
     w: usize,
-    planes: &[&[f32]; C],
-    centres: &Centres<C>,
-    grid: &Grid,
-    colour_weight: &[f32],
+    planes: &'a [&'a [f32]; C],
+    centres: &'a Centres<C>,
+    grid: &'a Grid,
+    /// Per-cluster weight of the squared colour distance.
+    colour_weight: &'a [f32],
+    /// Weight of the squared spatial distance.
     spatial_weight: f32,
-    weights: &Weights,
+    /// Spacing along rows and columns.
+    spacing: [f32; 2],
+}
+
+/// Assigns the pixels of one band (rows `y0..`) to their nearest centre.
+fn assign_band<const C: usize>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
+    // Runtime dispatch by hand: `is_x86_feature_detected!` plus `#[target_feature]` is the
+    // standard library's own mechanism, and this one kernel is all that needs it.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { assign_band_avx2::<C>(ctx, y0, labels, dist) };
+        return;
+    }
+    assign_band_with::<C, false>(ctx, y0, labels, dist);
+}
+
+/// [`assign_band_with`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn assign_band_avx2<const C: usize>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    assign_band_with::<C, true>(ctx, y0, labels, dist);
+}
+
+/// The assignment loop; `AVX2` selects the vector kernel and must only be true on a CPU that
+/// has AVX2 (only [`assign_band_avx2`] sets it).
+#[inline(always)]
+fn assign_band_with<const C: usize, const AVX2: bool>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    let w = ctx.w;
     let rows = labels.len() / w;
     let y1 = y0 + rows;
-    let (ry, rx) = grid.reach;
-    let [sy, sx] = weights.spatial;
+    let (ry, rx) = ctx.grid.reach;
+    let [sy, sx] = ctx.spacing;
+    let b = ctx.spatial_weight;
+    let centres = ctx.centres;
+    // Squared, weighted horizontal distance of each window column, reused on every row.
+    let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
     for k in 0..centres.len() {
         let (cy, cx) = (centres.y[k], centres.x[k]);
         let (py, px) = (cy.round() as isize, cx.round() as isize);
         let wy0 = (py - ry as isize).max(y0 as isize) as usize;
         let wy1 = ((py + ry as isize + 1).max(0) as usize).min(y1);
-        if wy0 >= wy1 {
-            continue;
-        }
         let wx0 = (px - rx as isize).max(0) as usize;
         let wx1 = ((px + rx as isize + 1).max(0) as usize).min(w);
-        if wx0 >= wx1 {
+        if wy0 >= wy1 || wx0 >= wx1 {
             continue;
         }
+        let len = wx1 - wx0;
+        for (i, t) in xterm[..len].iter_mut().enumerate() {
+            let dx = ((wx0 + i) as f32 - cx) * sx;
+            *t = b * dx * dx;
+        }
         let col = centres.colour[k];
-        let a = colour_weight[k];
-        let b = spatial_weight;
+        let a = ctx.colour_weight[k];
         let label = k as u32;
         for y in wy0..wy1 {
             let dy = (y as f32 - cy) * sy;
             let dy2 = b * dy * dy;
-            let g = y * w;
-            let l = (y - y0) * w;
-            let lr = &mut labels[l + wx0..l + wx1];
-            let dr = &mut dist[l + wx0..l + wx1];
-            let feats: [&[f32]; C] = std::array::from_fn(|c| &planes[c][g + wx0..g + wx1]);
-            row_kernel::<C>(
-                &feats,
-                &col,
+            let g = y * w + wx0;
+            let l = (y - y0) * w + wx0;
+            let feats: [&[f32]; C] = std::array::from_fn(|c| &ctx.planes[c][g..g + len]);
+            let row = Row {
+                feats: &feats,
+                col: &col,
                 a,
-                b,
                 dy2,
-                (wx0 as f32 - cx) * sx,
-                sx,
+                xterm: &xterm[..len],
                 label,
-                lr,
-                dr,
-            );
+            };
+            let (lr, dr) = (&mut labels[l..l + len], &mut dist[l..l + len]);
+            #[cfg(target_arch = "x86_64")]
+            if AVX2 {
+                // SAFETY: AVX2 is only requested after the CPU was checked for it.
+                unsafe { row_kernel_avx2::<C>(&row, lr, dr) };
+                continue;
+            }
+            row_kernel::<C>(&row, 0, lr, dr);
         }
     }
 }
 
-/// The inner loop, kept branch-free so that it vectorises.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn row_kernel<const C: usize>(
-    feats: &[&[f32]; C],
-    col: &[f32; C],
+/// One window row of one centre.
+struct Row<'a, const C: usize> {
+    feats: &'a [&'a [f32]; C],
+    col: &'a [f32; C],
+    /// Weight of the squared colour distance.
     a: f32,
-    b: f32,
+    /// Weighted squared vertical distance.
     dy2: f32,
-    dx0: f32,
-    sx: f32,
+    /// Weighted squared horizontal distance per column.
+    xterm: &'a [f32],
     label: u32,
-    lr: &mut [u32],
-    dr: &mut [f32],
-) {
-    let len = lr.len().min(dr.len());
-    let feats: [&[f32]; C] = std::array::from_fn(|c| &feats[c][..len]);
-    let (lr, dr) = (&mut lr[..len], &mut dr[..len]);
-    for i in 0..len {
-        let mut dc = 0.0;
+}
+
+/// The inner loop over one window row, from column `from` on, pixel by pixel:
+/// `d = a * |f - col|^2 + xterm + dy2`, keeping the first of equal distances.
+#[inline(always)]
+fn row_kernel<const C: usize>(row: &Row<'_, C>, from: usize, lr: &mut [u32], dr: &mut [f32]) {
+    let len = lr.len().min(dr.len()).min(row.xterm.len());
+    for i in from..len {
+        let mut dc = 0.0f32;
         for c in 0..C {
-            let t = feats[c][i] - col[c];
+            let t = row.feats[c][i] - row.col[c];
             dc += t * t;
         }
-        let dx = dx0 + i as f32 * sx;
-        let d = a * dc + b * dx * dx + dy2;
-        let better = d < dr[i];
-        dr[i] = if better { d } else { dr[i] };
-        lr[i] = if better { label } else { lr[i] };
+        let d = row.a * dc + row.xterm[i] + row.dy2;
+        if d < dr[i] {
+            dr[i] = d;
+            lr[i] = row.label;
+        }
     }
+}
+
+/// [`row_kernel`] eight pixels at a time with AVX2, the same operations in the same order
+/// (no fused multiply-add), then the remainder with the scalar loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::needless_range_loop)] // channels index three arrays in step
+fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let len = lr.len().min(dr.len()).min(row.xterm.len());
+    assert!(row.feats.iter().all(|f| f.len() >= len));
+    let full = len - len % 8;
+    let va = _mm256_set1_ps(row.a);
+    let vdy = _mm256_set1_ps(row.dy2);
+    let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(row.label as i32));
+    let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(row.col[c]));
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 <= full <= len, and every slice read or written holds at least len
+        // elements (asserted above); unaligned loads and stores are used throughout.
+        unsafe {
+            let mut dc = _mm256_setzero_ps();
+            for c in 0..C {
+                let t = _mm256_sub_ps(_mm256_loadu_ps(row.feats[c].as_ptr().add(i)), vcol[c]);
+                dc = _mm256_add_ps(dc, _mm256_mul_ps(t, t));
+            }
+            let d = _mm256_add_ps(
+                _mm256_add_ps(
+                    _mm256_mul_ps(va, dc),
+                    _mm256_loadu_ps(row.xterm.as_ptr().add(i)),
+                ),
+                vdy,
+            );
+            let old = _mm256_loadu_ps(dr.as_ptr().add(i));
+            let better = _mm256_cmp_ps::<_CMP_LT_OQ>(d, old);
+            _mm256_storeu_ps(dr.as_mut_ptr().add(i), _mm256_blendv_ps(old, d, better));
+            let lp = lr.as_mut_ptr().add(i) as *mut f32;
+            let labels = _mm256_blendv_ps(_mm256_loadu_ps(lp), vlabel, better);
+            _mm256_storeu_ps(lp, labels);
+        }
+        i += 8;
+    }
+    row_kernel::<C>(row, full, lr, dr);
 }
 
 /// Moves every centre to the mean position and colour of its pixels; a centre with no pixel
@@ -506,17 +587,35 @@ fn update_centres<const C: usize>(
         .map(|(band, lab)| {
             let mut acc = vec![0.0f64; nc * stride];
             let base = band * BAND_ROWS * w;
-            for (i, &l) in lab.iter().enumerate() {
-                if l == UNLABELLED {
-                    continue;
-                }
-                let p = base + i;
-                let s = &mut acc[l as usize * stride..(l as usize + 1) * stride];
-                s[0] += 1.0;
-                s[1] += (p / w) as f64;
-                s[2] += (p % w) as f64;
-                for c in 0..C {
-                    s[3 + c] += planes[c][p] as f64;
+            for (r, row) in lab.chunks(w).enumerate() {
+                let offset = base + r * w;
+                let y = (offset / w) as f64;
+                let feats: [&[f32]; C] = std::array::from_fn(|c| &planes[c][offset..offset + w]);
+                // Sum runs of equal labels locally, then add each run to its centre.
+                let mut x = 0;
+                while x < row.len() {
+                    let l = row[x];
+                    let start = x;
+                    // A run is at most one row long: f32 sums lose nothing that matters.
+                    let mut colour = [0.0f32; C];
+                    while x < row.len() && row[x] == l {
+                        for c in 0..C {
+                            colour[c] += feats[c][x];
+                        }
+                        x += 1;
+                    }
+                    if l == UNLABELLED {
+                        continue;
+                    }
+                    let n = (x - start) as f64;
+                    let s = &mut acc[l as usize * stride..(l as usize + 1) * stride];
+                    s[0] += n;
+                    s[1] += n * y;
+                    // Sum of start..x, exact in f64 for any image that fits in memory.
+                    s[2] += n * (start + x - 1) as f64 / 2.0;
+                    for c in 0..C {
+                        s[3 + c] += colour[c] as f64;
+                    }
                 }
             }
             acc
@@ -571,4 +670,287 @@ fn largest_colour_distance<const C: usize>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Samples;
+    use proptest::prelude::*;
+
+    fn random_image(w: u32, h: u32, channels: u8, seed: u64) -> Image {
+        let mut x = seed | 1;
+        let samples = (0..w * h * channels as u32)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        Image::new(w, h, channels, Samples::U8(samples)).unwrap()
+    }
+
+    /// A smooth colour pattern (noise would fragment every cluster).
+    fn smooth_image(w: u32, h: u32) -> Image {
+        let samples = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = ((i % w) as f32, (i / w) as f32);
+                [
+                    (128.0 + 100.0 * (x / 9.0).sin()) as u8,
+                    (128.0 + 100.0 * (y / 13.0).cos()) as u8,
+                    (128.0 + 90.0 * ((x + y) / 17.0).sin()) as u8,
+                ]
+            })
+            .collect();
+        Image::new(w, h, 3, Samples::U8(samples)).unwrap()
+    }
+
+    /// Every label is one 4-connected region, checked by a flood fill of our own.
+    fn each_label_connected(seg: &Segmentation) -> bool {
+        let (w, h) = (seg.width() as usize, seg.height() as usize);
+        let l = seg.labels();
+        let mut seen = vec![false; l.len()];
+        let mut started = vec![false; seg.count() as usize];
+        for s in 0..l.len() {
+            if seen[s] || l[s] == UNLABELLED {
+                continue;
+            }
+            if std::mem::replace(&mut started[l[s] as usize], true) {
+                return false; // a second region of the same label
+            }
+            let mut stack = vec![s];
+            seen[s] = true;
+            while let Some(p) = stack.pop() {
+                let (x, y) = (p % w, p / w);
+                let nb = [
+                    (x > 0).then(|| p - 1),
+                    (x + 1 < w).then(|| p + 1),
+                    (y > 0).then(|| p - w),
+                    (y + 1 < h).then(|| p + w),
+                ];
+                for q in nb.into_iter().flatten() {
+                    if !seen[q] && l[q] == l[p] {
+                        seen[q] = true;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn two_flat_regions_give_two_segments() {
+        // Left half black, right half white: with a low compactness and two seeds, SLIC finds
+        // exactly the two halves.
+        let (w, h) = (40u32, 20u32);
+        let samples = (0..w * h)
+            .map(|i| if i % w < w / 2 { 0 } else { 255 })
+            .collect();
+        let img = Image::new(w, h, 1, Samples::U8(samples)).unwrap();
+        let seg = Slic {
+            n_segments: 2,
+            compactness: 1.0,
+            ..Slic::default()
+        }
+        .segment(&img)
+        .unwrap();
+        assert_eq!(seg.count(), 2);
+        for y in 0..h {
+            for x in 0..w {
+                assert_eq!(seg.label(x, y), Some(u32::from(x >= w / 2)));
+            }
+        }
+    }
+
+    #[test]
+    fn segment_count_tracks_the_request() {
+        let img = smooth_image(200, 150);
+        for k in [10, 100, 400] {
+            let seg = Slic {
+                n_segments: k,
+                compactness: 20.0,
+                ..Slic::default()
+            }
+            .segment(&img)
+            .unwrap();
+            let n = seg.count() as f64;
+            assert!(
+                n > 0.6 * k as f64 && n < 1.4 * k as f64,
+                "{k} asked, {n} made"
+            );
+        }
+    }
+
+    #[test]
+    fn more_segments_than_pixels() {
+        let img = random_image(5, 3, 3, 1);
+        let seg = Slic {
+            n_segments: 1000,
+            enforce_connectivity: false,
+            ..Slic::default()
+        }
+        .segment(&img)
+        .unwrap();
+        assert_eq!(seg.count(), 15);
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        let img = random_image(8, 8, 3, 1);
+        for bad in [
+            Slic {
+                n_segments: 0,
+                ..Slic::default()
+            },
+            Slic {
+                compactness: f32::NAN,
+                ..Slic::default()
+            },
+            Slic {
+                compactness: -1.0,
+                ..Slic::default()
+            },
+            Slic {
+                sigma: -0.5,
+                ..Slic::default()
+            },
+            Slic {
+                spacing: [0.0, 1.0],
+                ..Slic::default()
+            },
+            Slic {
+                max_iterations: 0,
+                ..Slic::default()
+            },
+            Slic {
+                min_size_factor: 4.0,
+                ..Slic::default()
+            },
+        ] {
+            assert!(matches!(
+                bad.segment(&img),
+                Err(Error::InvalidParameter { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn mask_leaves_outside_pixels_unlabelled() {
+        let img = random_image(30, 20, 3, 3);
+        let inside: Vec<bool> = (0..600).map(|i| (i % 30) >= 10).collect();
+        let mask = Mask::new(30, 20, inside.clone()).unwrap();
+        let seg = Slic {
+            n_segments: 10,
+            ..Slic::default()
+        }
+        .segment_masked(&img, &mask)
+        .unwrap();
+        for (l, m) in seg.labels().iter().zip(&inside) {
+            assert_eq!(*l == UNLABELLED, !m);
+        }
+        assert!(seg.count() >= 1 && each_label_connected(&seg));
+        let empty = Mask::new(30, 20, vec![false; 600]).unwrap();
+        assert!(Slic::default().segment_masked(&img, &empty).is_err());
+    }
+
+    #[test]
+    fn smoothing_and_raw_channels_run() {
+        let img = random_image(40, 30, 3, 5);
+        for slic in [
+            Slic {
+                sigma: 1.0,
+                n_segments: 12,
+                ..Slic::default()
+            },
+            Slic {
+                convert_to_lab: Some(false),
+                n_segments: 12,
+                compactness: 0.1,
+                ..Slic::default()
+            },
+            Slic {
+                spacing: [2.0, 1.0],
+                n_segments: 12,
+                ..Slic::default()
+            },
+        ] {
+            let seg = slic.segment(&img).unwrap();
+            assert!(seg.sizes().iter().all(|&n| n > 0));
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_and_scalar_kernels_agree_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        }
+        let mut x = 12345u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / 1000.0
+        };
+        for len in [1usize, 7, 8, 9, 41, 64] {
+            let feats: Vec<Vec<f32>> = (0..3).map(|_| (0..len).map(|_| next()).collect()).collect();
+            let xterm: Vec<f32> = (0..len).map(|_| next()).collect();
+            let refs: [&[f32]; 3] = [&feats[0], &feats[1], &feats[2]];
+            let row = Row {
+                feats: &refs,
+                col: &[5.0, 6.0, 7.0],
+                a: 0.7,
+                dy2: 3.0,
+                xterm: &xterm,
+                label: 9,
+            };
+            let start: Vec<f32> = (0..len).map(|_| next() * 20.0).collect();
+            let (mut l1, mut d1) = (vec![1u32; len], start.clone());
+            let (mut l2, mut d2) = (vec![1u32; len], start);
+            row_kernel(&row, 0, &mut l1, &mut d1);
+            // SAFETY: AVX2 was detected above.
+            unsafe { row_kernel_avx2(&row, &mut l2, &mut d2) };
+            assert_eq!(l1, l2);
+            assert_eq!(
+                d1.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+                d2.iter().map(|d| d.to_bits()).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn guarantees_hold(
+            w in 1u32..48, h in 1u32..48, channels in prop::sample::select(vec![1u8, 3]),
+            k in 1u32..80, compactness in 0.01f32..100.0, iterations in 1u32..6,
+            connect in any::<bool>(), zero in any::<bool>(), seed in any::<u64>()
+        ) {
+            let img = random_image(w, h, channels, seed);
+            let slic = Slic {
+                n_segments: k, compactness, max_iterations: iterations,
+                enforce_connectivity: connect, slic_zero: zero, ..Slic::default()
+            };
+            let seg = slic.segment(&img).unwrap();
+            prop_assert_eq!(seg.labels().len(), (w * h) as usize);
+            prop_assert_eq!(seg.unlabelled_count(), 0);
+            prop_assert!(seg.sizes().iter().all(|&n| n > 0));
+            prop_assert!(seg.count() >= 1 && seg.count() <= w * h);
+            if connect {
+                prop_assert!(each_label_connected(&seg));
+            }
+        }
+
+        #[test]
+        fn same_output_on_any_thread_count(w in 20u32..120, h in 20u32..120, k in 2u32..200, seed in any::<u64>()) {
+            let img = random_image(w, h, 3, seed);
+            let slic = Slic { n_segments: k, ..Slic::default() };
+            let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+                .install(|| slic.segment(&img).unwrap());
+            prop_assert_eq!(run(1), run(3));
+        }
+    }
 }
