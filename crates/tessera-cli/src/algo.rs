@@ -60,6 +60,12 @@ pub struct SlicArgs {
     /// Do not make each superpixel one connected region.
     #[arg(long)]
     pub no_connectivity: bool,
+    /// Cluster the raw channels (rescaled to 0..1) instead of CIELAB.
+    #[arg(long)]
+    pub no_lab: bool,
+    /// Merge regions smaller than this fraction of the nominal superpixel size.
+    #[arg(long, default_value_t = 0.5)]
+    pub min_size_factor: f32,
 }
 
 impl AlgoArgs {
@@ -73,6 +79,8 @@ impl AlgoArgs {
                 sigma: self.slic.sigma,
                 slic_zero: self.slic.slic_zero,
                 enforce_connectivity: !self.slic.no_connectivity,
+                convert_to_lab: self.slic.no_lab.then_some(false),
+                min_size_factor: self.slic.min_size_factor,
                 ..Slic::default()
             }),
         };
@@ -90,6 +98,8 @@ impl AlgoArgs {
                 "sigma": self.slic.sigma,
                 "slic_zero": self.slic.slic_zero,
                 "enforce_connectivity": !self.slic.no_connectivity,
+                "lab": !self.slic.no_lab,
+                "min_size_factor": self.slic.min_size_factor,
             }),
         };
         json!({ "algorithm": algo.name(), "parameters": params })

@@ -13,13 +13,18 @@ pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Segmentation
     enforce_connectivity(width, height, labels, 0, usize::MAX)
 }
 
-/// SLIC's post-processing (Achanta et al. 2012, as in scikit-image): walks the pixels in
-/// raster order and grows each 4-connected region of equal label breadth-first, stopping a
-/// region once it holds `max_size` pixels (the rest becomes regions of their own). A region
-/// of fewer than `min_size` pixels is merged into an already numbered neighbouring region
-/// (it has none only when it touches nothing numbered before it, and then it stays).
+/// SLIC's post-processing (Achanta et al. 2012; scikit-image's `min_size_factor` and
+/// `max_size_factor`): splits every label into 4-connected regions, cutting a region once it
+/// holds `max_size` pixels (grown breadth-first from its first pixel in raster order), then
+/// merges every region of fewer than `min_size` pixels into the neighbouring region with which
+/// it shares the longest border. Small regions are merged smallest first; a region that has
+/// no neighbour (an island inside a mask) stays as it is.
 ///
-/// The result's segments are each one 4-connected region.
+/// Unlike scikit-image, which merges a small region into whichever region was numbered next
+/// to its first pixel, the longest-border rule keeps fragments with the superpixel that
+/// surrounds them, so merges do not chain into sprawling regions.
+///
+/// The result's segments are each one 4-connected region, numbered in raster order.
 pub fn enforce_connectivity(
     width: u32,
     height: u32,
@@ -28,19 +33,78 @@ pub fn enforce_connectivity(
     max_size: usize,
 ) -> Segmentation {
     let (w, h) = (width as usize, height as usize);
-    let n = w * h;
-    let max_size = max_size.max(1);
-    let mut out = vec![UNLABELLED; n];
-    let mut queue: Vec<u32> = Vec::with_capacity(1024);
+    let (comp, sizes) = components(w, h, labels, max_size.max(1));
+    if min_size <= 1 || sizes.len() < 2 {
+        let count = sizes.len() as u32;
+        return Segmentation::from_parts(width, height, comp, count);
+    }
+    let adjacency = Borders::of(w, h, &comp, &sizes, min_size);
+    let mut parent: Vec<u32> = (0..sizes.len() as u32).collect();
+    let mut size: Vec<usize> = sizes.iter().map(|&s| s as usize).collect();
+    let mut order: Vec<u32> = (0..sizes.len() as u32)
+        .filter(|&c| (sizes[c as usize] as usize) < min_size)
+        .collect();
+    order.sort_by_key(|&c| (sizes[c as usize], c));
+    let mut score: Vec<(u32, u32)> = Vec::new();
+    for c in order {
+        // `c` is still a root: a region's parent changes only when it is itself merged.
+        if size[c as usize] >= min_size {
+            continue;
+        }
+        score.clear();
+        for &(nb, len) in adjacency.of_region(c) {
+            let r = find(&mut parent, nb);
+            if r == c {
+                continue;
+            }
+            match score.iter_mut().find(|(root, _)| *root == r) {
+                Some(entry) => entry.1 += len,
+                None => score.push((r, len)),
+            }
+        }
+        let best = score
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|&(r, _)| r);
+        if let Some(target) = best {
+            parent[c as usize] = target;
+            size[target as usize] += size[c as usize];
+        }
+    }
+    // Number the merged regions in raster order of their first pixel.
+    let mut number = vec![UNLABELLED; sizes.len()];
     let mut next = 0u32;
+    let mut out = comp;
+    for v in out.iter_mut() {
+        if *v == UNLABELLED {
+            continue;
+        }
+        let r = find(&mut parent, *v) as usize;
+        if number[r] == UNLABELLED {
+            number[r] = next;
+            next += 1;
+        }
+        *v = number[r];
+    }
+    Segmentation::from_parts(width, height, out, next)
+}
+
+/// The 4-connected regions of equal label, each cut at `max_size` pixels: one region number
+/// per pixel (raster order of first pixels; unlabelled pixels stay unlabelled) and the sizes.
+fn components(w: usize, h: usize, labels: &[u32], max_size: usize) -> (Vec<u32>, Vec<u32>) {
+    let n = w * h;
+    let mut out = vec![UNLABELLED; n];
+    let mut sizes = Vec::new();
+    let mut queue: Vec<u32> = Vec::with_capacity(1024);
     for start in 0..n {
         if out[start] != UNLABELLED || labels[start] == UNLABELLED {
             continue;
         }
         let label = labels[start];
+        let id = sizes.len() as u32;
         queue.clear();
         queue.push(start as u32);
-        out[start] = next;
+        out[start] = id;
         let mut head = 0;
         while head < queue.len() && queue.len() < max_size {
             let p = queue[head] as usize;
@@ -48,7 +112,7 @@ pub fn enforce_connectivity(
             let (x, y) = (p % w, p / w);
             let mut visit = |q: usize| {
                 if out[q] == UNLABELLED && labels[q] == label && queue.len() < max_size {
-                    out[q] = next;
+                    out[q] = id;
                     queue.push(q as u32);
                 }
             };
@@ -65,45 +129,74 @@ pub fn enforce_connectivity(
                 visit(p + w);
             }
         }
-        if queue.len() < min_size
-            && let Some(adjacent) = numbered_neighbour(&queue, &out, next, w, h)
-        {
-            for &p in &queue {
-                out[p as usize] = adjacent;
-            }
-            continue;
-        }
-        next += 1;
+        sizes.push(queue.len() as u32);
     }
-    Segmentation::from_parts(width, height, out, next)
+    (out, sizes)
 }
 
-/// A neighbour of the region (pixels `region`, numbered `current`) that already has a final
-/// number: the first one found, looking at the region's pixels in the order they were added.
-fn numbered_neighbour(
-    region: &[u32],
-    out: &[u32],
-    current: u32,
-    w: usize,
-    h: usize,
-) -> Option<u32> {
-    for &p in region {
-        let p = p as usize;
-        let (x, y) = (p % w, p / w);
-        let candidates = [
-            (y > 0).then(|| p - w),
-            (x > 0).then(|| p - 1),
-            (x + 1 < w).then(|| p + 1),
-            (y + 1 < h).then(|| p + w),
-        ];
-        for q in candidates.into_iter().flatten() {
-            let l = out[q];
-            if l != UNLABELLED && l != current {
-                return Some(l);
+/// Border lengths between regions: for each region smaller than a size, its neighbours and
+/// the number of 4-neighbour pixel pairs they share (compressed rows; larger regions have
+/// none listed, as they are never merged).
+struct Borders {
+    start: Vec<usize>,
+    entries: Vec<(u32, u32)>,
+}
+
+impl Borders {
+    fn of(w: usize, h: usize, comp: &[u32], sizes: &[u32], min_size: usize) -> Self {
+        let small = |c: u32| (sizes[c as usize] as usize) < min_size;
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut add = |a: u32, b: u32| {
+            if a != b && a != UNLABELLED && b != UNLABELLED {
+                if small(a) {
+                    pairs.push((a, b));
+                }
+                if small(b) {
+                    pairs.push((b, a));
+                }
+            }
+        };
+        for y in 0..h {
+            for x in 0..w {
+                let i = y * w + x;
+                if x + 1 < w {
+                    add(comp[i], comp[i + 1]);
+                }
+                if y + 1 < h {
+                    add(comp[i], comp[i + w]);
+                }
             }
         }
+        pairs.sort_unstable();
+        let regions = sizes.len();
+        let mut start = vec![0usize; regions + 1];
+        let mut entries = Vec::new();
+        let mut i = 0;
+        for (a, slot) in start.iter_mut().enumerate().take(regions) {
+            *slot = entries.len();
+            while i < pairs.len() && pairs[i].0 as usize == a {
+                let pair = pairs[i];
+                let run = pairs[i..].iter().take_while(|&&p| p == pair).count();
+                entries.push((pair.1, run as u32));
+                i += run;
+            }
+        }
+        start[regions] = entries.len();
+        Borders { start, entries }
     }
-    None
+
+    fn of_region(&self, c: u32) -> &[(u32, u32)] {
+        &self.entries[self.start[c as usize]..self.start[c as usize + 1]]
+    }
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let grand = parent[parent[x as usize] as usize];
+        parent[x as usize] = grand;
+        x = grand;
+    }
+    x
 }
 
 #[cfg(test)]
