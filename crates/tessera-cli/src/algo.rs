@@ -63,6 +63,9 @@ pub struct SlicArgs {
     /// Cluster the raw channels (rescaled to 0..1) instead of CIELAB.
     #[arg(long)]
     pub no_lab: bool,
+    /// Move each seed to the lowest-gradient pixel of its 3x3 neighbourhood (SLIC paper).
+    #[arg(long)]
+    pub perturb_seeds: bool,
     /// Merge regions smaller than this fraction of the nominal superpixel size.
     #[arg(long, default_value_t = 0.5)]
     pub min_size_factor: f32,
@@ -81,6 +84,7 @@ impl AlgoArgs {
                 enforce_connectivity: !self.slic.no_connectivity,
                 convert_to_lab: self.slic.no_lab.then_some(false),
                 min_size_factor: self.slic.min_size_factor,
+                perturb_seeds: self.slic.perturb_seeds,
                 ..Slic::default()
             }),
         };
@@ -100,6 +104,7 @@ impl AlgoArgs {
                 "enforce_connectivity": !self.slic.no_connectivity,
                 "lab": !self.slic.no_lab,
                 "min_size_factor": self.slic.min_size_factor,
+                "perturb_seeds": self.slic.perturb_seeds,
             }),
         };
         json!({ "algorithm": algo.name(), "parameters": params })

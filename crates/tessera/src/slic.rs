@@ -65,6 +65,9 @@ pub struct Slic {
     /// distance seen in it in the previous iteration, so `compactness` is only the start
     /// value (false).
     pub slic_zero: bool,
+    /// Move each seed to the lowest-gradient pixel of its 3x3 neighbourhood, as the SLIC paper
+    /// does (false, as scikit-image: on BSDS500 val it lowered boundary recall slightly).
+    pub perturb_seeds: bool,
 }
 
 impl Default for Slic {
@@ -80,6 +83,7 @@ impl Default for Slic {
             min_size_factor: 0.5,
             max_size_factor: 3.0,
             slic_zero: false,
+            perturb_seeds: false,
         }
     }
 }
@@ -205,7 +209,7 @@ impl Slic {
         let k = (self.n_segments as usize).min(active).max(1);
         let step = (active as f64 / k as f64).sqrt();
         let grid = Grid::new(w, h, step);
-        let mut centres = grid.seeds(mask, &planes);
+        let mut centres = grid.seeds(mask, &planes, self.perturb_seeds);
         let nc = centres.len();
         if nc == 0 {
             return Err(Error::param("mask", "selects no pixel"));
@@ -313,8 +317,14 @@ impl Grid {
 
     /// One centre per cell, at the cell's middle pixel; with a mask, at the mask pixel of the
     /// cell nearest to its middle, and none for a cell without mask pixels.
-    fn seeds<const C: usize>(&self, mask: Option<&[bool]>, planes: &[&[f32]; C]) -> Centres<C> {
+    fn seeds<const C: usize>(
+        &self,
+        mask: Option<&[bool]>,
+        planes: &[&[f32]; C],
+        perturb: bool,
+    ) -> Centres<C> {
         let width = self.width;
+        let height = planes[0].len() / width;
         let mut centres = Centres::with_capacity(self.nx * self.ny);
         for i in 0..self.ny {
             for j in 0..self.nx {
@@ -333,6 +343,11 @@ impl Grid {
                     }
                 };
                 if let Some((y, x)) = seed {
+                    let (y, x) = if perturb {
+                        lowest_gradient(planes, width, height, mask, y, x)
+                    } else {
+                        (y, x)
+                    };
                     let p = y * width + x;
                     centres.push(y as f32, x as f32, std::array::from_fn(|c| planes[c][p]));
                 }
@@ -347,6 +362,50 @@ impl Grid {
             ((i + 1) as f64 * cell).round() as usize,
         )
     }
+}
+
+/// The pixel of the 3x3 neighbourhood of `(y, x)` with the smallest colour gradient
+/// `|I(x+1) - I(x-1)|^2 + |I(y+1) - I(y-1)|^2` (Achanta et al.: seeds move off edges and
+/// noisy pixels). Only pixels with all four neighbours inside the image (and the mask) are
+/// candidates; ties keep the earlier pixel in raster order, the centre first.
+fn lowest_gradient<const C: usize>(
+    planes: &[&[f32]; C],
+    w: usize,
+    h: usize,
+    mask: Option<&[bool]>,
+    y: usize,
+    x: usize,
+) -> (usize, usize) {
+    let inside = |yy: usize, xx: usize| mask.is_none_or(|m| m[yy * w + xx]);
+    let gradient = |yy: usize, xx: usize| -> Option<f32> {
+        if yy == 0 || xx == 0 || yy + 1 >= h || xx + 1 >= w || !inside(yy, xx) {
+            return None;
+        }
+        let p = yy * w + xx;
+        let g = (0..C)
+            .map(|c| {
+                let dx = planes[c][p + 1] - planes[c][p - 1];
+                let dy = planes[c][p + w] - planes[c][p - w];
+                dx * dx + dy * dy
+            })
+            .sum();
+        Some(g)
+    };
+    let mut best = (y, x);
+    let Some(mut best_g) = gradient(y, x) else {
+        return best;
+    };
+    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
+        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
+            if let Some(g) = gradient(yy, xx)
+                && g < best_g
+            {
+                best_g = g;
+                best = (yy, xx);
+            }
+        }
+    }
+    best
 }
 
 /// Cluster centres, structure of arrays.
