@@ -144,45 +144,62 @@ struct Borders {
 
 impl Borders {
     fn of(w: usize, h: usize, comp: &[u32], sizes: &[u32], min_size: usize) -> Self {
+        let regions = sizes.len();
         let small = |c: u32| (sizes[c as usize] as usize) < min_size;
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        let mut add = |a: u32, b: u32| {
-            if a != b && a != UNLABELLED && b != UNLABELLED {
-                if small(a) {
-                    pairs.push((a, b));
-                }
-                if small(b) {
-                    pairs.push((b, a));
+        // Calls `f(a, b)` for every 4-neighbour pixel pair of different regions, in both
+        // directions, where the first region is small.
+        let for_each_pair = |f: &mut dyn FnMut(u32, u32)| {
+            for y in 0..h {
+                let row = &comp[y * w..(y + 1) * w];
+                let below = (y + 1 < h).then(|| &comp[(y + 1) * w..(y + 2) * w]);
+                for x in 0..w {
+                    let a = row[x];
+                    let mut pair = |b: u32| {
+                        if a != b && a != UNLABELLED && b != UNLABELLED {
+                            if small(a) {
+                                f(a, b);
+                            }
+                            if small(b) {
+                                f(b, a);
+                            }
+                        }
+                    };
+                    if x + 1 < w {
+                        pair(row[x + 1]);
+                    }
+                    if let Some(below) = below {
+                        pair(below[x]);
+                    }
                 }
             }
         };
-        for y in 0..h {
-            for x in 0..w {
-                let i = y * w + x;
-                if x + 1 < w {
-                    add(comp[i], comp[i + 1]);
-                }
-                if y + 1 < h {
-                    add(comp[i], comp[i + w]);
-                }
-            }
-        }
-        pairs.sort_unstable();
-        let regions = sizes.len();
+        // Counting sort by the first region: count, place, then total each region's list.
         let mut start = vec![0usize; regions + 1];
+        for_each_pair(&mut |a, _| start[a as usize + 1] += 1);
+        for i in 1..=regions {
+            start[i] += start[i - 1];
+        }
+        let mut cursor = start.clone();
+        let mut neighbours = vec![0u32; start[regions]];
+        for_each_pair(&mut |a, b| {
+            neighbours[cursor[a as usize]] = b;
+            cursor[a as usize] += 1;
+        });
         let mut entries = Vec::new();
-        let mut i = 0;
-        for (a, slot) in start.iter_mut().enumerate().take(regions) {
-            *slot = entries.len();
-            while i < pairs.len() && pairs[i].0 as usize == a {
-                let pair = pairs[i];
-                let run = pairs[i..].iter().take_while(|&&p| p == pair).count();
-                entries.push((pair.1, run as u32));
-                i += run;
+        let mut out_start = vec![0usize; regions + 1];
+        for r in 0..regions {
+            out_start[r] = entries.len();
+            let list = &mut neighbours[start[r]..start[r + 1]];
+            list.sort_unstable();
+            for run in list.chunk_by(|x, y| x == y) {
+                entries.push((run[0], run.len() as u32));
             }
         }
-        start[regions] = entries.len();
-        Borders { start, entries }
+        out_start[regions] = entries.len();
+        Borders {
+            start: out_start,
+            entries,
+        }
     }
 
     fn of_region(&self, c: u32) -> &[(u32, u32)] {
