@@ -90,48 +90,124 @@ pub fn enforce_connectivity(
 }
 
 /// The 4-connected regions of equal label, each cut at `max_size` pixels: one region number
-/// per pixel (raster order of first pixels; unlabelled pixels stay unlabelled) and the sizes.
+/// per pixel (unlabelled pixels stay unlabelled) and the sizes.
+///
+/// Regions are found on runs of equal labels (union-find of runs that touch the run above),
+/// which is several times faster than a pixel flood fill on superpixel maps; the rare region
+/// above `max_size` is then cut breadth-first from its first pixel, as scikit-image does.
 fn components(w: usize, h: usize, labels: &[u32], max_size: usize) -> (Vec<u32>, Vec<u32>) {
-    let n = w * h;
-    let mut out = vec![UNLABELLED; n];
-    let mut sizes = Vec::new();
-    let mut queue: Vec<u32> = Vec::with_capacity(1024);
-    for start in 0..n {
-        if out[start] != UNLABELLED || labels[start] == UNLABELLED {
+    // Runs of equal labels, row by row.
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new(); // (x0, x1, label), x1 exclusive
+    let mut row_start = Vec::with_capacity(h + 1);
+    for y in 0..h {
+        row_start.push(runs.len());
+        let row = &labels[y * w..(y + 1) * w];
+        let mut x = 0;
+        while x < w {
+            let l = row[x];
+            let x0 = x;
+            while x < w && row[x] == l {
+                x += 1;
+            }
+            runs.push((x0 as u32, x as u32, l));
+        }
+    }
+    row_start.push(runs.len());
+    // Union runs with the touching runs of the same label in the row above; the root is
+    // always the earliest run, so regions come out in raster order of their first pixel.
+    let mut parent: Vec<u32> = (0..runs.len() as u32).collect();
+    for y in 1..h {
+        let (mut i, i_end) = (row_start[y - 1], row_start[y]);
+        let (mut j, j_end) = (row_start[y], row_start[y + 1]);
+        while i < i_end && j < j_end {
+            let (a0, a1, la) = runs[i];
+            let (b0, b1, lb) = runs[j];
+            if a0 < b1 && b0 < a1 && la == lb && la != UNLABELLED {
+                let (ra, rb) = (find(&mut parent, i as u32), find(&mut parent, j as u32));
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent[hi as usize] = lo;
+            }
+            if a1 <= b1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+    }
+    let mut id_of_root = vec![UNLABELLED; runs.len()];
+    let mut sizes: Vec<u32> = Vec::new();
+    let mut out = vec![UNLABELLED; w * h];
+    for y in 0..h {
+        for (r, &(x0, x1, l)) in runs
+            .iter()
+            .enumerate()
+            .take(row_start[y + 1])
+            .skip(row_start[y])
+        {
+            if l == UNLABELLED {
+                continue;
+            }
+            let root = find(&mut parent, r as u32) as usize;
+            if id_of_root[root] == UNLABELLED {
+                id_of_root[root] = sizes.len() as u32;
+                sizes.push(0);
+            }
+            let id = id_of_root[root];
+            sizes[id as usize] += x1 - x0;
+            out[y * w + x0 as usize..y * w + x1 as usize].fill(id);
+        }
+    }
+    if sizes.iter().any(|&s| s as usize > max_size) {
+        cut_large(w, h, &mut out, &mut sizes, max_size);
+    }
+    (out, sizes)
+}
+
+/// Cuts every region larger than `max_size` into pieces grown breadth-first from the first
+/// unassigned pixel in raster order, each of at most `max_size` pixels. The first piece keeps
+/// the region's number; the others get new numbers.
+fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_size: usize) {
+    let large: Vec<bool> = sizes.iter().map(|&s| s as usize > max_size).collect();
+    let mut done = vec![false; comp.len()];
+    let mut queue: Vec<u32> = Vec::new();
+    let mut first_piece = vec![true; sizes.len()];
+    for start in 0..comp.len() {
+        let c = comp[start];
+        if done[start] || c == UNLABELLED || !large[c as usize] {
             continue;
         }
-        let label = labels[start];
-        let id = sizes.len() as u32;
+        let id = if std::mem::replace(&mut first_piece[c as usize], false) {
+            c
+        } else {
+            sizes.push(0);
+            sizes.len() as u32 - 1
+        };
         queue.clear();
         queue.push(start as u32);
-        out[start] = id;
+        done[start] = true;
         let mut head = 0;
         while head < queue.len() && queue.len() < max_size {
             let p = queue[head] as usize;
             head += 1;
             let (x, y) = (p % w, p / w);
-            let mut visit = |q: usize| {
-                if out[q] == UNLABELLED && labels[q] == label && queue.len() < max_size {
-                    out[q] = id;
+            let neighbours = [
+                (x > 0).then(|| p - 1),
+                (x + 1 < w).then(|| p + 1),
+                (y > 0).then(|| p - w),
+                (y + 1 < h).then(|| p + w),
+            ];
+            for q in neighbours.into_iter().flatten() {
+                if !done[q] && comp[q] == c && queue.len() < max_size {
+                    done[q] = true;
                     queue.push(q as u32);
                 }
-            };
-            if x > 0 {
-                visit(p - 1);
-            }
-            if x + 1 < w {
-                visit(p + 1);
-            }
-            if y > 0 {
-                visit(p - w);
-            }
-            if y + 1 < h {
-                visit(p + w);
             }
         }
-        sizes.push(queue.len() as u32);
+        for &p in &queue {
+            comp[p as usize] = id;
+        }
+        sizes[id as usize] = queue.len() as u32;
     }
-    (out, sizes)
 }
 
 /// Border lengths between regions: for each region smaller than a size, its neighbours and

@@ -68,6 +68,11 @@ pub struct Slic {
     /// Move each seed to the lowest-gradient pixel of its 3x3 neighbourhood, as the SLIC paper
     /// does (false, as scikit-image: on BSDS500 val it lowered boundary recall slightly).
     pub perturb_seeds: bool,
+    /// Row subsampling (fast-slic's speed-up; 1 = exact SLIC, the default): iteration `t`
+    /// assigns and averages only the rows `y` with `y % subsample == t % subsample`, and a
+    /// last full assignment labels every pixel. 3 cuts the time about in half at a small cost
+    /// in boundary adherence.
+    pub subsample: u32,
 }
 
 impl Default for Slic {
@@ -84,6 +89,7 @@ impl Default for Slic {
             max_size_factor: 3.0,
             slic_zero: false,
             perturb_seeds: false,
+            subsample: 1,
         }
     }
 }
@@ -98,6 +104,9 @@ impl Superpixels for Slic {
             return Err(Error::param("n_segments", "must be at least 1"));
         }
         positive("compactness", self.compactness)?;
+        if self.subsample == 0 {
+            return Err(Error::param("subsample", "must be at least 1"));
+        }
         if self.max_iterations == 0 {
             return Err(Error::param("max_iterations", "must be at least 1"));
         }
@@ -220,7 +229,21 @@ impl Slic {
 
         let mut labels = vec![UNLABELLED; n];
         let mut dist = vec![f32::INFINITY; n];
-        for _ in 0..self.max_iterations {
+        let stride = self.subsample as usize;
+        let full_pass = stride > 1;
+        for it in 0..self.max_iterations as usize + usize::from(full_pass) {
+            let last = it == self.max_iterations as usize;
+            let rows = if last {
+                Rows {
+                    stride: 1,
+                    phase: 0,
+                }
+            } else {
+                Rows {
+                    stride,
+                    phase: it % stride,
+                }
+            };
             let colour_weight: Vec<f32> = if self.slic_zero {
                 max_colour
                     .iter()
@@ -242,6 +265,7 @@ impl Slic {
                 colour_weight: &colour_weight,
                 spatial_weight,
                 spacing: self.spacing,
+                rows,
             };
             labels
                 .par_chunks_mut(BAND_ROWS * w)
@@ -249,17 +273,25 @@ impl Slic {
                 .enumerate()
                 .for_each(|(band, (lab, dis))| {
                     let y0 = band * BAND_ROWS;
-                    reset_distances(dis, mask.map(|m| &m[y0 * w..y0 * w + dis.len()]));
+                    for (r, d) in dis.chunks_mut(w).enumerate() {
+                        let y = y0 + r;
+                        if rows.takes(y) {
+                            reset_distances(d, mask.map(|m| &m[y * w..(y + 1) * w]));
+                        }
+                    }
                     assign_band(&ctx, y0, lab, dis);
                 });
+            if last {
+                break;
+            }
             if self.slic_zero {
-                max_colour = largest_colour_distance(w, &planes, &centres, &labels)
+                max_colour = largest_colour_distance(w, &planes, &centres, &labels, rows)
                     .into_iter()
                     .zip(&max_colour)
                     .map(|(m, &old)| if m > 0.0 { m.sqrt() } else { old })
                     .collect();
             }
-            update_centres(w, &planes, &labels, &mut centres);
+            update_centres(w, &planes, &labels, &mut centres, rows);
         }
 
         let (width, height) = (w as u32, h as u32);
@@ -461,6 +493,26 @@ struct AssignCtx<'a, const C: usize> {
     spatial_weight: f32,
     /// Spacing along rows and columns.
     spacing: [f32; 2],
+    /// The rows this pass assigns.
+    rows: Rows,
+}
+
+/// The rows one iteration works on: `y % stride == phase`.
+#[derive(Debug, Clone, Copy)]
+struct Rows {
+    stride: usize,
+    phase: usize,
+}
+
+impl Rows {
+    fn takes(self, y: usize) -> bool {
+        y % self.stride == self.phase
+    }
+
+    /// The first row at or after `y` that this pass takes.
+    fn first_from(self, y: usize) -> usize {
+        y + (self.phase + self.stride - y % self.stride) % self.stride
+    }
 }
 
 /// Assigns the pixels of one band (rows `y0..`) to their nearest centre.
@@ -529,7 +581,7 @@ fn assign_band_with<const C: usize, const AVX2: bool>(
         let col = centres.colour[k];
         let a = ctx.colour_weight[k];
         let label = k as u32;
-        for y in wy0..wy1 {
+        for y in (ctx.rows.first_from(wy0)..wy1).step_by(ctx.rows.stride) {
             let dy = (y as f32 - cy) * sy;
             let dy2 = b * dy * dy;
             let g = y * w + wx0;
@@ -637,6 +689,7 @@ fn update_centres<const C: usize>(
     planes: &[&[f32]; C],
     labels: &[u32],
     centres: &mut Centres<C>,
+    rows: Rows,
 ) {
     let nc = centres.len();
     let stride = 3 + C;
@@ -648,6 +701,9 @@ fn update_centres<const C: usize>(
             let base = band * BAND_ROWS * w;
             for (r, row) in lab.chunks(w).enumerate() {
                 let offset = base + r * w;
+                if !rows.takes(offset / w) {
+                    continue;
+                }
                 let y = (offset / w) as f64;
                 let feats: [&[f32]; C] = std::array::from_fn(|c| &planes[c][offset..offset + w]);
                 // Sum runs of equal labels locally, then add each run to its centre.
@@ -702,6 +758,7 @@ fn largest_colour_distance<const C: usize>(
     planes: &[&[f32]; C],
     centres: &Centres<C>,
     labels: &[u32],
+    rows: Rows,
 ) -> Vec<f32> {
     let nc = centres.len();
     let partial: Vec<Vec<f32>> = labels
@@ -711,6 +768,9 @@ fn largest_colour_distance<const C: usize>(
             let mut m = vec![0.0f32; nc];
             let base = band * BAND_ROWS * w;
             for (i, &l) in lab.iter().enumerate() {
+                if !rows.takes((base + i) / w) {
+                    continue;
+                }
                 if l == UNLABELLED {
                     continue;
                 }
