@@ -1046,12 +1046,14 @@ mod tests {
         fn guarantees_hold(
             w in 1u32..48, h in 1u32..48, channels in prop::sample::select(vec![1u8, 3]),
             k in 1u32..80, compactness in 0.01f32..100.0, iterations in 1u32..6,
-            connect in any::<bool>(), zero in any::<bool>(), seed in any::<u64>()
+            connect in any::<bool>(), zero in any::<bool>(), seed in any::<u64>(),
+            subsample in 1u32..4, perturb in any::<bool>()
         ) {
             let img = random_image(w, h, channels, seed);
             let slic = Slic {
                 n_segments: k, compactness, max_iterations: iterations,
-                enforce_connectivity: connect, slic_zero: zero, ..Slic::default()
+                enforce_connectivity: connect, slic_zero: zero, subsample,
+                perturb_seeds: perturb, ..Slic::default()
             };
             let seg = slic.segment(&img).unwrap();
             prop_assert_eq!(seg.labels().len(), (w * h) as usize);
@@ -1066,7 +1068,7 @@ mod tests {
         #[test]
         fn same_output_on_any_thread_count(w in 20u32..120, h in 20u32..120, k in 2u32..200, seed in any::<u64>()) {
             let img = random_image(w, h, 3, seed);
-            let slic = Slic { n_segments: k, ..Slic::default() };
+            let slic = Slic { n_segments: k, subsample: 1 + (seed % 3) as u32, ..Slic::default() };
             let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
                 .install(|| slic.segment(&img).unwrap());
             prop_assert_eq!(run(1), run(3));
