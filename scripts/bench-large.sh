@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Large-image speed next to fast-slic, in one run: N BSDS500 val images upscaled (bicubic) to
+# WxH, K superpixels, tessera on 1 and 2 threads (median of 3 runs of each image's
+# `segment_ms`) and fast-slic AVX2 on 1 and 2 threads (spbench --resize, --repeat 3).
+#
+#   scripts/bench-large.sh [WxH] [K] [N] [EXTRA_TESSERA_ARGS...]   (default 3840x2160 2000 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-3840x2160}; k=${2:-2000}; n=${3:-3}
+shift $(( $# < 3 ? $# : 3 ))
+data=../shared/data/bsds500/val/images
+py=${SPBENCH_PYTHON:-$HOME/.spbench/bin/python}
+cargo build --release -q -p tessera-cli
+dir=target/large/$size; rm -rf "$dir"; mkdir -p "$dir/in"
+ids=$(ls "$data" | sort | head -n "$n")
+"$py" - "$data" "$dir/in" "$size" $ids <<'PY'
+import sys
+from PIL import Image
+src, dst, size, *ids = sys.argv[1:]
+w, h = map(int, size.split("x"))
+for f in ids:
+    Image.open(f"{src}/{f}").convert("RGB").resize((w, h), Image.BICUBIC).save(f"{dst}/{f.rsplit('.', 1)[0]}.png")
+PY
+for j in 1 2; do
+  for rep in 1 2 3; do
+    ./target/release/tessera segment "$dir/in" -o "$dir/out" -k "$k" -j "$j" --overlay none \
+        --labels none --report "$dir/report_j${j}_$rep.jsonl" "$@" 2>/dev/null
+  done
+  python3 - "$dir" "$j" <<'PY'
+import json, statistics, sys, glob
+d, j = sys.argv[1:]
+per = {}
+for f in glob.glob(f"{d}/report_j{j}_*.jsonl"):
+    for line in open(f):
+        r = json.loads(line)
+        per.setdefault(r["input"], []).append(r["segment_ms"])
+meds = [statistics.median(v) for v in per.values()]
+segs = [json.loads(l)["segments"] for l in open(f"{d}/report_j{j}_1.jsonl")]
+print(f"tessera -j {j}: median over images of per-image medians {statistics.median(meds):.1f} ms, mean segments {sum(segs)/len(segs):.0f}")
+PY
+done
+"$py" ../shared/tools/spbench.py --images "$data" --algos fslic_avx2_1t,fslic_avx2 --k "$k" \
+    --resize "$size" --no-metrics --repeat 3 --limit "$n" --quiet --md "$dir/peers.md" >/dev/null
+cat "$dir/peers.md"
