@@ -21,9 +21,12 @@
 
 mod algorithm;
 mod color;
+pub mod compare;
 pub mod connectivity;
+mod contingency;
 mod error;
 mod image;
+pub mod metrics;
 pub mod render;
 mod segmentation;
 mod slic;
