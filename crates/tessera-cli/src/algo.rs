@@ -1,6 +1,6 @@
 //! The algorithms the command line knows, their options, and how they are described in
 //! reports. Adding an algorithm: a variant of [`Algo`], an options struct flattened into
-//! [`AlgoArgs`], and a branch in [`AlgoArgs::build`] and [`AlgoArgs::describe`].
+//! [`AlgoParams`], and a branch in [`AlgoParams::build`] and [`AlgoParams::describe`].
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -37,6 +37,14 @@ pub struct AlgoArgs {
     #[arg(short = 'k', long = "segments", default_value_t = 400)]
     pub segments: u32,
 
+    #[command(flatten)]
+    pub params: AlgoParams,
+}
+
+/// Every algorithm's own options (shared by `segment` and `sweep`, which picks algorithms and
+/// counts its own way).
+#[derive(Debug, Clone, Args)]
+pub struct AlgoParams {
     #[command(flatten)]
     pub slic: SlicArgs,
 }
@@ -76,6 +84,18 @@ pub struct SlicArgs {
 }
 
 impl AlgoArgs {
+    /// The configured algorithm, asking for `segments` superpixels.
+    pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
+        self.params.build(algo, segments)
+    }
+
+    /// The algorithm's name and parameters, for reports.
+    pub fn describe(&self, algo: Algo, segments: u32) -> Value {
+        self.params.describe(algo, segments)
+    }
+}
+
+impl AlgoParams {
     /// The configured algorithm, asking for `segments` superpixels.
     pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
         let boxed: Boxed = match algo {

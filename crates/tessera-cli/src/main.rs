@@ -4,11 +4,16 @@
 //! errors (clap's convention).
 
 mod algo;
+mod chart;
+mod compare;
+mod eval;
+mod ground_truth;
 mod inputs;
 mod labels_io;
 mod load;
 mod output;
 mod segment;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,12 +30,21 @@ struct Cli {
 enum Command {
     /// Segment image files and folders into superpixels; write overlays and label maps.
     Segment(segment::SegmentArgs),
+    /// Score label maps against human ground truth (BSDS layout).
+    Eval(eval::EvalArgs),
+    /// Compare two label maps as partitions; exit 1 when they differ beyond --tolerance.
+    Compare(compare::CompareArgs),
+    /// Run algorithms over segment counts, score them against ground truth, chart the curves.
+    Sweep(sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Segment(args) => segment::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(code) => code,
