@@ -21,6 +21,8 @@ pub struct Series {
 pub struct Panel {
     pub title: String,
     pub y_label: String,
+    /// Start the value axis at 0 (for times).
+    pub from_zero: bool,
     pub series: Vec<Series>,
 }
 
@@ -86,7 +88,7 @@ fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel]) -
             continue;
         }
         let (x0, x1) = (x0.max(1.0) / 1.15, x1.max(1.0) * 1.15);
-        let (y0, y1) = padded(y0, y1);
+        let (y0, y1) = padded(if panel.from_zero { 0.0 } else { y0 }, y1);
         let mut chart = ChartBuilder::on(area)
             .caption(&panel.title, ("sans-serif", 22))
             .margin(12)
@@ -96,7 +98,8 @@ fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel]) -
             .map_err(plot_err)?;
         chart
             .configure_mesh()
-            .x_desc("segments")
+            .x_desc("segments (mean over images)")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc(panel.y_label.as_str())
             .label_style(("sans-serif", 14))
             .draw()

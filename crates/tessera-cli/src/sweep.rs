@@ -249,6 +249,7 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
     let panel = |title: &str, y: &str, f: fn(&Scores, f64) -> f64| Panel {
         title: title.into(),
         y_label: y.into(),
+        from_zero: y == "ms",
         series: lines
             .iter()
             .map(|(&rank, pts)| Series {
