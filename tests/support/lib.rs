@@ -69,25 +69,19 @@ pub fn save_labels(path: &Path, seg: &tessera::Segmentation) {
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
-/// Fraction of pixels whose segment changed between two label maps compared as partitions:
-/// each segment of `new` is matched to the segment of `old` it overlaps most, and every pixel
-/// whose `old` label differs from its match counts as changed. A renumbering changes nothing.
+/// Fraction of pixels whose segment changed between two label maps compared as partitions
+/// ([`tessera::compare::compare`]: a renumbering changes nothing; merged or split segments
+/// count all but their largest piece).
 pub fn changed_fraction(old: &[u32], new: &[u32]) -> f64 {
-    use std::collections::HashMap;
     assert_eq!(old.len(), new.len(), "label maps differ in size");
-    let mut overlap: HashMap<(u32, u32), usize> = HashMap::new();
-    for (&o, &n) in old.iter().zip(new) {
-        *overlap.entry((n, o)).or_default() += 1;
-    }
-    let mut best: HashMap<u32, (usize, u32)> = HashMap::new();
-    for (&(n, o), &c) in &overlap {
-        let e = best.entry(n).or_insert((0, u32::MAX));
-        if c > e.0 || (c == e.0 && o < e.1) {
-            *e = (c, o);
-        }
-    }
-    let kept: usize = best.values().map(|&(c, _)| c).sum();
-    1.0 - kept as f64 / old.len() as f64
+    // The comparison is purely set-based, so one row of pixels stands for the image.
+    let as_seg = |l: &[u32]| {
+        tessera::Segmentation::relabel_sequential(l.len() as u32, 1, l.to_vec())
+            .expect("a non-empty label map")
+    };
+    tessera::compare::compare(&as_seg(old), &as_seg(new))
+        .expect("same size")
+        .changed_fraction
 }
 
 /// Checks a segmentation and its overlay against the goldens `<name>.labels.png` and

@@ -87,19 +87,22 @@ fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, panels: &[Panel]) -
         if !(x0.is_finite() && y0.is_finite()) {
             continue;
         }
-        let (x0, x1) = (x0.max(1.0) / 1.15, x1.max(1.0) * 1.15);
+        let (x0, x1) = (0.0, x1.max(x0) * 1.05);
         let (y0, y1) = padded(if panel.from_zero { 0.0 } else { y0 }, y1);
         let mut chart = ChartBuilder::on(area)
             .caption(&panel.title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(60)
-            .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+            .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
             .x_desc("segments (mean over images)")
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_labels(8)
+            .y_labels(8)
+            .light_line_style(RGBColor(238, 238, 238))
             .y_desc(panel.y_label.as_str())
             .label_style(("sans-serif", 14))
             .draw()

@@ -5,6 +5,7 @@ use crate::ground_truth;
 use crate::labels_io::read_segmentation;
 use crate::load::{DEFAULT_MAX_PIXELS, load_image};
 use crate::output::write_text;
+use crate::threads::worker_pool;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
@@ -237,14 +238,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
-    if args.threads == Some(0) {
-        eprintln!("error: --threads must be at least 1");
+    let Some(pool) = worker_pool(args.threads)? else {
         return Ok(ExitCode::from(2));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
+    };
     let files = label_files(&args.labels)?;
     if files.is_empty() {
         bail!("no label maps in {}", args.labels.display());

@@ -14,6 +14,7 @@ mod load;
 mod output;
 mod segment;
 mod sweep;
+mod threads;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -5,6 +5,7 @@ use crate::inputs::{Job, discover};
 use crate::labels_io;
 use crate::load::{DEFAULT_MAX_PIXELS, load_image};
 use crate::output::{write_atomic, write_png, write_text};
+use crate::threads::worker_pool;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 use image::{ExtendedColorType, Rgb};
@@ -122,14 +123,9 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    if args.threads == Some(0) {
-        eprintln!("error: --threads must be at least 1");
+    let Some(pool) = worker_pool(args.threads)? else {
         return Ok(ExitCode::from(2));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
 

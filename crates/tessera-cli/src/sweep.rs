@@ -8,6 +8,7 @@ use crate::eval::{Conventions, METRICS, cell, find_image, metric_values};
 use crate::ground_truth;
 use crate::load::{DEFAULT_MAX_PIXELS, load_image};
 use crate::output::write_text;
+use crate::threads::worker_pool;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
@@ -136,14 +137,9 @@ pub fn run(args: SweepArgs) -> Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
-    if args.threads == Some(0) {
-        eprintln!("error: --threads must be at least 1");
+    let Some(pool) = worker_pool(args.threads)? else {
         return Ok(ExitCode::from(2));
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
+    };
 
     let entries = std::fs::read_dir(&args.images)
         .with_context(|| format!("cannot list the image folder {}", args.images.display()))?;

@@ -24,12 +24,12 @@ use crate::segmentation::Segmentation;
 /// [`UNLABELLED`](crate::UNLABELLED) pixels count as one more region in each map.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
-    /// Number of changed pixels: those outside every matched pair of segments. Segment `a` of
-    /// the first map and `b` of the second are a matched pair when each is the other's
-    /// largest overlap (`b` overlaps `a` more than any other segment of the second map does,
-    /// and `a` overlaps `b` more than any other segment of the first map; ties go to the
-    /// smaller label). A segment has at most one partner, so both a merge and a split of
-    /// segments show up as changed pixels: all but the largest piece.
+    /// Number of changed pixels: those outside every matched pair of segments. The segments of
+    /// the two maps are matched one to one, greedily by overlap: the pairs `(a, b)` are taken
+    /// in decreasing order of `|a ∩ b|` (ties: the pair whose first pixel comes first in
+    /// raster order), skipping a pair when `a` or `b` already has a partner. So a merge or a
+    /// split of segments shows up as changed pixels (all but the largest piece), a
+    /// renumbering as none, and swapping the two maps gives the same pixels.
     pub changed_pixels: usize,
     /// `changed_pixels / N`.
     pub changed_fraction: f64,
@@ -53,37 +53,50 @@ pub struct Comparison {
 /// # Errors
 /// [`Error::SizeMismatch`] when the two differ in size.
 pub fn compare(a: &Segmentation, b: &Segmentation) -> Result<Comparison> {
-    if (a.width(), a.height()) != (b.width(), b.height()) {
-        return Err(Error::SizeMismatch(format!(
-            "the first label map is {}x{}, the second {}x{}",
-            a.width(),
-            a.height(),
-            b.width(),
-            b.height()
-        )));
-    }
+    Error::check_sizes(
+        "first label map",
+        (a.width(), a.height()),
+        "second",
+        (b.width(), b.height()),
+    )?;
     let (ia, ka) = dense_ids(a);
     let (ib, kb) = dense_ids(b);
     let t = Contingency::new(&ia, ka, &ib, kb);
     let n = ia.len();
 
-    // Largest overlap of every segment on either side (cells are sorted by (a, b), so the
-    // first strict maximum met is the one with the smallest partner label).
-    let mut best_of_a = vec![(0u64, u32::MAX); ka as usize];
-    let mut best_of_b = vec![(0u64, u32::MAX); kb as usize];
-    for &(i, j, c) in &t.cells {
-        if c > best_of_a[i as usize].0 {
-            best_of_a[i as usize] = (c, j);
-        }
-        if c > best_of_b[j as usize].0 {
-            best_of_b[j as usize] = (c, i);
+    // One-to-one matching, greedy by overlap: pairs are taken largest first (ties: the pair
+    // met first in raster order), each segment joining at most one pair.
+    let mut row_start = vec![0usize; ka as usize + 1];
+    for &(i, _, _) in &t.cells {
+        row_start[i as usize + 1] += 1;
+    }
+    for i in 0..ka as usize {
+        row_start[i + 1] += row_start[i];
+    }
+    let cell_of = |i: u32, j: u32| {
+        let row = &t.cells[row_start[i as usize]..row_start[i as usize + 1]];
+        row_start[i as usize] + row.partition_point(|c| c.1 < j)
+    };
+    let mut first_pixel = vec![usize::MAX; t.cells.len()];
+    for (p, (&i, &j)) in ia.iter().zip(ib.iter()).enumerate() {
+        let c = cell_of(i, j);
+        first_pixel[c] = first_pixel[c].min(p);
+    }
+    let mut order: Vec<usize> = (0..t.cells.len()).collect();
+    order.sort_unstable_by_key(|&c| (std::cmp::Reverse(t.cells[c].2), first_pixel[c]));
+    let mut partner_of_a = vec![u32::MAX; ka as usize];
+    let mut b_taken = vec![false; kb as usize];
+    for c in order {
+        let (i, j, _) = t.cells[c];
+        if partner_of_a[i as usize] == u32::MAX && !b_taken[j as usize] {
+            partner_of_a[i as usize] = j;
+            b_taken[j as usize] = true;
         }
     }
-    let matched = |i: u32, j: u32| best_of_a[i as usize].1 == j && best_of_b[j as usize].1 == i;
     let changed: Vec<bool> = ia
         .iter()
         .zip(ib.iter())
-        .map(|(&i, &j)| !matched(i, j))
+        .map(|(&i, &j)| partner_of_a[i as usize] != j)
         .collect();
     let changed_pixels = changed.iter().filter(|&&c| c).count();
 

@@ -42,4 +42,21 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// `Ok` when two things have the same `(width, height)`, else an [`Error::SizeMismatch`]
+    /// naming both ("the image is 4x3, the segmentation 3x4").
+    pub(crate) fn check_sizes(
+        first: &str,
+        a: (u32, u32),
+        second: &str,
+        b: (u32, u32),
+    ) -> Result<()> {
+        if a == b {
+            return Ok(());
+        }
+        Err(Error::SizeMismatch(format!(
+            "the {first} is {}x{}, the {second} {}x{}",
+            a.0, a.1, b.0, b.1
+        )))
+    }
 }

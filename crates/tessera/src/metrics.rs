@@ -160,16 +160,12 @@ impl GroundTruth {
     }
 
     fn check(&self, seg: &Segmentation) -> Result<()> {
-        if (seg.width(), seg.height()) != (self.seg.width(), self.seg.height()) {
-            return Err(Error::SizeMismatch(format!(
-                "the ground truth is {}x{}, the segmentation {}x{}",
-                self.seg.width(),
-                self.seg.height(),
-                seg.width(),
-                seg.height()
-            )));
-        }
-        Ok(())
+        Error::check_sizes(
+            "ground truth",
+            (self.seg.width(), self.seg.height()),
+            "segmentation",
+            (seg.width(), seg.height()),
+        )
     }
 }
 
@@ -502,15 +498,12 @@ pub fn achievable_segmentation_accuracy(seg: &Segmentation, gt: &GroundTruth) ->
 /// # Errors
 /// [`Error::SizeMismatch`] when the image and the segmentation differ in size.
 pub fn explained_variation(seg: &Segmentation, image: &Image) -> Result<f64> {
-    if (image.width(), image.height()) != (seg.width(), seg.height()) {
-        return Err(Error::SizeMismatch(format!(
-            "the image is {}x{}, the segmentation {}x{}",
-            image.width(),
-            image.height(),
-            seg.width(),
-            seg.height()
-        )));
-    }
+    Error::check_sizes(
+        "image",
+        (image.width(), image.height()),
+        "segmentation",
+        (seg.width(), seg.height()),
+    )?;
     let rgb;
     let (data, c): (&[u8], usize) = match image.samples() {
         Samples::U8(v) if image.channels() != 2 && image.channels() != 4 => (v, image.channels()),

@@ -24,16 +24,12 @@ impl Default for BoundaryStyle {
 }
 
 fn check(image: &RgbImage, seg: &Segmentation) -> Result<()> {
-    if image.dimensions() != (seg.width(), seg.height()) {
-        return Err(Error::SizeMismatch(format!(
-            "the image is {}x{}, the segmentation {}x{}",
-            image.width(),
-            image.height(),
-            seg.width(),
-            seg.height()
-        )));
-    }
-    Ok(())
+    Error::check_sizes(
+        "image",
+        image.dimensions(),
+        "segmentation",
+        (seg.width(), seg.height()),
+    )
 }
 
 /// The image with the segment boundaries drawn over it.
