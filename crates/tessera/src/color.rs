@@ -6,6 +6,7 @@
 //! a third of SLIC's time; the tests check this path against `palette` to 1e-3. Chunks of pixels
 //! are converted in parallel; the result does not depend on the thread count.
 
+use crate::error::{Error, Result};
 use crate::image::{Image, Samples};
 use palette::{LinSrgb, Srgb};
 use rayon::prelude::*;
@@ -98,6 +99,28 @@ pub(crate) fn lab_planes(image: &Image) -> Option<Vec<Vec<f32>>> {
         }
     };
     Some(convert(n, c, linear))
+}
+
+/// Converts a grey or RGB image to CIELAB (D65) planes: `[L, a, b]` for colour input, `[L]`
+/// for grey. Each plane holds one value per pixel, row-major.
+///
+/// ```
+/// use tessera::{Image, Samples, cielab_planes};
+/// let white = Image::new(1, 1, 3, Samples::U8(vec![255, 255, 255]))?;
+/// let lab = cielab_planes(&white)?;
+/// assert!((lab[0][0] - 100.0).abs() < 0.01);
+/// # Ok::<(), tessera::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::UnsupportedFormat`] for images with other than 1 or 3 channels.
+pub fn cielab_planes(image: &Image) -> Result<Vec<Vec<f32>>> {
+    lab_planes(image).ok_or_else(|| {
+        Error::UnsupportedFormat(format!(
+            "CIELAB needs 1 or 3 channels, the image has {}",
+            image.channels()
+        ))
+    })
 }
 
 /// Converts float planes holding sRGB values in 0..=1 (1 or 3 planes) to CIELAB planes, as

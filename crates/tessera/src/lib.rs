@@ -33,6 +33,7 @@ mod slic;
 mod smoothing;
 
 pub use crate::algorithm::Superpixels;
+pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
 pub use crate::image::{Image, Mask, Samples};
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
