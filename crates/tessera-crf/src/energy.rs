@@ -304,7 +304,7 @@ impl Energy {
         }
     }
 
-    /// Whether every edge's cost is `w * [k != l]` with `w >= 0` (Potts, or a Potts matrix).
+    /// Whether the pairwise cost is [`Pairwise::Potts`] (weights are then `>= 0`).
     pub fn is_potts(&self) -> bool {
         matches!(self.pairwise, Pairwise::Potts)
     }

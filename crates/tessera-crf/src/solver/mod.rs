@@ -180,6 +180,10 @@ mod tests {
             Box::new(BeliefPropagation::default()),
             Box::new(Trws::default()),
             Box::new(Expansion::default()),
+            Box::new(Expansion {
+                swaps: true,
+                ..Expansion::default()
+            }),
         ]
     }
 
@@ -224,8 +228,10 @@ mod tests {
         #[test]
         fn expansion_within_factor_two_on_potts(e in model(1..5, true)) {
             let opt = brute_force(&e);
-            let sol = Expansion::default().solve(&e).unwrap();
-            prop_assert!(sol.energy <= 2.0 * opt + 1e-9, "expansion {} optimum {}", sol.energy, opt);
+            for swaps in [false, true] {
+                let sol = Expansion { swaps, ..Expansion::default() }.solve(&e).unwrap();
+                prop_assert!(sol.energy <= 2.0 * opt + 1e-9, "expansion {} optimum {}", sol.energy, opt);
+            }
         }
 
         #[test]
