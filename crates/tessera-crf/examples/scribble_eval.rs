@@ -6,7 +6,8 @@
 //! segments, and compared with the per-pixel colour-model classifier without the CRF.
 //!
 //! Run: `cargo run --release -p tessera-crf --example scribble_eval -- [N_IMAGES] [LAMBDA]
-//! [SPLIT] [N_SEGMENTS]` (defaults 30, 50, val, 400). Reads `../shared/data/bsds500` beside
+//! [SPLIT] [N_SEGMENTS] [GMM_COMPONENTS] [GMM_REGULARIZATION]` (defaults 30, 50, val, 400, and
+//! `GmmParams`' defaults). Reads `../shared/data/bsds500` beside
 //! the workspace; prints a message and exits when it is absent.
 
 use image::{GrayImage, Luma};
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tessera::{Image, Slic, Superpixels};
 use tessera_crf::solver::{BeliefPropagation, Expansion, Icm, Trws};
-use tessera_crf::unary::{ScribbleParams, from_scribbles};
+use tessera_crf::unary::{GmmParams, ScribbleParams, from_scribbles};
 use tessera_crf::{Energy, PairwiseParams, RegionGraph, Solver};
 
 /// Segments that get a scribble: the largest ones, at most this many.
@@ -100,6 +101,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lambda: f64 = args.get(2).map_or(Ok(50.0), |s| s.parse())?;
     let split = args.get(3).map_or("val", String::as_str);
     let n_segments: u32 = args.get(4).map_or(Ok(400), |s| s.parse())?;
+    let defaults = GmmParams::default();
+    let gmm = GmmParams {
+        components: args.get(5).map_or(Ok(defaults.components), |s| s.parse())?,
+        regularization: args
+            .get(6)
+            .map_or(Ok(defaults.regularization), |s| s.parse())?,
+        ..defaults
+    };
     let dir = bsds_dir().join(split);
     if !dir.is_dir() {
         println!("BSDS500 not found at {}: skipping", dir.display());
@@ -137,7 +146,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         .segment(&img)?;
         let graph = RegionGraph::build(&img, &seg, &Default::default())?;
-        let (model, unary) = from_scribbles(&lab, &seg, &scrib, &ScribbleParams::default())?;
+        let (model, unary) = from_scribbles(
+            &lab,
+            &seg,
+            &scrib,
+            &ScribbleParams {
+                gmm,
+                ..ScribbleParams::default()
+            },
+        )?;
         let energy = Energy::from_graph(
             &graph,
             k,
@@ -193,8 +210,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = ids.len().max(1) as f64;
     println!(
-        "\n{} {split} images, SLIC {n_segments} segments, contrast Potts lambda {lambda}, scribbles on the {SEGMENTS} largest segments of annotator 0",
-        ids.len()
+        "\n{} {split} images, SLIC {n_segments} segments, contrast Potts lambda {lambda}, GMM {} components, regularisation {}, scribbles on the {SEGMENTS} largest segments of annotator 0",
+        ids.len(),
+        gmm.components,
+        gmm.regularization
     );
     println!("| method | pixel accuracy | energy above best (rel.) | time ms | iterations |");
     println!("|---|---|---|---|---|");
