@@ -9,6 +9,7 @@ mod compare;
 mod eval;
 mod ground_truth;
 mod inputs;
+mod label;
 mod labels_io;
 mod load;
 mod output;
@@ -37,6 +38,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Run algorithms over segment counts, score them against ground truth, chart the curves.
     Sweep(sweep::SweepArgs),
+    /// Label the superpixels of an image with a CRF, from scribbles or class probabilities.
+    Label(label::LabelArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Label(args) => label::run(args),
     };
     match result {
         Ok(code) => code,
