@@ -1,25 +1,11 @@
 //! End-to-end tests of `tessera label` through the real binary.
 
-use assert_cmd::Command;
-use image::{GrayImage, Luma, Rgb, RgbImage};
+mod common;
+
+use common::{tessera, write_photo};
+use image::{GrayImage, Luma};
 use predicates::prelude::*;
 use std::path::Path;
-
-fn tessera() -> Command {
-    Command::cargo_bin("tessera").expect("the binary is built")
-}
-
-/// Left half red-ish, right half blue-ish, with texture.
-fn write_photo(path: &Path, w: u32, h: u32) {
-    let img = RgbImage::from_fn(w, h, |x, y| {
-        if x < w / 2 {
-            Rgb([200, (x * 3 % 40) as u8, 40])
-        } else {
-            Rgb([30, 90, (y * 5 % 60) as u8 + 150])
-        }
-    });
-    img.save(path).expect("test image written");
-}
 
 /// One stroke in each half: value 200 on the left, 100 on the right (so class 0 is right).
 fn write_scribbles(path: &Path, w: u32, h: u32) {
