@@ -167,7 +167,8 @@ pub fn run(args: LabelArgs) -> Result<ExitCode> {
             ..ScribbleParams::default()
         };
         let (model, u) = unary::from_scribbles(&lab, &seg, &scribbles, &params)?;
-        (u, model.n_labels(), Some(values))
+        let hex: Vec<String> = values.iter().map(|v| format!("#{v:06x}")).collect();
+        (u, model.n_labels(), Some(hex))
     } else if let Some(path) = &args.probs {
         let probs = read_probs(path).with_context(|| format!("{}", path.display()))?;
         let classes = probs.dim().2;

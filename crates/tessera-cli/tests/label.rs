@@ -45,6 +45,10 @@ fn scribbles_label_both_halves_with_every_solver() {
         let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
         let record: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         assert_eq!(record["classes"], 2);
+        assert_eq!(
+            record["class_values"],
+            serde_json::json!(["#646464", "#c8c8c8"])
+        );
         assert_eq!(record["solver"], solver);
         assert!(record["energy"].as_f64().unwrap().is_finite());
         assert_eq!(
