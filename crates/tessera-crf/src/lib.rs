@@ -39,7 +39,7 @@ pub mod solver;
 pub mod uai;
 pub mod unary;
 
-pub use crate::energy::{Edge, Energy, Pairwise, PairwiseKind, PairwiseParams};
+pub use crate::energy::{Edge, Energy, Neighbour, Pairwise, PairwiseKind, PairwiseParams};
 pub use crate::error::{Error, Result};
 pub use crate::graph::{GraphParams, Node, RegionEdge, RegionGraph};
 pub use crate::solver::{Solution, Solver};
