@@ -2,7 +2,7 @@
 //! cardinalities and the factors' scopes, then one table per factor holding potentials
 //! `exp(-energy)`, the last variable of the scope changing fastest.
 //!
-//! [`write`] emits one unary factor per node and one pairwise factor per edge. [`read`] accepts
+//! [`write()`] emits one unary factor per node and one pairwise factor per edge. [`read()`] accepts
 //! factors of one and two variables, all variables having the same number of labels; unaries
 //! of a node are summed, pairwise factors become edges with per-edge tables (weight 1). A zero
 //! potential (infinite energy) is read as [`HARD_COST`].
