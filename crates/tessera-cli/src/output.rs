@@ -16,9 +16,12 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tessera-")
-        .suffix(".part")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tessera-").suffix(".part");
+    // Outputs are ordinary files (0666 less the umask), not tempfile's private 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
     {
@@ -63,5 +66,15 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         write_text(&target, "hello").unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o044,
+                0o044,
+                "outputs are readable by others: {mode:o}"
+            );
+        }
     }
 }

@@ -907,8 +907,8 @@ mod tests {
         // A vertical edge between columns 4 and 5 of a 10x9 grey image; a seed at (4, 4) sits on
         // it and moves to the flat side, a seed in a flat area stays.
         let samples: Vec<u8> = (0..90).map(|i| if i % 10 < 5 { 20 } else { 220 }).collect();
-        let planes = vec![samples.iter().map(|&v| v as f32).collect::<Vec<f32>>()];
-        let refs: [&[f32]; 1] = [&planes[0]];
+        let plane: Vec<f32> = samples.iter().map(|&v| v as f32).collect();
+        let refs: [&[f32]; 1] = [&plane];
         let moved = lowest_gradient(&refs, 10, 9, None, 4, 4);
         assert_eq!(moved, (3, 3));
         assert_eq!(lowest_gradient(&refs, 10, 9, None, 4, 2), (4, 2));
