@@ -27,6 +27,7 @@ mod contingency;
 mod error;
 mod image;
 pub mod metrics;
+mod kmeans;
 pub mod render;
 mod segmentation;
 mod slic;
@@ -36,6 +37,7 @@ pub use crate::algorithm::Superpixels;
 pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
 pub use crate::image::{Image, Mask, Samples};
+pub use crate::kmeans::{KMeans, KMeansInit};
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::Slic;
 

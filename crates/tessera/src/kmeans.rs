@@ -1,0 +1,572 @@
+//! k-means superpixels: Lloyd's algorithm over *all* pixels in the joint space of CIELAB
+//! colour and weighted position, `(L, a, b, w·x, w·y)`.
+//!
+//! Unlike SLIC, which compares each pixel only with the centres whose `2S x 2S` window holds
+//! it, every pixel here is assigned to its nearest centre among all of them, found with a
+//! k-d tree (`kiddo`) rebuilt from the centres at each iteration. The squared distance is
+//! `d_lab² + w² d_xy²` with the position weight `w = compactness / S`, where
+//! `S = sqrt(pixels / n_segments)` is the nominal superpixel spacing: the same balance as
+//! SLIC's `D² = d_lab² + (m / S)² d_xy²`, so `compactness` means what SLIC's `m` means.
+//! With `compactness = 0` position is ignored and the algorithm is plain colour quantisation
+//! into `n_segments` colours (turn `enforce_connectivity` off to keep one label per colour).
+//!
+//! Centres start on a regular grid ([`KMeansInit::Grid`]) or by k-means++ seeding (Arthur &
+//! Vassilvitskii 2007, [`KMeansInit::PlusPlus`]) drawn from a ChaCha8 generator seeded with
+//! [`KMeans::seed`]. Lloyd iterations stop after `max_iterations` or once no centre moves by
+//! more than `tolerance`. Finally, as in SLIC, regions are made 4-connected and small pieces
+//! merged into a neighbour.
+//!
+//! Determinism: pixels are assigned in fixed chunks in parallel (each pixel's query is
+//! independent), centre sums are accumulated per fixed chunk and added in chunk order, and
+//! the k-means++ draws walk fixed chunks in order; the output does not depend on the number
+//! of threads.
+
+use crate::algorithm::Superpixels;
+use crate::color;
+use crate::connectivity::enforce_connectivity;
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::segmentation::{Segmentation, relabel_in_place};
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// Pixels per parallel work item of the assignment step. Fixed, so that results do not
+/// depend on the thread count.
+const CHUNK: usize = 4096;
+/// Pixels per partial sum of the update step (larger: each partial sum holds every centre).
+const SUM_CHUNK: usize = 1 << 16;
+
+/// How [`KMeans`] places its first centres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KMeansInit {
+    /// One centre at the middle pixel of each cell of a regular grid of spacing
+    /// `S = sqrt(pixels / n_segments)`, as SLIC seeds. Deterministic without a seed.
+    #[default]
+    Grid,
+    /// k-means++ seeding: the first centre is a pixel drawn uniformly, each next one a pixel
+    /// drawn with probability proportional to its squared distance to the nearest centre so
+    /// far. Uses [`KMeans::seed`]; costs `O(pixels x n_segments)`.
+    PlusPlus,
+}
+
+/// k-means superpixel parameters. See the [module documentation](self) for the method.
+///
+/// ```
+/// use tessera::{Image, KMeans, Superpixels};
+/// let img = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/chelsea.png")).unwrap();
+/// let img = Image::from_dynamic(&img).unwrap();
+/// let seg = KMeans { n_segments: 200, ..KMeans::default() }.segment(&img).unwrap();
+/// assert!(seg.count() > 100 && seg.count() < 300);
+/// assert_eq!(seg.disconnected_count(), 0);
+/// ```
+///
+/// Colour quantisation: no position term, no connectivity enforcement.
+///
+/// ```
+/// use tessera::{Image, KMeans, KMeansInit, Samples, Superpixels};
+/// // Left half red, right half blue, with the colours interleaved in stripes.
+/// let px: Vec<u8> = (0..8 * 4).flat_map(|i| if i % 3 == 0 { [200, 0, 0] } else { [0, 0, 200] }).collect();
+/// let img = Image::new(8, 4, 3, Samples::U8(px)).unwrap();
+/// let quantise = KMeans {
+///     n_segments: 2,
+///     compactness: 0.0,
+///     init: KMeansInit::PlusPlus,
+///     enforce_connectivity: false,
+///     ..KMeans::default()
+/// };
+/// assert_eq!(quantise.segment(&img).unwrap().count(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeans {
+    /// Number of centres (100). With grid seeding the grid has about this many cells; empty
+    /// clusters and connectivity enforcement change the final count.
+    pub n_segments: u32,
+    /// `m`, the weight of position against colour (10, SLIC's default): position enters the
+    /// feature vector scaled by `w = m / S`, so a shift of `S` pixels costs as much as a
+    /// CIELAB difference of `m`. 0 gives colour quantisation.
+    pub compactness: f32,
+    /// Most Lloyd iterations (assignment then mean update) (10, as SLIC: the grid start is
+    /// already near a local optimum, and later iterations move centres by fractions of a
+    /// pixel).
+    pub max_iterations: u32,
+    /// Stop once no centre moved farther than this in feature space (CIELAB units; position
+    /// in units of `w` times pixels) (0.1).
+    pub tolerance: f32,
+    /// Initial centres ([`KMeansInit::Grid`]).
+    pub init: KMeansInit,
+    /// Seed of the k-means++ draws (0). Unused with grid seeding.
+    pub seed: u64,
+    /// Make every superpixel one 4-connected region (true).
+    pub enforce_connectivity: bool,
+    /// With connectivity enforcement: pieces smaller than this fraction of the nominal size
+    /// `pixels / centres` are merged into a neighbour (0.5, as SLIC).
+    pub min_size_factor: f32,
+    /// With connectivity enforcement: regions are cut when they exceed this multiple of the
+    /// nominal size (3, as SLIC).
+    pub max_size_factor: f32,
+}
+
+impl Default for KMeans {
+    fn default() -> Self {
+        KMeans {
+            n_segments: 100,
+            compactness: 10.0,
+            max_iterations: 10,
+            tolerance: 0.1,
+            init: KMeansInit::Grid,
+            seed: 0,
+            enforce_connectivity: true,
+            min_size_factor: 0.5,
+            max_size_factor: 3.0,
+        }
+    }
+}
+
+fn non_negative(name: &'static str, v: f32) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::param(
+            name,
+            format!("must be finite and >= 0, got {v}"),
+        ))
+    }
+}
+
+impl Superpixels for KMeans {
+    fn name(&self) -> &'static str {
+        "kmeans"
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.n_segments == 0 {
+            return Err(Error::param("n_segments", "must be at least 1"));
+        }
+        non_negative("compactness", self.compactness)?;
+        if self.max_iterations == 0 {
+            return Err(Error::param("max_iterations", "must be at least 1"));
+        }
+        non_negative("tolerance", self.tolerance)?;
+        non_negative("min_size_factor", self.min_size_factor)?;
+        non_negative("max_size_factor", self.max_size_factor)?;
+        if !(self.max_size_factor > 0.0 && self.max_size_factor >= self.min_size_factor) {
+            return Err(Error::param(
+                "max_size_factor",
+                "must be > 0 and not smaller than min_size_factor",
+            ));
+        }
+        Ok(())
+    }
+
+    fn segment(&self, image: &Image) -> Result<Segmentation> {
+        self.validate()?;
+        let c = image.channels();
+        let planes = color::lab_planes(image).ok_or_else(|| {
+            Error::UnsupportedFormat(format!("k-means needs 1 or 3 channels, got {c}"))
+        })?;
+        let (w, h) = (image.width(), image.height());
+        match planes.len() {
+            1 => Ok(self.cluster::<3>(w, h, &planes)),
+            _ => Ok(self.cluster::<5>(w, h, &planes)),
+        }
+    }
+}
+
+impl KMeans {
+    /// Runs Lloyd's algorithm on features of `D` dimensions: `D - 2` colour planes, then x
+    /// and y.
+    fn cluster<const D: usize>(
+        &self,
+        width: u32,
+        height: u32,
+        planes: &[Vec<f32>],
+    ) -> Segmentation {
+        let (w, n) = (width as usize, width as usize * height as usize);
+        let k = (self.n_segments as usize).min(n);
+        let step = (n as f64 / k as f64).sqrt();
+        let weight = (self.compactness as f64 / step) as f32;
+        let points = features::<D>(w, n, planes, weight);
+        let mut centres = match self.init {
+            KMeansInit::Grid => grid_seeds(width as usize, height as usize, step, &points),
+            KMeansInit::PlusPlus => plus_plus(&points, k, self.seed),
+        };
+
+        let mut labels = vec![0u32; n];
+        let tol2 = self.tolerance * self.tolerance;
+        for _ in 0..self.max_iterations {
+            assign(&points, &centres, &mut labels);
+            let moved = update(&points, &labels, &mut centres);
+            if moved <= tol2 {
+                break;
+            }
+        }
+
+        if self.enforce_connectivity {
+            let nominal = n as f64 / centres.len() as f64;
+            let min_size = (self.min_size_factor as f64 * nominal) as usize;
+            let max_size = ((self.max_size_factor as f64 * nominal) as usize).max(1);
+            enforce_connectivity(width, height, &labels, min_size, max_size)
+        } else {
+            let count = relabel_in_place(&mut labels);
+            Segmentation::from_parts(width, height, labels, count)
+        }
+    }
+}
+
+/// One feature vector per pixel: the colour planes, then `weight * x` and `weight * y`.
+fn features<const D: usize>(w: usize, n: usize, planes: &[Vec<f32>], weight: f32) -> Vec<[f32; D]> {
+    let c = D - 2;
+    let mut points = vec![[0.0f32; D]; n];
+    points
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            for (i, p) in chunk.iter_mut().enumerate() {
+                let idx = ci * CHUNK + i;
+                for (j, plane) in planes.iter().enumerate().take(c) {
+                    p[j] = plane[idx];
+                }
+                p[c] = weight * (idx % w) as f32;
+                p[c + 1] = weight * (idx / w) as f32;
+            }
+        });
+    points
+}
+
+/// One centre at the middle pixel of each cell of a grid of spacing about `step`, at most
+/// `pixels / step²` cells.
+fn grid_seeds<const D: usize>(w: usize, h: usize, step: f64, points: &[[f32; D]]) -> Vec<[f32; D]> {
+    // At most `k` cells (`k` from `step = sqrt(w h / k)`), even for very thin images.
+    let k = ((w * h) as f64 / (step * step)).round().max(1.0) as usize;
+    let nx = ((w as f64 / step).round() as usize).clamp(1, w.min(k));
+    let ny = (k / nx).clamp(1, h);
+    let (cell_h, cell_w) = (h as f64 / ny as f64, w as f64 / nx as f64);
+    (0..ny)
+        .flat_map(|i| (0..nx).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let y = ((i as f64 + 0.5) * cell_h) as usize;
+            let x = ((j as f64 + 0.5) * cell_w) as usize;
+            points[y * w + x]
+        })
+        .collect()
+}
+
+fn squared_distance<const D: usize>(a: &[f32; D], b: &[f32; D]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// k-means++ seeding of up to `k` centres (fewer when the image has fewer distinct feature
+/// vectors).
+fn plus_plus<const D: usize>(points: &[[f32; D]], k: usize, seed: u64) -> Vec<[f32; D]> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = points.len();
+    let mut centres = Vec::with_capacity(k);
+    centres.push(points[rng.random_range(0..n)]);
+    // Squared distance of each point to its nearest centre so far, and its sum per chunk.
+    let mut nearest = vec![f32::INFINITY; n];
+    let mut chunk_sums = vec![0.0f64; n.div_ceil(CHUNK)];
+    while centres.len() < k {
+        let last = centres[centres.len() - 1];
+        nearest
+            .par_chunks_mut(CHUNK)
+            .zip(points.par_chunks(CHUNK))
+            .zip(chunk_sums.par_iter_mut())
+            .for_each(|((d, p), sum)| {
+                let mut acc = 0.0f64;
+                for (d, p) in d.iter_mut().zip(p) {
+                    *d = d.min(squared_distance(p, &last));
+                    acc += *d as f64;
+                }
+                *sum = acc;
+            });
+        let total: f64 = chunk_sums.iter().sum();
+        if total <= 0.0 {
+            break; // every point coincides with a centre
+        }
+        let target = rng.random::<f64>() * total;
+        centres.push(points[draw(&nearest, &chunk_sums, target)]);
+    }
+    centres
+}
+
+/// The index of the point at cumulative weight `target`, walking fixed chunks in order; never
+/// a point of weight 0.
+fn draw(weights: &[f32], chunk_sums: &[f64], mut target: f64) -> usize {
+    let mut chosen = None;
+    for (ci, &sum) in chunk_sums.iter().enumerate() {
+        if sum <= 0.0 {
+            continue;
+        }
+        chosen = Some(ci);
+        if target < sum {
+            break;
+        }
+        target -= sum;
+    }
+    // `total > 0`, so some chunk has positive weight.
+    let ci = chosen.unwrap_or(0);
+    let base = ci * CHUNK;
+    let mut pick = base;
+    for (i, &d) in weights[base..(base + CHUNK).min(weights.len())]
+        .iter()
+        .enumerate()
+    {
+        if d > 0.0 {
+            pick = base + i;
+            if target < d as f64 {
+                break;
+            }
+            target -= d as f64;
+        }
+    }
+    pick
+}
+
+/// Labels every point with its nearest centre (k-d tree search; ties go the tree's way, the
+/// same for every run).
+fn assign<const D: usize>(points: &[[f32; D]], centres: &[[f32; D]], labels: &mut [u32]) {
+    let tree: ImmutableKdTree<f32, D> = ImmutableKdTree::new_from_slice(centres);
+    labels
+        .par_chunks_mut(CHUNK)
+        .zip(points.par_chunks(CHUNK))
+        .for_each(|(labels, points)| {
+            for (l, p) in labels.iter_mut().zip(points) {
+                *l = tree.nearest_one::<SquaredEuclidean>(p).item as u32;
+            }
+        });
+}
+
+/// Moves each centre to the mean of its points (a centre without points stays) and returns
+/// the largest squared move.
+fn update<const D: usize>(points: &[[f32; D]], labels: &[u32], centres: &mut [[f32; D]]) -> f32 {
+    let nc = centres.len();
+    let stride = D + 1;
+    let partial: Vec<Vec<f64>> = labels
+        .par_chunks(SUM_CHUNK)
+        .zip(points.par_chunks(SUM_CHUNK))
+        .map(|(labels, points)| {
+            let mut acc = vec![0.0f64; nc * stride];
+            for (&l, p) in labels.iter().zip(points) {
+                let s = &mut acc[l as usize * stride..(l as usize + 1) * stride];
+                s[0] += 1.0;
+                for (t, &v) in s[1..].iter_mut().zip(p) {
+                    *t += v as f64;
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut total = vec![0.0f64; nc * stride];
+    for part in &partial {
+        total.iter_mut().zip(part).for_each(|(t, v)| *t += v);
+    }
+    let mut moved = 0.0f32;
+    for (centre, s) in centres.iter_mut().zip(total.chunks_exact(stride)) {
+        if s[0] > 0.0 {
+            let mean: [f32; D] = std::array::from_fn(|d| (s[1 + d] / s[0]) as f32);
+            moved = moved.max(squared_distance(&mean, centre));
+            *centre = mean;
+        }
+    }
+    moved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Samples;
+    use proptest::prelude::*;
+
+    fn rgb(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Image {
+        let data = (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .flat_map(|(x, y)| px(x, y))
+            .collect();
+        Image::new(w, h, 3, Samples::U8(data)).unwrap()
+    }
+
+    fn noise(w: u32, h: u32, seed: u64) -> Image {
+        let mut s = seed | 1;
+        let data = (0..w * h * 3)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 24) as u8
+            })
+            .collect();
+        Image::new(w, h, 3, Samples::U8(data)).unwrap()
+    }
+
+    /// Blocks of 7x5 pixels of random colours, plus a little noise.
+    fn blocks(w: u32, h: u32, seed: u64) -> Image {
+        let base = noise(w, h, seed);
+        let grain = noise(w, h, seed ^ 0x9e37);
+        let (Samples::U8(b), Samples::U8(g)) = (base.samples(), grain.samples()) else {
+            unreachable!()
+        };
+        rgb(w, h, |x, y| {
+            let block = (((y / 5) * w + x / 7) * 3) as usize;
+            let p = ((y * w + x) * 3) as usize;
+            std::array::from_fn(|c| b[block + c].saturating_add(g[p + c] / 16))
+        })
+    }
+
+    #[test]
+    fn two_flat_regions_give_two_segments() {
+        // Left third red, the rest blue; two centres on a 1x2 grid, one in each colour.
+        let img = rgb(
+            12,
+            6,
+            |x, _| if x < 4 { [220, 20, 20] } else { [20, 20, 220] },
+        );
+        let seg = KMeans {
+            n_segments: 2,
+            ..KMeans::default()
+        }
+        .segment(&img)
+        .unwrap();
+        assert_eq!(seg.count(), 2);
+        for y in 0..6 {
+            for x in 0..12 {
+                assert_eq!(seg.label(x, y), Some(u32::from(x >= 4)));
+            }
+        }
+    }
+
+    #[test]
+    fn quantises_two_colours_into_two_clusters() {
+        // Scattered pixels of two colours: without position, two clusters, one per colour.
+        let img = rgb(9, 7, |x, y| {
+            if (x * 7 + y * 3) % 5 < 2 {
+                [250, 200, 0]
+            } else {
+                [10, 60, 90]
+            }
+        });
+        for init in [KMeansInit::Grid, KMeansInit::PlusPlus] {
+            let seg = KMeans {
+                n_segments: 2,
+                compactness: 0.0,
+                init,
+                enforce_connectivity: false,
+                ..KMeans::default()
+            }
+            .segment(&img)
+            .unwrap();
+            assert_eq!(seg.count(), 2, "{init:?}");
+            let colour_of = |x: u32, y: u32| (x * 7 + y * 3) % 5 < 2;
+            for y in 0..7 {
+                for x in 0..9 {
+                    let same = seg.label(x, y) == seg.label(0, 0);
+                    assert_eq!(same, colour_of(x, y) == colour_of(0, 0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plus_plus_depends_on_the_seed_only() {
+        let img = blocks(40, 30, 7);
+        let run = |seed| {
+            KMeans {
+                n_segments: 30,
+                init: KMeansInit::PlusPlus,
+                seed,
+                enforce_connectivity: false,
+                ..KMeans::default()
+            }
+            .segment(&img)
+            .unwrap()
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1), run(2));
+    }
+
+    #[test]
+    fn same_result_on_one_and_two_threads() {
+        let img = blocks(150, 70, 3);
+        for init in [KMeansInit::Grid, KMeansInit::PlusPlus] {
+            let km = KMeans {
+                n_segments: 60,
+                init,
+                seed: 5,
+                ..KMeans::default()
+            };
+            let on = |threads| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| km.segment(&img).unwrap())
+            };
+            assert_eq!(on(1), on(2), "{init:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_parameters() {
+        let bad = [
+            KMeans {
+                n_segments: 0,
+                ..KMeans::default()
+            },
+            KMeans {
+                compactness: -1.0,
+                ..KMeans::default()
+            },
+            KMeans {
+                tolerance: f32::NAN,
+                ..KMeans::default()
+            },
+            KMeans {
+                max_iterations: 0,
+                ..KMeans::default()
+            },
+            KMeans {
+                min_size_factor: 4.0,
+                ..KMeans::default()
+            },
+        ];
+        for km in bad {
+            assert!(matches!(
+                km.segment(&noise(4, 4, 1)),
+                Err(Error::InvalidParameter { .. })
+            ));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn guarantees_hold(
+            w in 1u32..24, h in 1u32..24, k in 1u32..40, m in 0.0f32..30.0,
+            plus in any::<bool>(), connect in any::<bool>(), seed in any::<u64>(), grey in any::<bool>()
+        ) {
+            let img = blocks(w, h, seed);
+            let img = if grey {
+                let g = img.to_planes()[0].clone();
+                Image::new(w, h, 1, Samples::F32(g)).unwrap()
+            } else { img };
+            let seg = KMeans {
+                n_segments: k,
+                compactness: m,
+                init: if plus { KMeansInit::PlusPlus } else { KMeansInit::Grid },
+                seed,
+                enforce_connectivity: connect,
+                ..KMeans::default()
+            }.segment(&img).unwrap();
+            prop_assert_eq!((seg.width(), seg.height()), (w, h));
+            prop_assert!(seg.count() >= 1);
+            prop_assert!(seg.sizes().iter().all(|&s| s > 0));
+            prop_assert_eq!(seg.unlabelled_count(), 0);
+            if connect {
+                prop_assert_eq!(seg.disconnected_count(), 0);
+            } else {
+                prop_assert!(seg.count() <= k);
+            }
+        }
+    }
+}
