@@ -28,6 +28,7 @@ mod error;
 mod image;
 pub mod metrics;
 mod kmeans;
+mod meanshift;
 pub mod render;
 mod segmentation;
 mod slic;
@@ -38,6 +39,7 @@ pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
 pub use crate::image::{Image, Mask, Samples};
 pub use crate::kmeans::{KMeans, KMeansInit};
+pub use crate::meanshift::MeanShift;
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::Slic;
 
