@@ -11,7 +11,10 @@
 //!    `max_iterations` steps. The spatial neighbours are read straight from the image: the
 //!    window is the `(2⌈hs⌉+1)²` pixels around the current point.
 //! 2. **Mode grouping.** 4-adjacent pixels whose modes lie within `hs` of each other in space
-//!    and `hr` in range join one region (union-find).
+//!    and `hr / 4` in range join one region (union-find); then, as EDISON's transitive
+//!    closure, adjacent regions whose mean modes lie within `hr / 2` fuse, pass after pass
+//!    (at most 5). Thresholds below the paper's `hr` keep regions from chaining across
+//!    smooth colour ramps, where neighbouring modes differ little but the ends differ a lot.
 //! 3. **Pruning.** Regions of fewer than `min_size` pixels are merged into the adjacent region
 //!    of the closest mean mode colour, repeatedly, until none is left.
 //!
@@ -140,8 +143,9 @@ impl MeanShift {
             .map(|p| std::array::from_fn(|c| planes[c][p]))
             .collect();
         let modes = self.filter(w, h, &colours);
-        let regions = self.group(w, h, &modes);
-        let labels = prune(w, h, &modes, regions, self.min_size as usize);
+        let mut labels = self.group(w, h, &modes);
+        fuse(w, h, &modes, &mut labels, self.hr);
+        prune(w, h, &modes, &mut labels, self.min_size as usize);
         let count = labels.iter().max().map_or(0, |&m| m + 1);
         Segmentation::from_parts(width, height, labels, count)
     }
@@ -164,12 +168,14 @@ impl MeanShift {
         modes
     }
 
-    /// Regions of 4-adjacent pixels with close modes, numbered from 0 in raster order.
+    /// Regions of 4-adjacent pixels whose modes are within `hs` in space and `hr / 4` in
+    /// colour, numbered from 0 in raster order.
     fn group<const C: usize>(&self, w: usize, h: usize, modes: &[Point<C>]) -> Vec<u32> {
-        let (hs2, hr2) = (self.hs * self.hs, self.hr * self.hr);
+        let hs2 = self.hs * self.hs;
+        let hr2 = (PIXEL_JOIN * self.hr).powi(2);
         let close = |a: &Point<C>, b: &Point<C>| {
             let ds = (a.y - b.y).powi(2) + (a.x - b.x).powi(2);
-            ds <= hs2 && colour_distance(&a.colour, &b.colour) <= hr2
+            ds <= hs2 && colour_distance(&a.colour, &b.colour) < hr2
         };
         let mut sets = DisjointSets::new(w * h);
         for y in 0..h {
@@ -184,6 +190,79 @@ impl MeanShift {
             }
         }
         sets.labels()
+    }
+}
+
+/// Pixels join when their modes are closer than this fraction of `hr` in colour.
+const PIXEL_JOIN: f32 = 0.25;
+/// Adjacent regions fuse when their mean modes are closer than this fraction of `hr` (EDISON's
+/// transitive closure: a normalised distance below 0.5).
+const REGION_FUSE: f32 = 0.5;
+/// Most passes of region fusion (each pass recomputes the regions' mean modes).
+const FUSION_PASSES: usize = 5;
+
+/// Sizes and mean mode colours of the regions `0..count` of `labels`.
+fn region_stats<const C: usize>(labels: &[u32], modes: &[Point<C>]) -> (Vec<usize>, Vec<[f32; C]>) {
+    let count = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    let mut size = vec![0usize; count];
+    let mut sum = vec![[0.0f64; C]; count];
+    for (&l, m) in labels.iter().zip(modes) {
+        size[l as usize] += 1;
+        for c in 0..C {
+            sum[l as usize][c] += m.colour[c] as f64;
+        }
+    }
+    let mean = sum
+        .iter()
+        .zip(&size)
+        .map(|(s, &n)| s.map(|v| (v / n.max(1) as f64) as f32))
+        .collect();
+    (size, mean)
+}
+
+/// Calls `f(a, b)` for the labels of every pair of 4-adjacent pixels with different labels.
+fn for_each_border(w: usize, h: usize, labels: &[u32], mut f: impl FnMut(u32, u32)) {
+    for y in 0..h {
+        for x in 0..w {
+            let p = y * w + x;
+            if x + 1 < w && labels[p] != labels[p + 1] {
+                f(labels[p], labels[p + 1]);
+            }
+            if y + 1 < h && labels[p] != labels[p + w] {
+                f(labels[p], labels[p + w]);
+            }
+        }
+    }
+}
+
+/// Replaces each region label by its set's number. Sets are numbered by their smallest
+/// region, and regions in raster order of their first pixel, so the result is in raster
+/// order too.
+fn apply(labels: &mut [u32], sets: &mut DisjointSets) {
+    let merged = sets.labels();
+    for l in labels.iter_mut() {
+        *l = merged[*l as usize];
+    }
+}
+
+/// EDISON's region fusion: adjacent regions whose mean modes are within `REGION_FUSE * hr`
+/// join (transitively), pass after pass until none does or after `FUSION_PASSES` passes.
+fn fuse<const C: usize>(w: usize, h: usize, modes: &[Point<C>], labels: &mut [u32], hr: f32) {
+    let t2 = (REGION_FUSE * hr).powi(2);
+    for _ in 0..FUSION_PASSES {
+        let (size, mean) = region_stats(labels, modes);
+        let mut sets = DisjointSets::new(size.len());
+        let mut joined = false;
+        for_each_border(w, h, labels, |a, b| {
+            if colour_distance(&mean[a as usize], &mean[b as usize]) < t2 {
+                sets.union(a as usize, b as usize);
+                joined = true;
+            }
+        });
+        if !joined {
+            return;
+        }
+        apply(labels, &mut sets);
     }
 }
 
@@ -388,38 +467,22 @@ impl DisjointSets {
 
 /// Merges every region of fewer than `min_size` pixels into the adjacent region whose mean
 /// mode colour is closest (ties: the lower label), pass after pass until none is left or one
-/// region remains. Regions stay 4-connected. Returns labels numbered in raster order.
+/// region remains. Regions stay 4-connected and numbered in raster order.
 fn prune<const C: usize>(
     w: usize,
     h: usize,
     modes: &[Point<C>],
-    mut labels: Vec<u32>,
+    labels: &mut [u32],
     min_size: usize,
-) -> Vec<u32> {
+) {
     loop {
-        let count = labels.iter().max().map_or(0, |&m| m as usize + 1);
-        let mut size = vec![0usize; count];
-        let mut sum = vec![[0.0f64; C]; count];
-        for (&l, m) in labels.iter().zip(modes) {
-            size[l as usize] += 1;
-            for c in 0..C {
-                sum[l as usize][c] += m.colour[c] as f64;
-            }
+        let (size, mean) = region_stats(labels, modes);
+        if size.len() <= 1 || size.iter().all(|&s| s >= min_size) {
+            return;
         }
-        if count <= 1 || size.iter().all(|&s| s >= min_size) {
-            return labels;
-        }
-        let mean: Vec<[f32; C]> = sum
-            .iter()
-            .zip(&size)
-            .map(|(s, &n)| s.map(|v| (v / n as f64) as f32))
-            .collect();
         // The best neighbour of each small region: (distance, label).
-        let mut best = vec![(f32::INFINITY, u32::MAX); count];
-        let mut consider = |a: u32, b: u32| {
-            if a == b {
-                return;
-            }
+        let mut best = vec![(f32::INFINITY, u32::MAX); size.len()];
+        for_each_border(w, h, labels, |a, b| {
             for (r, q) in [(a, b), (b, a)] {
                 if size[r as usize] < min_size {
                     let d = colour_distance(&mean[r as usize], &mean[q as usize]);
@@ -429,30 +492,14 @@ fn prune<const C: usize>(
                     }
                 }
             }
-        };
-        for y in 0..h {
-            for x in 0..w {
-                let p = y * w + x;
-                if x + 1 < w {
-                    consider(labels[p], labels[p + 1]);
-                }
-                if y + 1 < h {
-                    consider(labels[p], labels[p + w]);
-                }
-            }
-        }
-        let mut sets = DisjointSets::new(count);
+        });
+        let mut sets = DisjointSets::new(size.len());
         for (r, &(_, q)) in best.iter().enumerate() {
             if q != u32::MAX {
                 sets.union(r, q as usize);
             }
         }
-        let merged = sets.labels();
-        for l in labels.iter_mut() {
-            *l = merged[*l as usize];
-        }
-        // `merged` numbers sets by their smallest region, and regions are numbered in raster
-        // order of their first pixel, so the new labels are in raster order too.
+        apply(labels, &mut sets);
     }
 }
 
