@@ -6,7 +6,7 @@
 //! `TESSERA_BLESS=1 cargo test --test golden`, look at the new overlays, and commit them.
 
 use tessera::render::{BoundaryStyle, mark_boundaries};
-use tessera::{Image, Slic, Superpixels};
+use tessera::{Image, KMeans, MeanShift, Slic, Superpixels};
 use tessera_suite::{asset, check_golden};
 
 /// The bundled assets.
@@ -40,6 +40,14 @@ fn algorithms() -> Vec<(&'static str, Box<dyn Superpixels>)> {
                 ..Slic::default()
             }),
         ),
+        (
+            "kmeans",
+            Box::new(KMeans {
+                n_segments: 400,
+                ..KMeans::default()
+            }),
+        ),
+        ("meanshift", Box::new(MeanShift::default())),
     ]
 }
 

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use tessera::{Slic, Superpixels};
+use tessera::{KMeans, KMeansInit, MeanShift, Slic, Superpixels};
 
 /// A superpixel algorithm, boxed, ready to run on any thread.
 pub type Boxed = Box<dyn Superpixels + Send + Sync>;
@@ -15,6 +15,10 @@ pub type Boxed = Box<dyn Superpixels + Send + Sync>;
 pub enum Algo {
     /// SLIC (Achanta et al. 2012): k-means in CIELAB + position within local windows.
     Slic,
+    /// k-means (Lloyd) over all pixels in CIELAB + weighted position, k-d tree search.
+    Kmeans,
+    /// Mean shift (Comaniciu & Meer 2002) in the joint space-colour domain; ignores -k.
+    Meanshift,
 }
 
 impl Algo {
@@ -22,6 +26,8 @@ impl Algo {
     pub fn name(self) -> &'static str {
         match self {
             Algo::Slic => "slic",
+            Algo::Kmeans => "kmeans",
+            Algo::Meanshift => "meanshift",
         }
     }
 }
@@ -33,9 +39,14 @@ pub struct AlgoArgs {
     #[arg(long, value_enum, default_value_t = Algo::Slic)]
     pub algo: Algo,
 
-    /// Approximate number of superpixels wanted.
+    /// Approximate number of superpixels wanted (not used by meanshift, whose count follows
+    /// from its bandwidths and minimum region size).
     #[arg(short = 'k', long = "segments", default_value_t = 400)]
     pub segments: u32,
+
+    /// Seed of the randomised algorithms (kmeans with --kmeans-init plusplus).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 
     #[command(flatten)]
     pub params: AlgoParams,
@@ -47,6 +58,12 @@ pub struct AlgoArgs {
 pub struct AlgoParams {
     #[command(flatten)]
     pub slic: SlicArgs,
+
+    #[command(flatten)]
+    pub kmeans: KMeansArgs,
+
+    #[command(flatten)]
+    pub meanshift: MeanShiftArgs,
 }
 
 /// SLIC's options.
@@ -83,6 +100,60 @@ pub struct SlicArgs {
     pub min_size_factor: f32,
 }
 
+/// How k-means places its first centres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitArg {
+    /// One centre per cell of a regular grid (deterministic).
+    Grid,
+    /// k-means++ seeding, drawn with --seed.
+    Plusplus,
+}
+
+/// k-means's options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "k-means options")]
+pub struct KMeansArgs {
+    /// Weight of position against colour, as SLIC's compactness (position is scaled by
+    /// compactness / grid step); 0 clusters on colour alone (colour quantisation).
+    #[arg(long, default_value_t = 10.0)]
+    pub kmeans_compactness: f32,
+    /// Most Lloyd iterations.
+    #[arg(long, default_value_t = 10)]
+    pub kmeans_iterations: u32,
+    /// Stop once no centre moves farther than this (CIELAB units).
+    #[arg(long, default_value_t = 0.1)]
+    pub kmeans_tolerance: f32,
+    /// Initial centres.
+    #[arg(long, value_enum, default_value_t = InitArg::Grid)]
+    pub kmeans_init: InitArg,
+    /// Do not make each superpixel one connected region (for colour quantisation).
+    #[arg(long)]
+    pub kmeans_no_connectivity: bool,
+}
+
+/// Mean shift's options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Mean-shift options")]
+pub struct MeanShiftArgs {
+    /// Spatial bandwidth, in pixels.
+    #[arg(long, default_value_t = 7.0)]
+    pub hs: f32,
+    /// Range (colour) bandwidth, in CIELAB units; larger gives fewer regions.
+    #[arg(long, default_value_t = 6.5)]
+    pub hr: f32,
+    /// Regions smaller than this many pixels are merged into their most similar neighbour;
+    /// larger gives fewer regions.
+    #[arg(long, default_value_t = 20)]
+    pub meanshift_min_size: u32,
+    /// Most mean-shift steps per pixel.
+    #[arg(long, default_value_t = 100)]
+    pub meanshift_iterations: u32,
+    /// Let every pixel climb on its own (slower) instead of adopting the mode of a nearby
+    /// trajectory.
+    #[arg(long)]
+    pub meanshift_exact: bool,
+}
+
 impl AlgoArgs {
     /// The configured algorithm, asking for `segments` superpixels.
     pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
@@ -112,6 +183,8 @@ impl AlgoParams {
                 subsample: self.slic.subsample,
                 ..Slic::default()
             }),
+            Algo::Kmeans => Box::new(self.kmeans_params(segments)),
+            Algo::Meanshift => Box::new(self.meanshift_params()),
         };
         boxed.validate()?;
         Ok(boxed)
@@ -132,7 +205,59 @@ impl AlgoParams {
                 "perturb_seeds": self.slic.perturb_seeds,
                 "subsample": self.slic.subsample,
             }),
+            Algo::Kmeans => {
+                let k = self.kmeans_params(segments);
+                json!({
+                    "segments": k.n_segments,
+                    "compactness": k.compactness,
+                    "iterations": k.max_iterations,
+                    "tolerance": k.tolerance,
+                    "init": match k.init {
+                        KMeansInit::PlusPlus => "plusplus",
+                        _ => "grid",
+                    },
+                    "seed": k.seed,
+                    "enforce_connectivity": k.enforce_connectivity,
+                })
+            }
+            Algo::Meanshift => {
+                let m = self.meanshift_params();
+                json!({
+                    "hs": m.hs,
+                    "hr": m.hr,
+                    "min_size": m.min_size,
+                    "iterations": m.max_iterations,
+                    "basin_speedup": m.basin_speedup,
+                })
+            }
         };
         json!({ "algorithm": algo.name(), "parameters": params })
+    }
+
+    fn kmeans_params(&self, segments: u32) -> KMeans {
+        KMeans {
+            n_segments: segments,
+            compactness: self.kmeans.kmeans_compactness,
+            max_iterations: self.kmeans.kmeans_iterations,
+            tolerance: self.kmeans.kmeans_tolerance,
+            init: match self.kmeans.kmeans_init {
+                InitArg::Grid => KMeansInit::Grid,
+                InitArg::Plusplus => KMeansInit::PlusPlus,
+            },
+            seed: self.seed,
+            enforce_connectivity: !self.kmeans.kmeans_no_connectivity,
+            ..KMeans::default()
+        }
+    }
+
+    fn meanshift_params(&self) -> MeanShift {
+        MeanShift {
+            hs: self.meanshift.hs,
+            hr: self.meanshift.hr,
+            min_size: self.meanshift.meanshift_min_size,
+            max_iterations: self.meanshift.meanshift_iterations,
+            basin_speedup: !self.meanshift.meanshift_exact,
+            ..MeanShift::default()
+        }
     }
 }

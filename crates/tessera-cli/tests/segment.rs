@@ -169,3 +169,64 @@ fn missing_input_is_named() {
         .code(1)
         .stderr(predicate::str::contains("nope.png"));
 }
+
+/// Runs `tessera segment` on a small picture with `args`; returns the report record and the
+/// label map.
+fn segment_with(args: &[&str]) -> (serde_json::Value, Vec<u16>) {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("p.png");
+    write_photo(&photo, 48, 32);
+    let out = dir.path().join("out");
+    let report = dir.path().join("report.jsonl");
+    tessera()
+        .arg("segment")
+        .args(args)
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(&out)
+        .arg(&photo)
+        .assert()
+        .success();
+    let line = std::fs::read_to_string(&report).unwrap();
+    let labels = image::open(out.join("p.labels.png")).unwrap();
+    (
+        serde_json::from_str(line.trim()).unwrap(),
+        labels.into_luma16().into_raw(),
+    )
+}
+
+#[test]
+fn kmeans_reports_its_parameters_and_follows_the_seed() {
+    let args = [
+        "--algo",
+        "kmeans",
+        "-k",
+        "6",
+        "--kmeans-init",
+        "plusplus",
+        "--seed",
+        "3",
+    ];
+    let (rec, labels) = segment_with(&args);
+    assert_eq!(rec["algorithm"], "kmeans");
+    assert_eq!(rec["parameters"]["segments"], 6);
+    assert_eq!(rec["parameters"]["init"], "plusplus");
+    assert_eq!(rec["parameters"]["seed"], 3);
+    assert_eq!(rec["parameters"]["compactness"], 10.0);
+    let (_, again) = segment_with(&args);
+    assert_eq!(labels, again, "same seed, same labels");
+}
+
+#[test]
+fn meanshift_splits_the_two_tones() {
+    let (rec, labels) = segment_with(&["--algo", "meanshift", "--hr", "8"]);
+    assert_eq!(rec["algorithm"], "meanshift");
+    assert_eq!(rec["parameters"]["hs"], 7.0);
+    assert_eq!(rec["parameters"]["hr"], 8.0);
+    assert_eq!(rec["parameters"]["min_size"], 20);
+    // The picture's two halves differ far more than hr: no region crosses the middle.
+    for row in labels.chunks(48) {
+        assert!(row[..24].iter().all(|l| !row[24..].contains(l)));
+    }
+}
