@@ -208,8 +208,8 @@ fn region_stats<const C: usize>(labels: &[u32], modes: &[Point<C>]) -> (Vec<usiz
     let mut sum = vec![[0.0f64; C]; count];
     for (&l, m) in labels.iter().zip(modes) {
         size[l as usize] += 1;
-        for c in 0..C {
-            sum[l as usize][c] += m.colour[c] as f64;
+        for (s, &v) in sum[l as usize].iter_mut().zip(&m.colour) {
+            *s += v as f64;
         }
     }
     let mean = sum
@@ -401,11 +401,11 @@ impl<'a, const C: usize> Climber<'a, C> {
     /// Marks pixel `q` (global index) to take the current trajectory's mode, if it is in the
     /// band and has no mode yet.
     fn adopt(&mut self, q: usize) {
-        if let Some(i) = q.checked_sub(self.start).filter(|&i| i < self.len) {
-            if !self.done[i] {
-                self.done[i] = true;
-                self.basin.push(i);
-            }
+        if let Some(i) = q.checked_sub(self.start).filter(|&i| i < self.len)
+            && !self.done[i]
+        {
+            self.done[i] = true;
+            self.basin.push(i);
         }
     }
 }
