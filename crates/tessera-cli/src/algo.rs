@@ -44,10 +44,6 @@ pub struct AlgoArgs {
     #[arg(short = 'k', long = "segments", default_value_t = 400)]
     pub segments: u32,
 
-    /// Seed of the randomised algorithms (kmeans with --kmeans-init plusplus).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-
     #[command(flatten)]
     pub params: AlgoParams,
 }
@@ -56,6 +52,10 @@ pub struct AlgoArgs {
 /// counts its own way).
 #[derive(Debug, Clone, Args)]
 pub struct AlgoParams {
+    /// Seed of the randomised algorithms (kmeans with --kmeans-init plusplus).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
     #[command(flatten)]
     pub slic: SlicArgs,
 
