@@ -25,16 +25,21 @@ pub mod compare;
 pub mod connectivity;
 mod contingency;
 mod error;
+mod felzenszwalb;
+mod graph;
 mod image;
 pub mod metrics;
 pub mod render;
 mod segmentation;
 mod slic;
 mod smoothing;
+#[cfg(test)]
+mod test_support;
 
 pub use crate::algorithm::Superpixels;
 pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
+pub use crate::felzenszwalb::Felzenszwalb;
 pub use crate::image::{Image, Mask, Samples};
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::Slic;

@@ -1,0 +1,278 @@
+//! Weighted pixel graphs for the graph-based algorithms: the edges between neighbouring
+//! pixels, weighted by the Euclidean distance between their feature vectors and sorted by
+//! weight, a union-find forest over the pixels, and the merge of small regions along the
+//! cheapest edges that turns a partition into one of 4-connected regions.
+
+use crate::connectivity::split_components;
+use crate::error::{Error, Result};
+use crate::segmentation::{Segmentation, relabel_in_place};
+use rayon::prelude::*;
+
+/// An edge between two neighbouring pixels. `id` is `pixel * 4 + direction`, where the
+/// direction is 0 (right), 1 (down), 2 (down-right) or 3 (down-left) from `pixel`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Edge {
+    /// Euclidean distance between the two pixels' features.
+    pub weight: f32,
+    id: u32,
+}
+
+impl Edge {
+    /// The two pixels the edge joins, for an image `width` pixels wide.
+    #[inline]
+    pub fn ends(self, width: usize) -> (usize, usize) {
+        let p = (self.id >> 2) as usize;
+        let q = match self.id & 3 {
+            0 => p + 1,
+            1 => p + width,
+            2 => p + width + 1,
+            _ => p + width - 1,
+        };
+        (p, q)
+    }
+
+    /// Whether the edge joins 4-neighbours (rather than diagonal neighbours).
+    #[inline]
+    pub fn is_axial(self) -> bool {
+        self.id & 3 < 2
+    }
+}
+
+/// Which neighbours are joined by edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Neighbourhood {
+    /// Left, right, up, down.
+    Four,
+    /// The four and the diagonals.
+    Eight,
+}
+
+/// The edges of the `width x height` pixel graph, weighted by the Euclidean distance between
+/// the feature planes' values, sorted by weight. Edges of equal weight keep the order in which
+/// they were made (row-major by their first pixel, then by direction), so the order is fully
+/// determined.
+///
+/// # Errors
+/// [`Error::InvalidImage`] when the image has too many pixels to number its edges in `u32`.
+pub(crate) fn sorted_edges(
+    planes: &[&[f32]],
+    width: usize,
+    height: usize,
+    neighbourhood: Neighbourhood,
+) -> Result<Vec<Edge>> {
+    let n = width * height;
+    if n > (u32::MAX >> 2) as usize {
+        return Err(Error::InvalidImage(format!(
+            "{width}x{height} has too many pixels for the pixel graph"
+        )));
+    }
+    let dirs: &[u32] = match neighbourhood {
+        Neighbourhood::Four => &[0, 1],
+        Neighbourhood::Eight => &[0, 1, 2, 3],
+    };
+    let weight = |p: usize, q: usize| -> f32 {
+        planes
+            .iter()
+            .map(|pl| {
+                let d = pl[p] - pl[q];
+                d * d
+            })
+            .sum::<f32>()
+            .sqrt()
+    };
+    let mut edges: Vec<Edge> = (0..height)
+        .into_par_iter()
+        .flat_map_iter(|y| {
+            let mut row = Vec::with_capacity(width * dirs.len());
+            for x in 0..width {
+                let p = y * width + x;
+                for &d in dirs {
+                    let exists = match d {
+                        0 => x + 1 < width,
+                        1 => y + 1 < height,
+                        2 => x + 1 < width && y + 1 < height,
+                        _ => x > 0 && y + 1 < height,
+                    };
+                    if exists {
+                        let e = Edge {
+                            weight: 0.0,
+                            id: (p as u32) << 2 | d,
+                        };
+                        let (a, b) = e.ends(width);
+                        row.push(Edge {
+                            weight: weight(a, b),
+                            ..e
+                        });
+                    }
+                }
+            }
+            row
+        })
+        .collect();
+    // Stable LSD radix sort on the (non-negative, finite) weights.
+    radsort::sort_by_key(&mut edges, |e| e.weight);
+    Ok(edges)
+}
+
+/// A union-find forest over pixels, with the size of each tree at its root.
+#[derive(Debug, Clone)]
+pub(crate) struct Forest {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl Forest {
+    /// Every pixel its own tree.
+    pub fn new(n: usize) -> Self {
+        Forest {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    /// One tree per label of a label map whose labels are `0..count` (no unlabelled pixels),
+    /// rooted at the label's first pixel.
+    pub fn from_labels(labels: &[u32], count: u32) -> Self {
+        let mut first = vec![u32::MAX; count as usize];
+        let mut size = vec![0u32; labels.len()];
+        let mut parent = Vec::with_capacity(labels.len());
+        for (p, &l) in labels.iter().enumerate() {
+            let f = &mut first[l as usize];
+            if *f == u32::MAX {
+                *f = p as u32;
+            }
+            parent.push(*f);
+            size[*f as usize] += 1;
+        }
+        Forest { parent, size }
+    }
+
+    /// The root of `p`'s tree (with path halving).
+    #[inline]
+    pub fn find(&mut self, mut p: usize) -> usize {
+        while self.parent[p] as usize != p {
+            let gp = self.parent[self.parent[p] as usize];
+            self.parent[p] = gp;
+            p = gp as usize;
+        }
+        p
+    }
+
+    /// Pixels in the tree whose root is `root`.
+    #[inline]
+    pub fn size(&self, root: usize) -> u32 {
+        self.size[root]
+    }
+
+    /// Joins two distinct roots; the larger tree's root (on equal sizes the smaller index)
+    /// becomes the root of both, and is returned.
+    #[inline]
+    pub fn union(&mut self, a: usize, b: usize) -> usize {
+        let (keep, child) =
+            if self.size[a] > self.size[b] || (self.size[a] == self.size[b] && a < b) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+        self.parent[child] = keep as u32;
+        self.size[keep] += self.size[child];
+        keep
+    }
+
+    /// Joins the trees of the two ends of each edge, in the edges' order, when either tree
+    /// holds fewer than `min_size` pixels (Felzenszwalb & Huttenlocher's post-processing).
+    /// With `axial_only`, diagonal edges are skipped.
+    pub fn merge_small(&mut self, edges: &[Edge], width: usize, min_size: u32, axial_only: bool) {
+        if min_size <= 1 {
+            return;
+        }
+        for &e in edges {
+            if axial_only && !e.is_axial() {
+                continue;
+            }
+            let (p, q) = e.ends(width);
+            let (a, b) = (self.find(p), self.find(q));
+            if a != b && (self.size[a] < min_size || self.size[b] < min_size) {
+                self.union(a, b);
+            }
+        }
+    }
+
+    /// The root of every pixel's tree (not yet numbered `0..count`).
+    pub fn roots(&mut self) -> Vec<u32> {
+        (0..self.parent.len())
+            .map(|p| self.find(p) as u32)
+            .collect()
+    }
+}
+
+/// Splits each label of a (fully labelled) map into its 4-connected pieces, then merges every
+/// piece smaller than `min_size` pixels into a 4-adjacent one along the cheapest edges first
+/// (in the order of `edges`, skipping diagonal ones), as [`Forest::merge_small`] does.
+///
+/// Every segment of the result is one 4-connected region; a segment is smaller than
+/// `min_size` only when the whole image is.
+pub(crate) fn connected_regions(
+    width: u32,
+    height: u32,
+    labels: &[u32],
+    edges: &[Edge],
+    min_size: u32,
+) -> Segmentation {
+    let pieces = split_components(width, height, labels);
+    let mut forest = Forest::from_labels(pieces.labels(), pieces.count());
+    forest.merge_small(edges, width as usize, min_size, true);
+    let mut out = forest.roots();
+    let count = relabel_in_place(&mut out);
+    Segmentation::from_parts(width, height, out, count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edges_are_sorted_and_complete() {
+        // 3x2 image, one channel.
+        let plane = [0.0, 1.0, 3.0, 0.5, 0.5, 0.5];
+        let e4 = sorted_edges(&[&plane], 3, 2, Neighbourhood::Four).unwrap();
+        assert_eq!(e4.len(), 2 * 2 + 3);
+        let e8 = sorted_edges(&[&plane], 3, 2, Neighbourhood::Eight).unwrap();
+        assert_eq!(e8.len(), 7 + 2 * 2);
+        assert!(e8.windows(2).all(|w| w[0].weight <= w[1].weight));
+        for e in &e8 {
+            let (p, q) = e.ends(3);
+            assert!((e.weight - (plane[p] - plane[q]).abs()).abs() < 1e-6);
+            let (px, py, qx, qy) = (p % 3, p / 3, q % 3, q / 3);
+            assert!(px.abs_diff(qx) <= 1 && py.abs_diff(qy) <= 1 && p != q);
+            assert_eq!(e.is_axial(), px == qx || py == qy);
+        }
+        // The three zero-weight edges among the bottom row come first, in row-major order.
+        assert_eq!(e8[0].weight, 0.0);
+    }
+
+    #[test]
+    fn forest_unions_track_sizes() {
+        let mut f = Forest::new(4);
+        let r = f.union(0, 1);
+        assert_eq!((r, f.size(r)), (0, 2));
+        let r2 = f.union(3, r);
+        assert_eq!(r2, 0);
+        assert_eq!(f.roots(), vec![0, 0, 2, 0]);
+        let f = Forest::from_labels(&[1, 0, 1], 2);
+        assert_eq!((f.size(0), f.size(1)), (2, 1));
+    }
+
+    #[test]
+    fn diagonal_pieces_are_split_and_merged() {
+        // Both labels lie on a diagonal: four 4-connected pieces of one pixel each.
+        let labels = [0, 1, 1, 0];
+        let plane = [0.0, 1.0, 1.0, 0.0];
+        let edges = sorted_edges(&[&plane], 2, 2, Neighbourhood::Eight).unwrap();
+        let seg = connected_regions(2, 2, &labels, &edges, 1);
+        assert_eq!(seg.count(), 4);
+        let seg = connected_regions(2, 2, &labels, &edges, 2);
+        assert_eq!(seg.disconnected_count(), 0);
+        assert!(seg.sizes().iter().all(|&s| s >= 2));
+    }
+}
