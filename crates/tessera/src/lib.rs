@@ -29,6 +29,7 @@ mod felzenszwalb;
 mod graph;
 mod image;
 pub mod metrics;
+mod quickshift;
 pub mod render;
 mod segmentation;
 mod slic;
@@ -41,6 +42,7 @@ pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
 pub use crate::felzenszwalb::Felzenszwalb;
 pub use crate::image::{Image, Mask, Samples};
+pub use crate::quickshift::Quickshift;
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::Slic;
 
