@@ -55,7 +55,7 @@ fn main() -> Res<()> {
     Ok(())
 }
 
-type Runner = Box<dyn Fn(&Image) -> tessera::Result<(Segmentation, String)>>;
+type Runner = Box<dyn Fn(&Image) -> tessera::Result<(Segmentation, String)> + Sync>;
 
 fn algorithm(name: &str, params: &[(&str, &str)]) -> Res<Runner> {
     Ok(match name {

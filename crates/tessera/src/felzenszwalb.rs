@@ -20,9 +20,9 @@
 
 use crate::algorithm::Superpixels;
 use crate::error::{Error, Result};
-use crate::graph::{Edge, Forest, Neighbourhood, connected_regions, sorted_edges};
+use crate::graph::{Edge, Forest, Neighbourhood, connected_regions, merge_small, sorted_edges};
 use crate::image::Image;
-use crate::segmentation::Segmentation;
+use crate::segmentation::{Segmentation, relabel_in_place};
 use crate::smoothing::gaussian;
 
 /// Bisection steps of the `scale` search for a target segment count.
@@ -179,6 +179,10 @@ fn segment_graph(
     let mut forest = Forest::new(n);
     // Int(C) of each component, at its root.
     let mut internal = vec![0.0f32; n];
+    // The edges between components that were not merged, in order: only these can join
+    // components later (the others lie inside one already), so the `min_size` passes need
+    // no other.
+    let mut rejected = Vec::new();
     for &e in edges {
         let (p, q) = e.ends(w);
         let (a, b) = (forest.find(p), forest.find(q));
@@ -191,11 +195,16 @@ fn segment_graph(
             let root = forest.union(a, b);
             // Edges come in increasing weight, so this one is the largest of the new tree.
             internal[root] = e.weight;
+        } else {
+            rejected.push(e);
         }
     }
-    forest.merge_small(edges, w, min_size, false);
-    let labels = forest.roots();
-    connected_regions(width, height, &labels, edges, min_size)
+    let mut regions = forest.roots();
+    let count = relabel_in_place(&mut regions);
+    let (regions, _) = merge_small(&regions, count, &rejected, w, min_size, false);
+    // Two 4-neighbours in different 4-connected pieces lie in different regions, so their
+    // edge is among the rejected ones too.
+    connected_regions(width, height, &regions, &rejected, min_size)
 }
 
 #[cfg(test)]

@@ -130,23 +130,6 @@ impl Forest {
         }
     }
 
-    /// One tree per label of a label map whose labels are `0..count` (no unlabelled pixels),
-    /// rooted at the label's first pixel.
-    pub fn from_labels(labels: &[u32], count: u32) -> Self {
-        let mut first = vec![u32::MAX; count as usize];
-        let mut size = vec![0u32; labels.len()];
-        let mut parent = Vec::with_capacity(labels.len());
-        for (p, &l) in labels.iter().enumerate() {
-            let f = &mut first[l as usize];
-            if *f == u32::MAX {
-                *f = p as u32;
-            }
-            parent.push(*f);
-            size[*f as usize] += 1;
-        }
-        Forest { parent, size }
-    }
-
     /// The root of `p`'s tree (with path halving).
     #[inline]
     pub fn find(&mut self, mut p: usize) -> usize {
@@ -179,26 +162,7 @@ impl Forest {
         keep
     }
 
-    /// Joins the trees of the two ends of each edge, in the edges' order, when either tree
-    /// holds fewer than `min_size` pixels (Felzenszwalb & Huttenlocher's post-processing).
-    /// With `axial_only`, diagonal edges are skipped.
-    pub fn merge_small(&mut self, edges: &[Edge], width: usize, min_size: u32, axial_only: bool) {
-        if min_size <= 1 {
-            return;
-        }
-        for &e in edges {
-            if axial_only && !e.is_axial() {
-                continue;
-            }
-            let (p, q) = e.ends(width);
-            let (a, b) = (self.find(p), self.find(q));
-            if a != b && (self.size[a] < min_size || self.size[b] < min_size) {
-                self.union(a, b);
-            }
-        }
-    }
-
-    /// The root of every pixel's tree (not yet numbered `0..count`).
+    /// The root of every element's tree (not yet numbered `0..count`).
     pub fn roots(&mut self) -> Vec<u32> {
         (0..self.parent.len())
             .map(|p| self.find(p) as u32)
@@ -206,9 +170,54 @@ impl Forest {
     }
 }
 
+/// Felzenszwalb & Huttenlocher's post-processing on a partition given as one region number per
+/// pixel (`0..count`): walking the edges in their order, joins the regions of the two ends
+/// when they differ and either holds fewer than `min_size` pixels (with `axial_only`,
+/// diagonal edges are skipped). Returns the merged partition, numbered `0..count` in order of
+/// first appearance, and its count.
+///
+/// The union-find forest runs over regions, not pixels, so it stays small and cache-resident.
+pub(crate) fn merge_small(
+    regions: &[u32],
+    count: u32,
+    edges: &[Edge],
+    width: usize,
+    min_size: u32,
+    axial_only: bool,
+) -> (Vec<u32>, u32) {
+    let mut sizes = vec![0u32; count as usize];
+    for &r in regions {
+        sizes[r as usize] += 1;
+    }
+    let mut forest = Forest {
+        parent: (0..count).collect(),
+        size: sizes,
+    };
+    if min_size > 1 {
+        for &e in edges {
+            if axial_only && !e.is_axial() {
+                continue;
+            }
+            let (p, q) = e.ends(width);
+            let (rp, rq) = (regions[p], regions[q]);
+            if rp == rq {
+                continue;
+            }
+            let (a, b) = (forest.find(rp as usize), forest.find(rq as usize));
+            if a != b && (forest.size[a] < min_size || forest.size[b] < min_size) {
+                forest.union(a, b);
+            }
+        }
+    }
+    let roots = forest.roots();
+    let mut out: Vec<u32> = regions.iter().map(|&r| roots[r as usize]).collect();
+    let count = relabel_in_place(&mut out);
+    (out, count)
+}
+
 /// Splits each label of a (fully labelled) map into its 4-connected pieces, then merges every
 /// piece smaller than `min_size` pixels into a 4-adjacent one along the cheapest edges first
-/// (in the order of `edges`, skipping diagonal ones), as [`Forest::merge_small`] does.
+/// (in the order of `edges`, skipping diagonal ones), as [`merge_small`] does.
 ///
 /// Every segment of the result is one 4-connected region; a segment is smaller than
 /// `min_size` only when the whole image is.
@@ -220,10 +229,14 @@ pub(crate) fn connected_regions(
     min_size: u32,
 ) -> Segmentation {
     let pieces = split_components(width, height, labels);
-    let mut forest = Forest::from_labels(pieces.labels(), pieces.count());
-    forest.merge_small(edges, width as usize, min_size, true);
-    let mut out = forest.roots();
-    let count = relabel_in_place(&mut out);
+    let (out, count) = merge_small(
+        pieces.labels(),
+        pieces.count(),
+        edges,
+        width as usize,
+        min_size,
+        true,
+    );
     Segmentation::from_parts(width, height, out, count)
 }
 
@@ -259,8 +272,6 @@ mod tests {
         let r2 = f.union(3, r);
         assert_eq!(r2, 0);
         assert_eq!(f.roots(), vec![0, 0, 2, 0]);
-        let f = Forest::from_labels(&[1, 0, 1], 2);
-        assert_eq!((f.size(0), f.size(1)), (2, 1));
     }
 
     #[test]
