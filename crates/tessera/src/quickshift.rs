@@ -194,73 +194,100 @@ impl Quickshift {
             .map(|(p, &d)| (u64::from(d.to_bits()) << 32) | (mix(self.seed, p as u64) >> 32))
             .collect();
         let max_d2 = self.max_dist * self.max_dist;
-        let offsets = link_offsets(radius, max_d2);
+        let offsets = link_offsets(radius, max_d2, w);
+        let r = radius;
         let mut parent = vec![0u32; w * h];
         parent.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
+            let inner_y = y >= r && y + r < h;
             for (x, out) in row.iter_mut().enumerate() {
                 let p = y * w + x;
-                *out = nearest_higher(x, y, w, h, &planes, &keys, &offsets, max_d2).unwrap_or(p)
-                    as u32;
+                let found = if inner_y && x >= r && x + r < w {
+                    nearest_higher::<C, false>(x, y, w, h, &planes, &keys, &offsets)
+                } else {
+                    nearest_higher::<C, true>(x, y, w, h, &planes, &keys, &offsets)
+                };
+                *out = found.filter(|&(_, d)| d <= max_d2).map_or(p, |(q, _)| q) as u32;
             }
         });
         parent
     }
 }
 
-/// Window offsets `(dx, dy, dx^2 + dy^2)` that can hold a link no longer than
-/// `sqrt(max_d2)`, nearest first; on equal distance in raster order, which is the order in
-/// which scikit-image meets them (and it keeps the first of equal distances).
-fn link_offsets(radius: usize, max_d2: f32) -> Vec<(isize, isize, f32)> {
+/// A window offset for the link search.
+#[derive(Debug, Clone, Copy)]
+struct Offset {
+    dx: isize,
+    dy: isize,
+    /// `dy * width + dx`.
+    delta: isize,
+    /// `dx^2 + dy^2`.
+    d2: f32,
+    /// Position in raster order within the window.
+    rank: isize,
+}
+
+/// Window offsets that can hold a link no longer than `sqrt(max_d2)`, nearest first; on
+/// equal distance in raster order, the order in which scikit-image meets them (it keeps the
+/// first of equal distances).
+fn link_offsets(radius: usize, max_d2: f32, width: usize) -> Vec<Offset> {
     let r = radius as isize;
-    let mut offsets: Vec<(isize, isize, f32)> = (-r..=r)
-        .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy, (dx * dx + dy * dy) as f32)))
-        .filter(|&(dx, dy, d2)| (dx, dy) != (0, 0) && d2 <= max_d2)
+    let mut offsets: Vec<Offset> = (-r..=r)
+        .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
+        .filter(|&(dx, dy)| (dx, dy) != (0, 0) && ((dx * dx + dy * dy) as f32) <= max_d2)
+        .map(|(dx, dy)| Offset {
+            dx,
+            dy,
+            delta: dy * width as isize + dx,
+            d2: (dx * dx + dy * dy) as f32,
+            rank: (dy + r) * (2 * r + 1) + dx + r,
+        })
         .collect();
-    // Stable: raster order is kept among equal spatial distances.
-    offsets.sort_by(|a, b| a.2.total_cmp(&b.2));
+    offsets.sort_by(|a, b| a.d2.total_cmp(&b.d2).then(a.rank.cmp(&b.rank)));
     offsets
 }
 
-/// The nearest pixel of higher key within `max_d2` (squared joint-space distance), if any.
+/// The nearest pixel of higher key in the window, with its squared joint-space distance.
 /// `offsets` come nearest first, so the search stops once the spatial distance alone exceeds
-/// the best distance found; equal distances go to the earlier offset in raster order.
-#[allow(clippy::too_many_arguments)]
+/// the best distance found; equal distances go to the earlier offset in raster order. With
+/// `CHECK` false the whole window must lie inside the image.
 #[inline]
-fn nearest_higher<const C: usize>(
+fn nearest_higher<const C: usize, const CHECK: bool>(
     x: usize,
     y: usize,
     w: usize,
     h: usize,
     planes: &[&[f32]; C],
     keys: &[u64],
-    offsets: &[(isize, isize, f32)],
-    max_d2: f32,
-) -> Option<usize> {
+    offsets: &[Offset],
+) -> Option<(usize, f32)> {
     let p = y * w + x;
     let own = planes.map(|pl| pl[p]);
-    let (mut best, mut best_d, mut best_rank) = (None, f32::INFINITY, (isize::MAX, isize::MAX));
-    for &(dx, dy, ds2) in offsets {
-        if ds2 > best_d {
+    let own_key = keys[p];
+    let (mut best, mut best_d, mut best_rank) = (None, f32::INFINITY, isize::MAX);
+    for o in offsets {
+        if o.d2 > best_d {
             break;
         }
-        let (qx, qy) = (x as isize + dx, y as isize + dy);
-        if qx < 0 || qy < 0 || qx >= w as isize || qy >= h as isize {
+        if CHECK {
+            let (qx, qy) = (x as isize + o.dx, y as isize + o.dy);
+            if qx < 0 || qy < 0 || qx >= w as isize || qy >= h as isize {
+                continue;
+            }
+        }
+        let q = (p as isize + o.delta) as usize;
+        if keys[q] <= own_key {
             continue;
         }
-        let q = qy as usize * w + qx as usize;
-        if keys[q] <= keys[p] {
-            continue;
-        }
-        let mut d = ds2;
+        let mut d = o.d2;
         for c in 0..C {
             let t = own[c] - planes[c][q];
             d += t * t;
         }
-        if d < best_d || (d == best_d && (dy, dx) < best_rank) {
-            (best, best_d, best_rank) = (Some(q), d, (dy, dx));
+        if d < best_d || (d == best_d && o.rank < best_rank) {
+            (best, best_d, best_rank) = (Some(q), d, o.rank);
         }
     }
-    best.filter(|_| best_d <= max_d2)
+    best.map(|q| (q, best_d))
 }
 
 /// The Parzen density of every pixel: the sum of `exp(-inv * d^2)` over the square window of
@@ -299,7 +326,44 @@ fn densities<const C: usize>(
 
 /// Kernel sums of the pairs whose first pixel lies in the band starting at row `y0`, for the
 /// rows `y0 .. y0 + BAND_ROWS + radius` (clipped to the image) that they reach.
+///
+/// On x86-64 CPUs with AVX2 the same code is compiled for AVX2 (wider vectors, no fused
+/// multiply-add): every operation and its order are the same, so are the results.
 fn band_density<const C: usize>(
+    y0: usize,
+    w: usize,
+    h: usize,
+    planes: &[&[f32]; C],
+    offsets: &[(usize, isize, f32)],
+    radius: usize,
+    inv: f32,
+) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, as just checked.
+        return unsafe { band_density_avx2(y0, w, h, planes, offsets, radius, inv) };
+    }
+    band_density_portable(y0, w, h, planes, offsets, radius, inv)
+}
+
+/// [`band_density_portable`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn band_density_avx2<const C: usize>(
+    y0: usize,
+    w: usize,
+    h: usize,
+    planes: &[&[f32]; C],
+    offsets: &[(usize, isize, f32)],
+    radius: usize,
+    inv: f32,
+) -> Vec<f32> {
+    band_density_portable(y0, w, h, planes, offsets, radius, inv)
+}
+
+/// See [`band_density`].
+#[inline(always)]
+fn band_density_portable<const C: usize>(
     y0: usize,
     w: usize,
     h: usize,
@@ -339,7 +403,7 @@ fn band_density<const C: usize>(
 }
 
 /// `out[i] = exp(-inv * (ds2 + |a[i] - b[i]|^2))`.
-#[inline]
+#[inline(always)]
 fn kernel_row<const C: usize>(
     a: &[&[f32]; C],
     b: &[&[f32]; C],
@@ -360,7 +424,7 @@ fn kernel_row<const C: usize>(
     }
 }
 
-#[inline]
+#[inline(always)]
 fn add_into(dst: &mut [f32], src: &[f32]) {
     dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
 }
