@@ -79,6 +79,7 @@ fn algorithm(name: &str, params: &[(&str, &str)]) -> Res<Runner> {
                     "sigma" => a.sigma = v.parse()?,
                     "min_size" => a.min_size = v.parse()?,
                     "target" | "target_segments" => a.target_segments = Some(v.parse()?),
+                    "enforce_connectivity" => a.enforce_connectivity = v.parse()?,
                     _ => return Err(format!("felzenszwalb has no parameter `{k}`").into()),
                 }
             }
@@ -98,6 +99,7 @@ fn algorithm(name: &str, params: &[(&str, &str)]) -> Res<Runner> {
                     "convert_to_lab" => a.convert_to_lab = v.parse()?,
                     "seed" => a.seed = v.parse()?,
                     "min_size" => a.min_size = v.parse()?,
+                    "enforce_connectivity" => a.enforce_connectivity = v.parse()?,
                     _ => return Err(format!("quickshift has no parameter `{k}`").into()),
                 }
             }

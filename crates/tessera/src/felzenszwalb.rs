@@ -59,6 +59,10 @@ pub struct Felzenszwalb {
     /// the segment count nearest this one; [`Felzenszwalb::segment_with_scale`] tells which
     /// scale was chosen (None).
     pub target_segments: Option<u32>,
+    /// Make every segment one 4-connected region (true): split segments joined only
+    /// diagonally and merge pieces smaller than `min_size`. With false, segments are
+    /// scikit-image's: 8-connected, possibly joined through a diagonal step only.
+    pub enforce_connectivity: bool,
 }
 
 impl Default for Felzenszwalb {
@@ -68,6 +72,7 @@ impl Default for Felzenszwalb {
             sigma: 0.8,
             min_size: 20,
             target_segments: None,
+            enforce_connectivity: true,
         }
     }
 }
@@ -98,7 +103,7 @@ impl Felzenszwalb {
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
         let edges = sorted_edges(&refs, w, h, Neighbourhood::Eight)?;
         let (width, height) = (image.width(), image.height());
-        let run = |scale: f32| segment_graph(width, height, &edges, scale, self.min_size);
+        let run = |scale: f32| self.segment_graph(width, height, &edges, scale);
         let Some(target) = self.target_segments else {
             return Ok((run(self.scale), self.scale));
         };
@@ -165,46 +170,46 @@ impl Superpixels for Felzenszwalb {
     }
 }
 
-/// The algorithm proper on sorted edges, then the `min_size` pass and the split into
-/// 4-connected regions.
-fn segment_graph(
-    width: u32,
-    height: u32,
-    edges: &[Edge],
-    scale: f32,
-    min_size: u32,
-) -> Segmentation {
-    let (w, n) = (width as usize, width as usize * height as usize);
-    let k = scale / 255.0;
-    let mut forest = Forest::new(n);
-    // Int(C) of each component, at its root.
-    let mut internal = vec![0.0f32; n];
-    // The edges between components that were not merged, in order: only these can join
-    // components later (the others lie inside one already), so the `min_size` passes need
-    // no other.
-    let mut rejected = Vec::new();
-    for &e in edges {
-        let (p, q) = e.ends(w);
-        let (a, b) = (forest.find(p), forest.find(q));
-        if a == b {
-            continue;
+impl Felzenszwalb {
+    /// The algorithm proper on sorted edges, then the `min_size` pass and, when asked, the
+    /// split into 4-connected regions.
+    fn segment_graph(&self, width: u32, height: u32, edges: &[Edge], scale: f32) -> Segmentation {
+        let min_size = self.min_size;
+        let (w, n) = (width as usize, width as usize * height as usize);
+        let k = scale / 255.0;
+        let mut forest = Forest::new(n);
+        // Int(C) of each component, at its root.
+        let mut internal = vec![0.0f32; n];
+        // The edges between components that were not merged, in order: only these can join
+        // components later (the others lie inside one already), so the `min_size` passes need
+        // no other.
+        let mut rejected = Vec::new();
+        for &e in edges {
+            let (p, q) = e.ends(w);
+            let (a, b) = (forest.find(p), forest.find(q));
+            if a == b {
+                continue;
+            }
+            let ta = internal[a] + k / forest.size(a) as f32;
+            let tb = internal[b] + k / forest.size(b) as f32;
+            if e.weight <= ta.min(tb) {
+                let root = forest.union(a, b);
+                // Edges come in increasing weight, so this one is the largest of the new tree.
+                internal[root] = e.weight;
+            } else {
+                rejected.push(e);
+            }
         }
-        let ta = internal[a] + k / forest.size(a) as f32;
-        let tb = internal[b] + k / forest.size(b) as f32;
-        if e.weight <= ta.min(tb) {
-            let root = forest.union(a, b);
-            // Edges come in increasing weight, so this one is the largest of the new tree.
-            internal[root] = e.weight;
-        } else {
-            rejected.push(e);
+        let mut regions = forest.roots();
+        let count = relabel_in_place(&mut regions);
+        let (regions, count) = merge_small(&regions, count, &rejected, w, min_size, false, &[]);
+        if !self.enforce_connectivity {
+            return Segmentation::from_parts(width, height, regions, count);
         }
+        // Two 4-neighbours in different 4-connected pieces lie in different regions, so their
+        // edge is among the rejected ones too.
+        connected_regions(width, height, &regions, &rejected, min_size, false)
     }
-    let mut regions = forest.roots();
-    let count = relabel_in_place(&mut regions);
-    let (regions, _) = merge_small(&regions, count, &rejected, w, min_size, false);
-    // Two 4-neighbours in different 4-connected pieces lie in different regions, so their
-    // edge is among the rejected ones too.
-    connected_regions(width, height, &regions, &rejected, min_size)
 }
 
 #[cfg(test)]
@@ -254,7 +259,7 @@ mod tests {
             scale,
             sigma: 0.0,
             min_size: 0,
-            target_segments: None,
+            ..Felzenszwalb::default()
         };
         assert_eq!(fh(19.9).segment(&img).unwrap().count(), 2);
         assert_eq!(fh(20.0).segment(&img).unwrap().count(), 1);
@@ -320,8 +325,13 @@ mod tests {
             scale in 0.0f32..2000.0, sigma in 0.0f32..2.0, min_size in 0u32..40,
         ) {
             let img = crate::test_support::noisy_image(w, h, c, seed);
-            let seg = Felzenszwalb { scale, sigma, min_size, target_segments: None }
-                .segment(&img).unwrap();
+            let fh = Felzenszwalb { scale, sigma, min_size, ..Felzenszwalb::default() };
+            let seg = fh.segment(&img).unwrap();
+            // scikit-image's segments: valid labels, each at least min_size.
+            let eight = Felzenszwalb { enforce_connectivity: false, ..fh }.segment(&img).unwrap();
+            prop_assert!(Segmentation::from_labels(w, h, eight.labels().to_vec()).is_ok());
+            let smallest8 = eight.sizes().into_iter().min().unwrap_or(0);
+            prop_assert!(smallest8 >= min_size.min(w * h));
             prop_assert!(Segmentation::from_labels(w, h, seg.labels().to_vec()).is_ok());
             prop_assert_eq!(seg.unlabelled_count(), 0);
             prop_assert_eq!(seg.disconnected_count(), 0);

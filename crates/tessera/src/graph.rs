@@ -173,8 +173,9 @@ impl Forest {
 /// Felzenszwalb & Huttenlocher's post-processing on a partition given as one region number per
 /// pixel (`0..count`): walking the edges in their order, joins the regions of the two ends
 /// when they differ and either holds fewer than `min_size` pixels (with `axial_only`,
-/// diagonal edges are skipped). Returns the merged partition, numbered `0..count` in order of
-/// first appearance, and its count.
+/// diagonal edges are skipped). A region flagged in `protected` (empty: none), and any region
+/// merged with it, never counts as small. Returns the merged partition, numbered `0..count` in
+/// order of first appearance, and its count.
 ///
 /// The union-find forest runs over regions, not pixels, so it stays small and cache-resident.
 pub(crate) fn merge_small(
@@ -184,7 +185,10 @@ pub(crate) fn merge_small(
     width: usize,
     min_size: u32,
     axial_only: bool,
+    protected: &[bool],
 ) -> (Vec<u32>, u32) {
+    let mut protected = protected.to_vec();
+    protected.resize(count as usize, false);
     let mut sizes = vec![0u32; count as usize];
     for &r in regions {
         sizes[r as usize] += 1;
@@ -204,8 +208,11 @@ pub(crate) fn merge_small(
                 continue;
             }
             let (a, b) = (forest.find(rp as usize), forest.find(rq as usize));
-            if a != b && (forest.size[a] < min_size || forest.size[b] < min_size) {
-                forest.union(a, b);
+            let small = |r: usize| forest.size[r] < min_size && !protected[r];
+            if a != b && (small(a) || small(b)) {
+                let either = protected[a] || protected[b];
+                let root = forest.union(a, b);
+                protected[root] = either;
             }
         }
     }
@@ -217,18 +224,27 @@ pub(crate) fn merge_small(
 
 /// Splits each label of a (fully labelled) map into its 4-connected pieces, then merges every
 /// piece smaller than `min_size` pixels into a 4-adjacent one along the cheapest edges first
-/// (in the order of `edges`, skipping diagonal ones), as [`merge_small`] does.
+/// (in the order of `edges`, skipping diagonal ones), as [`merge_small`] does. With
+/// `keep_largest`, the largest piece of each label (the first in raster order among equals)
+/// is never merged for being small, whatever its size: only the pieces cut off from a label
+/// are.
 ///
-/// Every segment of the result is one 4-connected region; a segment is smaller than
-/// `min_size` only when the whole image is.
+/// Every segment of the result is one 4-connected region; without `keep_largest`, a segment
+/// is smaller than `min_size` only when the whole image is.
 pub(crate) fn connected_regions(
     width: u32,
     height: u32,
     labels: &[u32],
     edges: &[Edge],
     min_size: u32,
+    keep_largest: bool,
 ) -> Segmentation {
     let pieces = split_components(width, height, labels);
+    let protected = if keep_largest {
+        largest_pieces(labels, &pieces)
+    } else {
+        Vec::new()
+    };
     let (out, count) = merge_small(
         pieces.labels(),
         pieces.count(),
@@ -236,8 +252,32 @@ pub(crate) fn connected_regions(
         width as usize,
         min_size,
         true,
+        &protected,
     );
     Segmentation::from_parts(width, height, out, count)
+}
+
+/// One flag per piece of `pieces` (a split of `labels`): is it its label's largest piece?
+fn largest_pieces(labels: &[u32], pieces: &Segmentation) -> Vec<bool> {
+    let sizes = pieces.sizes();
+    // For each label, (size, piece) of its largest piece so far.
+    let mut best: std::collections::HashMap<u32, (u32, u32)> = std::collections::HashMap::new();
+    let mut seen = vec![false; sizes.len()];
+    for (&l, &piece) in labels.iter().zip(pieces.labels()) {
+        if std::mem::replace(&mut seen[piece as usize], true) {
+            continue;
+        }
+        let size = sizes[piece as usize];
+        let entry = best.entry(l).or_insert((size, piece));
+        if size > entry.0 {
+            *entry = (size, piece);
+        }
+    }
+    let mut flags = vec![false; sizes.len()];
+    for &(_, piece) in best.values() {
+        flags[piece as usize] = true;
+    }
+    flags
 }
 
 #[cfg(test)]
@@ -280,9 +320,12 @@ mod tests {
         let labels = [0, 1, 1, 0];
         let plane = [0.0, 1.0, 1.0, 0.0];
         let edges = sorted_edges(&[&plane], 2, 2, Neighbourhood::Eight).unwrap();
-        let seg = connected_regions(2, 2, &labels, &edges, 1);
+        let seg = connected_regions(2, 2, &labels, &edges, 1, false);
         assert_eq!(seg.count(), 4);
-        let seg = connected_regions(2, 2, &labels, &edges, 2);
+        // Keeping each label's largest piece: one piece per label stays, the other joins.
+        let seg = connected_regions(2, 2, &labels, &edges, 2, true);
+        assert_eq!(seg.count(), 2);
+        let seg = connected_regions(2, 2, &labels, &edges, 2, false);
         assert_eq!(seg.disconnected_count(), 0);
         assert!(seg.sizes().iter().all(|&s| s >= 2));
     }

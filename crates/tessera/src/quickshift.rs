@@ -17,9 +17,9 @@
 //! - The kernel is evaluated with a polynomial `exp` accurate to a few parts per million, in
 //!   single precision.
 //! - A tree whose pixels are not one 4-connected region (links may jump up to `max_dist`
-//!   pixels) is split into its 4-connected pieces, and pieces smaller than `min_size` pixels
-//!   are merged into a 4-neighbouring piece along the edges of least colour difference first.
-//!   So every segment is one 4-connected region.
+//!   pixels) is split into its 4-connected pieces; the largest piece stays, and the others,
+//!   when smaller than `min_size` pixels, are merged into a 4-neighbouring segment along the
+//!   edges of least colour difference first. So every segment is one 4-connected region.
 //!
 //! Speed: each pair of pixels is visited once for the density (the kernel is symmetric), in
 //! bands of rows processed in parallel whose partial sums are added band after band (the
@@ -32,7 +32,7 @@ use crate::connectivity::split_components;
 use crate::error::{Error, Result};
 use crate::graph::{Neighbourhood, connected_regions, sorted_edges};
 use crate::image::Image;
-use crate::segmentation::Segmentation;
+use crate::segmentation::{Segmentation, relabel_in_place};
 use crate::smoothing::gaussian;
 use rayon::prelude::*;
 
@@ -73,10 +73,14 @@ pub struct Quickshift {
     pub convert_to_lab: bool,
     /// Seed of the order given to pixels of equal density (42, scikit-image's `rng`).
     pub seed: u64,
-    /// Pieces of a segment cut off from the rest (see the module documentation), and any
-    /// segment, smaller than this many pixels are merged into a neighbour (10). 0 or 1 keeps
-    /// every piece.
+    /// Pieces cut off from a tree's largest 4-connected piece (see the module documentation)
+    /// smaller than this many pixels are merged into a neighbour (10). 0 or 1 keeps every
+    /// piece as a segment of its own. A tree's largest piece is never merged.
     pub min_size: u32,
+    /// Make every segment one 4-connected region (true), as the module documentation
+    /// describes. With false, segments are scikit-image's: the trees, which need not be
+    /// connected at all (a link may jump up to `max_dist` pixels).
+    pub enforce_connectivity: bool,
 }
 
 impl Default for Quickshift {
@@ -89,6 +93,7 @@ impl Default for Quickshift {
             convert_to_lab: true,
             seed: 42,
             min_size: 10,
+            enforce_connectivity: true,
         }
     }
 }
@@ -140,8 +145,12 @@ impl Superpixels for Quickshift {
             4 => self.link::<4>(w, h, [refs[0], refs[1], refs[2], refs[3]]),
             c => return Err(Error::UnsupportedFormat(format!("{c} channels"))),
         };
-        let roots = tree_roots(parent);
+        let mut roots = tree_roots(parent);
         let (width, height) = (image.width(), image.height());
+        if !self.enforce_connectivity {
+            let count = relabel_in_place(&mut roots);
+            return Ok(Segmentation::from_parts(width, height, roots, count));
+        }
         if self.min_size <= 1 {
             return Ok(split_components(width, height, &roots));
         }
@@ -152,6 +161,7 @@ impl Superpixels for Quickshift {
             &roots,
             &edges,
             self.min_size,
+            true,
         ))
     }
 }
@@ -503,10 +513,11 @@ mod tests {
 
     #[test]
     fn densities_match_the_direct_sum() {
-        let img = crate::test_support::noisy_image(13, 9, 3, 5);
+        // Several bands of rows, so that their partial sums are checked too.
+        let (w, h, r, inv) = (13usize, 3 * BAND_ROWS + 5, 3usize, 0.5f32 / (1.2 * 1.2));
+        let img = crate::test_support::noisy_image(w as u32, h as u32, 3, 5);
         let planes = img.to_planes();
         let refs = [&planes[0][..], &planes[1][..], &planes[2][..]];
-        let (w, h, r, inv) = (13usize, 9usize, 3usize, 0.5f32 / (1.2 * 1.2));
         let fast = densities(w, h, &refs, r, inv);
         for y in 0..h {
             for x in 0..w {
@@ -641,16 +652,23 @@ mod tests {
             sigma in 0.0f32..1.5, min_size in 0u32..12,
         ) {
             let img = crate::test_support::noisy_image(w, h, c, seed);
-            let seg = Quickshift {
+            let qs = Quickshift {
                 ratio, kernel_size, max_dist, sigma, convert_to_lab: c != 2, seed, min_size,
-            }
-            .segment(&img)
-            .unwrap();
+                enforce_connectivity: true,
+            };
+            let seg = qs.segment(&img).unwrap();
+            let trees = Quickshift { enforce_connectivity: false, ..qs.clone() }
+                .segment(&img).unwrap();
+            prop_assert!(Segmentation::from_labels(w, h, trees.labels().to_vec()).is_ok());
+            // Each tree keeps its largest piece: at least as many segments as trees.
+            prop_assert!(seg.count() >= trees.count());
             prop_assert!(Segmentation::from_labels(w, h, seg.labels().to_vec()).is_ok());
             prop_assert_eq!(seg.unlabelled_count(), 0);
             prop_assert_eq!(seg.disconnected_count(), 0);
-            let smallest = seg.sizes().into_iter().min().unwrap_or(0);
-            prop_assert!(smallest >= min_size.min(w * h));
+            // Merging cut-off pieces never adds segments.
+            let pieces = Quickshift { min_size: 0, ..qs }.segment(&img).unwrap();
+            prop_assert!(seg.count() <= pieces.count());
+            prop_assert_eq!(pieces.disconnected_count(), 0);
         }
     }
 }
