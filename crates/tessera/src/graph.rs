@@ -49,8 +49,8 @@ pub(crate) enum Neighbourhood {
 
 /// The edges of the `width x height` pixel graph, weighted by the Euclidean distance between
 /// the feature planes' values, sorted by weight. Edges of equal weight keep the order in which
-/// they were made (row-major by their first pixel, then by direction), so the order is fully
-/// determined.
+/// they are made (by direction: right, down, down-right, down-left; then row-major by their
+/// first pixel, as scikit-image lists them), so the order is fully determined.
 ///
 /// # Errors
 /// [`Error::InvalidImage`] when the image has too many pixels to number its edges in `u32`.
@@ -70,48 +70,79 @@ pub(crate) fn sorted_edges(
         Neighbourhood::Four => &[0, 1],
         Neighbourhood::Eight => &[0, 1, 2, 3],
     };
-    let weight = |p: usize, q: usize| -> f32 {
-        planes
-            .iter()
-            .map(|pl| {
-                let d = pl[p] - pl[q];
-                d * d
-            })
-            .sum::<f32>()
-            .sqrt()
-    };
-    let mut edges: Vec<Edge> = (0..height)
-        .into_par_iter()
-        .flat_map_iter(|y| {
-            let mut row = Vec::with_capacity(width * dirs.len());
-            for x in 0..width {
-                let p = y * width + x;
-                for &d in dirs {
-                    let exists = match d {
-                        0 => x + 1 < width,
-                        1 => y + 1 < height,
-                        2 => x + 1 < width && y + 1 < height,
-                        _ => x > 0 && y + 1 < height,
-                    };
-                    if exists {
-                        let e = Edge {
-                            weight: 0.0,
-                            id: (p as u32) << 2 | d,
-                        };
-                        let (a, b) = e.ends(width);
-                        row.push(Edge {
-                            weight: weight(a, b),
-                            ..e
-                        });
-                    }
+    let mut edges: Vec<Edge> = Vec::with_capacity(n * dirs.len());
+    for &d in dirs {
+        // First column, columns and rows of the pixels that have a neighbour that way.
+        let (x0, cols, rows) = match d {
+            0 => (0, width.saturating_sub(1), height),
+            1 => (0, width, height - 1),
+            2 => (0, width.saturating_sub(1), height - 1),
+            _ => (1, width.saturating_sub(1), height - 1),
+        };
+        if cols == 0 || rows == 0 {
+            continue;
+        }
+        let start = edges.len();
+        edges.resize(start + cols * rows, Edge { weight: 0.0, id: 0 });
+        edges[start..]
+            .par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(y, out)| {
+                let first = y * width + x0;
+                let q_first = Edge {
+                    weight: 0.0,
+                    id: (first as u32) << 2 | d,
                 }
-            }
-            row
-        })
-        .collect();
+                .ends(width)
+                .1;
+                for (i, e) in out.iter_mut().enumerate() {
+                    e.id = ((first + i) as u32) << 2 | d;
+                }
+                edge_weights(planes, first, q_first, out);
+            });
+    }
     // Stable LSD radix sort on the (non-negative, finite) weights.
     radsort::sort_by_key(&mut edges, |e| e.weight);
     Ok(edges)
+}
+
+/// Fills the weights of a run of edges from pixels `p0 + i` to pixels `q0 + i`.
+fn edge_weights(planes: &[&[f32]], p0: usize, q0: usize, out: &mut [Edge]) {
+    let len = out.len();
+    match planes {
+        [a] => weights_of(&[&a[p0..p0 + len]], &[&a[q0..q0 + len]], out),
+        [a, b] => weights_of(
+            &[&a[p0..p0 + len], &b[p0..p0 + len]],
+            &[&a[q0..q0 + len], &b[q0..q0 + len]],
+            out,
+        ),
+        [a, b, c] => weights_of(
+            &[&a[p0..p0 + len], &b[p0..p0 + len], &c[p0..p0 + len]],
+            &[&a[q0..q0 + len], &b[q0..q0 + len], &c[q0..q0 + len]],
+            out,
+        ),
+        _ => {
+            for (i, e) in out.iter_mut().enumerate() {
+                let d2: f32 = planes
+                    .iter()
+                    .map(|pl| (pl[p0 + i] - pl[q0 + i]) * (pl[p0 + i] - pl[q0 + i]))
+                    .sum();
+                e.weight = d2.sqrt();
+            }
+        }
+    }
+}
+
+#[inline]
+fn weights_of<const C: usize>(p: &[&[f32]; C], q: &[&[f32]; C], out: &mut [Edge]) {
+    for (i, e) in out.iter_mut().enumerate() {
+        let mut d2 = 0.0f32;
+        for c in 0..C {
+            let t = p[c][i] - q[c][i];
+            d2 += t * t;
+        }
+        e.weight = d2.sqrt();
+    }
 }
 
 /// A union-find forest over pixels, with the size of each tree at its root.
@@ -322,9 +353,10 @@ mod tests {
         let edges = sorted_edges(&[&plane], 2, 2, Neighbourhood::Eight).unwrap();
         let seg = connected_regions(2, 2, &labels, &edges, 1, false);
         assert_eq!(seg.count(), 4);
-        // Keeping each label's largest piece: one piece per label stays, the other joins.
+        // Keeping each label's largest piece (the first, on equal sizes): the top row stays,
+        // the two bottom pieces are small and meet first along the bottom edge.
         let seg = connected_regions(2, 2, &labels, &edges, 2, true);
-        assert_eq!(seg.count(), 2);
+        assert_eq!(seg.labels(), &[0, 1, 2, 2]);
         let seg = connected_regions(2, 2, &labels, &edges, 2, false);
         assert_eq!(seg.disconnected_count(), 0);
         assert!(seg.sizes().iter().all(|&s| s >= 2));
