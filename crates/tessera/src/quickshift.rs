@@ -309,13 +309,7 @@ fn densities<const C: usize>(
     radius: usize,
     inv: f32,
 ) -> Vec<f32> {
-    let r = radius as isize;
-    // Half the window: each unordered pair of pixels once.
-    let offsets: Vec<(usize, isize, f32)> = (0..=r)
-        .flat_map(|dy| (-r..=r).map(move |dx| (dy, dx)))
-        .filter(|&(dy, dx)| dy > 0 || dx > 0)
-        .map(|(dy, dx)| (dy as usize, dx, (dx * dx + dy * dy) as f32))
-        .collect();
+    let offsets = half_window(radius);
     let bands: Vec<Vec<f32>> = (0..h.div_ceil(BAND_ROWS))
         .into_par_iter()
         .map(|b| band_density(b * BAND_ROWS, w, h, planes, &offsets, radius, inv))
@@ -334,11 +328,22 @@ fn densities<const C: usize>(
     density
 }
 
+/// Half the square window of the given radius, `(dy, dx, dx^2 + dy^2)` in raster order: the
+/// offsets after the centre, so that each unordered pair of pixels is met once.
+fn half_window(radius: usize) -> Vec<(usize, isize, f32)> {
+    let r = radius as isize;
+    (0..=r)
+        .flat_map(|dy| (-r..=r).map(move |dx| (dy, dx)))
+        .filter(|&(dy, dx)| dy > 0 || dx > 0)
+        .map(|(dy, dx)| (dy as usize, dx, (dx * dx + dy * dy) as f32))
+        .collect()
+}
+
 /// Kernel sums of the pairs whose first pixel lies in the band starting at row `y0`, for the
 /// rows `y0 .. y0 + BAND_ROWS + radius` (clipped to the image) that they reach.
 ///
-/// On x86-64 CPUs with AVX2 the same code is compiled for AVX2 (wider vectors, no fused
-/// multiply-add): every operation and its order are the same, so are the results.
+/// On x86-64 CPUs with AVX-512F or AVX2 the same code is compiled for those (wider vectors,
+/// no fused multiply-add): every operation and its order are the same, so are the results.
 fn band_density<const C: usize>(
     y0: usize,
     w: usize,
@@ -348,6 +353,11 @@ fn band_density<const C: usize>(
     radius: usize,
     inv: f32,
 ) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, as just checked.
+        return unsafe { band_density_avx512(y0, w, h, planes, offsets, radius, inv) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, as just checked.
@@ -360,6 +370,21 @@ fn band_density<const C: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn band_density_avx2<const C: usize>(
+    y0: usize,
+    w: usize,
+    h: usize,
+    planes: &[&[f32]; C],
+    offsets: &[(usize, isize, f32)],
+    radius: usize,
+    inv: f32,
+) -> Vec<f32> {
+    band_density_portable(y0, w, h, planes, offsets, radius, inv)
+}
+
+/// [`band_density_portable`] compiled for AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn band_density_avx512<const C: usize>(
     y0: usize,
     w: usize,
     h: usize,
@@ -538,6 +563,21 @@ mod tests {
                     "({x},{y}): {got} vs {want}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn vector_builds_match_the_portable_one() {
+        let (w, h, r) = (37usize, 40usize, 4usize);
+        let img = crate::test_support::noisy_image(w as u32, h as u32, 3, 9);
+        let planes = img.to_planes();
+        let refs = [&planes[0][..], &planes[1][..], &planes[2][..]];
+        let offsets = half_window(r);
+        let inv = 0.5 / 9.0;
+        for y0 in [0, BAND_ROWS] {
+            let dispatched = band_density(y0, w, h, &refs, &offsets, r, inv);
+            let portable = band_density_portable(y0, w, h, &refs, &offsets, r, inv);
+            assert_eq!(dispatched, portable);
         }
     }
 
