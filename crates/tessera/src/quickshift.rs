@@ -197,11 +197,15 @@ impl Quickshift {
         let radius = (3.0 * self.kernel_size).ceil() as usize;
         let inv = 0.5 / (self.kernel_size * self.kernel_size);
         let density = densities(w, h, &planes, radius, inv);
-        // Density, then the seeded hash: a strict order on pixels.
-        let keys: Vec<u64> = density
+        // Density, then the seeded hash: a strict order on pixels. Stored with the colour, so
+        // that the link search finds both in one place.
+        let nodes: Vec<Node<C>> = density
             .par_iter()
             .enumerate()
-            .map(|(p, &d)| (u64::from(d.to_bits()) << 32) | (mix(self.seed, p as u64) >> 32))
+            .map(|(p, &d)| Node {
+                key: (u64::from(d.to_bits()) << 32) | (mix(self.seed, p as u64) >> 32),
+                colour: planes.map(|pl| pl[p]),
+            })
             .collect();
         let max_d2 = self.max_dist * self.max_dist;
         let offsets = link_offsets(radius, max_d2, w);
@@ -212,15 +216,22 @@ impl Quickshift {
             for (x, out) in row.iter_mut().enumerate() {
                 let p = y * w + x;
                 let found = if inner_y && x >= r && x + r < w {
-                    nearest_higher::<C, false>(x, y, w, h, &planes, &keys, &offsets)
+                    nearest_higher::<C, false>(x, y, w, h, &nodes, &offsets)
                 } else {
-                    nearest_higher::<C, true>(x, y, w, h, &planes, &keys, &offsets)
+                    nearest_higher::<C, true>(x, y, w, h, &nodes, &offsets)
                 };
                 *out = found.filter(|&(_, d)| d <= max_d2).map_or(p, |(q, _)| q) as u32;
             }
         });
         parent
     }
+}
+
+/// A pixel for the link search: its place in the density order, and its colour.
+#[derive(Debug, Clone, Copy)]
+struct Node<const C: usize> {
+    key: u64,
+    colour: [f32; C],
 }
 
 /// A window offset for the link search.
@@ -266,13 +277,14 @@ fn nearest_higher<const C: usize, const CHECK: bool>(
     y: usize,
     w: usize,
     h: usize,
-    planes: &[&[f32]; C],
-    keys: &[u64],
+    nodes: &[Node<C>],
     offsets: &[Offset],
 ) -> Option<(usize, f32)> {
     let p = y * w + x;
-    let own = planes.map(|pl| pl[p]);
-    let own_key = keys[p];
+    let Node {
+        key: own_key,
+        colour: own,
+    } = nodes[p];
     let (mut best, mut best_d, mut best_rank) = (None, f32::INFINITY, isize::MAX);
     for o in offsets {
         if o.d2 > best_d {
@@ -285,12 +297,13 @@ fn nearest_higher<const C: usize, const CHECK: bool>(
             }
         }
         let q = (p as isize + o.delta) as usize;
-        if keys[q] <= own_key {
+        let other = &nodes[q];
+        if other.key <= own_key {
             continue;
         }
         let mut d = o.d2;
         for c in 0..C {
-            let t = own[c] - planes[c][q];
+            let t = own[c] - other.colour[c];
             d += t * t;
         }
         if d < best_d || (d == best_d && o.rank < best_rank) {
