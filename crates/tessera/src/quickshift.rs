@@ -302,9 +302,8 @@ fn nearest_higher<const C: usize, const CHECK: bool>(
             continue;
         }
         let mut d = o.d2;
-        for c in 0..C {
-            let t = own[c] - other.colour[c];
-            d += t * t;
+        for (a, b) in own.iter().zip(&other.colour) {
+            d += (a - b) * (a - b);
         }
         if d < best_d || (d == best_d && o.rank < best_rank) {
             (best, best_d, best_rank) = (Some(q), d, o.rank);
