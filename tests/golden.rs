@@ -6,7 +6,7 @@
 //! `TESSERA_BLESS=1 cargo test --test golden`, look at the new overlays, and commit them.
 
 use tessera::render::{BoundaryStyle, mark_boundaries};
-use tessera::{Image, KMeans, MeanShift, Slic, Superpixels};
+use tessera::{Felzenszwalb, Image, KMeans, MeanShift, Quickshift, Slic, Superpixels};
 use tessera_suite::{asset, check_golden};
 
 /// The bundled assets.
@@ -48,6 +48,21 @@ fn algorithms() -> Vec<(&'static str, Box<dyn Superpixels>)> {
             }),
         ),
         ("meanshift", Box::new(MeanShift::default())),
+        (
+            "felzenszwalb",
+            Box::new(Felzenszwalb {
+                scale: 100.0,
+                ..Felzenszwalb::default()
+            }),
+        ),
+        (
+            "quickshift",
+            Box::new(Quickshift {
+                kernel_size: 4.5,
+                max_dist: 9.0,
+                ..Quickshift::default()
+            }),
+        ),
     ]
 }
 

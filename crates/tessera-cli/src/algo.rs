@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use tessera::{KMeans, KMeansInit, MeanShift, Slic, Superpixels};
+use tessera::{Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Slic, Superpixels};
 
 /// A superpixel algorithm, boxed, ready to run on any thread.
 pub type Boxed = Box<dyn Superpixels + Send + Sync>;
@@ -19,6 +19,11 @@ pub enum Algo {
     Kmeans,
     /// Mean shift (Comaniciu & Meer 2002) in the joint space-colour domain; ignores -k.
     Meanshift,
+    /// Felzenszwalb & Huttenlocher (2004) graph-based regions; -k searches the scale that
+    /// gives about that many segments unless --fh-scale is given.
+    Felzenszwalb,
+    /// Quickshift (Vedaldi & Soatto 2008), mode seeking in colour + position; ignores -k.
+    Quickshift,
 }
 
 impl Algo {
@@ -28,6 +33,8 @@ impl Algo {
             Algo::Slic => "slic",
             Algo::Kmeans => "kmeans",
             Algo::Meanshift => "meanshift",
+            Algo::Felzenszwalb => "felzenszwalb",
+            Algo::Quickshift => "quickshift",
         }
     }
 }
@@ -52,9 +59,10 @@ pub struct AlgoArgs {
 /// counts its own way).
 #[derive(Debug, Clone, Args)]
 pub struct AlgoParams {
-    /// Seed of the randomised algorithms (kmeans with --kmeans-init plusplus).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed of the randomised algorithms (kmeans with --kmeans-init plusplus: 0; quickshift's
+    /// tie-breaking: 42, as scikit-image).
+    #[arg(long)]
+    pub seed: Option<u64>,
 
     #[command(flatten)]
     pub slic: SlicArgs,
@@ -64,6 +72,12 @@ pub struct AlgoParams {
 
     #[command(flatten)]
     pub meanshift: MeanShiftArgs,
+
+    #[command(flatten)]
+    pub felzenszwalb: FelzenszwalbArgs,
+
+    #[command(flatten)]
+    pub quickshift: QuickshiftArgs,
 }
 
 /// SLIC's options.
@@ -154,6 +168,49 @@ pub struct MeanShiftArgs {
     pub meanshift_exact: bool,
 }
 
+/// Felzenszwalb's options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Felzenszwalb options")]
+pub struct FelzenszwalbArgs {
+    /// The scale k of the merge criterion (higher: larger segments). Without it, the scale is
+    /// searched so that about -k segments come out.
+    #[arg(long)]
+    pub fh_scale: Option<f32>,
+    /// Gaussian pre-smoothing, in pixels.
+    #[arg(long, default_value_t = 0.8)]
+    pub fh_sigma: f32,
+    /// Segments smaller than this many pixels are merged into a neighbour.
+    #[arg(long, default_value_t = 20)]
+    pub fh_min_size: u32,
+    /// Keep scikit-image's 8-connected segments instead of 4-connected superpixels.
+    #[arg(long)]
+    pub fh_8_connected: bool,
+}
+
+/// Quickshift's options.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Quickshift options")]
+pub struct QuickshiftArgs {
+    /// Balance of colour against space, 0..1 (higher: colour counts more).
+    #[arg(long, default_value_t = 1.0)]
+    pub qs_ratio: f32,
+    /// Width of the Gaussian density kernel, in pixels (higher: fewer segments).
+    #[arg(long, default_value_t = 5.0)]
+    pub qs_kernel_size: f32,
+    /// Links longer than this (in the joint space) are cut (higher: fewer segments).
+    #[arg(long, default_value_t = 10.0)]
+    pub qs_max_dist: f32,
+    /// Gaussian pre-smoothing, in pixels.
+    #[arg(long, default_value_t = 0.0)]
+    pub qs_sigma: f32,
+    /// Cut-off pieces smaller than this many pixels merge into a neighbour.
+    #[arg(long, default_value_t = 10)]
+    pub qs_min_size: u32,
+    /// Keep the raw trees (scikit-image's segments, not always connected).
+    #[arg(long)]
+    pub qs_raw_trees: bool,
+}
+
 impl AlgoArgs {
     /// The configured algorithm, asking for `segments` superpixels.
     pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
@@ -185,6 +242,8 @@ impl AlgoParams {
             }),
             Algo::Kmeans => Box::new(self.kmeans_params(segments)),
             Algo::Meanshift => Box::new(self.meanshift_params()),
+            Algo::Felzenszwalb => Box::new(self.felzenszwalb_params(segments)),
+            Algo::Quickshift => Box::new(self.quickshift_params()),
         };
         boxed.validate()?;
         Ok(boxed)
@@ -230,6 +289,28 @@ impl AlgoParams {
                     "basin_speedup": m.basin_speedup,
                 })
             }
+            Algo::Felzenszwalb => {
+                let f = self.felzenszwalb_params(segments);
+                json!({
+                    "scale": f.scale,
+                    "target_segments": f.target_segments,
+                    "sigma": f.sigma,
+                    "min_size": f.min_size,
+                    "enforce_connectivity": f.enforce_connectivity,
+                })
+            }
+            Algo::Quickshift => {
+                let q = self.quickshift_params();
+                json!({
+                    "ratio": q.ratio,
+                    "kernel_size": q.kernel_size,
+                    "max_dist": q.max_dist,
+                    "sigma": q.sigma,
+                    "min_size": q.min_size,
+                    "seed": q.seed,
+                    "enforce_connectivity": q.enforce_connectivity,
+                })
+            }
         };
         json!({ "algorithm": algo.name(), "parameters": params })
     }
@@ -244,7 +325,7 @@ impl AlgoParams {
                 InitArg::Grid => KMeansInit::Grid,
                 InitArg::Plusplus => KMeansInit::PlusPlus,
             },
-            seed: self.seed,
+            seed: self.seed.unwrap_or(KMeans::default().seed),
             enforce_connectivity: !self.kmeans.kmeans_no_connectivity,
             ..KMeans::default()
         }
@@ -258,6 +339,31 @@ impl AlgoParams {
             max_iterations: self.meanshift.meanshift_iterations,
             basin_speedup: !self.meanshift.meanshift_exact,
             ..MeanShift::default()
+        }
+    }
+
+    fn felzenszwalb_params(&self, segments: u32) -> Felzenszwalb {
+        let f = &self.felzenszwalb;
+        Felzenszwalb {
+            scale: f.fh_scale.unwrap_or(Felzenszwalb::default().scale),
+            target_segments: f.fh_scale.is_none().then_some(segments),
+            sigma: f.fh_sigma,
+            min_size: f.fh_min_size,
+            enforce_connectivity: !f.fh_8_connected,
+        }
+    }
+
+    fn quickshift_params(&self) -> Quickshift {
+        let q = &self.quickshift;
+        Quickshift {
+            ratio: q.qs_ratio,
+            kernel_size: q.qs_kernel_size,
+            max_dist: q.qs_max_dist,
+            sigma: q.qs_sigma,
+            min_size: q.qs_min_size,
+            enforce_connectivity: !q.qs_raw_trees,
+            seed: self.seed.unwrap_or(Quickshift::default().seed),
+            ..Quickshift::default()
         }
     }
 }

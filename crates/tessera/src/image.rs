@@ -174,22 +174,17 @@ impl Image {
     /// The channels as separate planes of floats: integer samples scaled to 0..=1, float
     /// samples as they are.
     pub fn to_planes(&self) -> Vec<Vec<f32>> {
-        let c = self.channels();
-        let n = self.pixel_count();
-        let mut planes = vec![Vec::with_capacity(n); c];
-        let mut push = |i: usize, v: f32| planes[i % c].push(v);
-        match &self.samples {
-            Samples::U8(v) => v
-                .iter()
-                .enumerate()
-                .for_each(|(i, &s)| push(i, s as f32 / 255.0)),
-            Samples::U16(v) => v
-                .iter()
-                .enumerate()
-                .for_each(|(i, &s)| push(i, s as f32 / 65535.0)),
-            Samples::F32(v) => v.iter().enumerate().for_each(|(i, &s)| push(i, s)),
+        fn split<T: Copy>(v: &[T], c: usize, n: usize, f: impl Fn(T) -> f32) -> Vec<Vec<f32>> {
+            (0..c)
+                .map(|ch| (0..n).map(|p| f(v[p * c + ch])).collect())
+                .collect()
         }
-        planes
+        let (c, n) = (self.channels(), self.pixel_count());
+        match &self.samples {
+            Samples::U8(v) => split(v, c, n, |s| s as f32 / 255.0),
+            Samples::U16(v) => split(v, c, n, |s| s as f32 / 65535.0),
+            Samples::F32(v) => split(v, c, n, |s| s),
+        }
     }
 
     /// An 8-bit RGB rendering of the image, for overlays: grey is replicated, 16-bit keeps its

@@ -25,21 +25,28 @@ pub mod compare;
 pub mod connectivity;
 mod contingency;
 mod error;
+mod felzenszwalb;
+mod graph;
 mod image;
 mod kmeans;
 mod meanshift;
 pub mod metrics;
+mod quickshift;
 pub mod render;
 mod segmentation;
 mod slic;
 mod smoothing;
+#[cfg(test)]
+mod test_support;
 
 pub use crate::algorithm::Superpixels;
 pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
+pub use crate::felzenszwalb::Felzenszwalb;
 pub use crate::image::{Image, Mask, Samples};
 pub use crate::kmeans::{KMeans, KMeansInit};
 pub use crate::meanshift::MeanShift;
+pub use crate::quickshift::Quickshift;
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::Slic;
 

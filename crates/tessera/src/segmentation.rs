@@ -240,8 +240,27 @@ fn check_len(width: u32, height: u32, labels: &[u32]) -> Result<()> {
 
 /// Renumbers labels to `0..count` in order of first appearance; returns `count`.
 pub(crate) fn relabel_in_place(labels: &mut [u32]) -> u32 {
-    let mut map = std::collections::HashMap::new();
     let mut next = 0u32;
+    let max = labels
+        .iter()
+        .copied()
+        .filter(|&l| l != UNLABELLED)
+        .max()
+        .unwrap_or(0) as usize;
+    // Labels no larger than the map (pixel indices, say): a table beats hashing.
+    if max < labels.len().max(1 << 16) {
+        let mut map = vec![UNLABELLED; max + 1];
+        for l in labels.iter_mut().filter(|l| **l != UNLABELLED) {
+            let m = &mut map[*l as usize];
+            if *m == UNLABELLED {
+                *m = next;
+                next += 1;
+            }
+            *l = *m;
+        }
+        return next;
+    }
+    let mut map = std::collections::HashMap::new();
     for l in labels.iter_mut() {
         if *l == UNLABELLED {
             continue;

@@ -1,0 +1,342 @@
+//! Felzenszwalb & Huttenlocher's graph-based segmentation ("Efficient Graph-Based Image
+//! Segmentation", IJCV 2004), under scikit-image's parameter names, defaults and scales
+//! (`skimage.segmentation.felzenszwalb`), plus a search for the `scale` that gives a wanted
+//! number of segments.
+//!
+//! How it runs: the channels (integer samples scaled to 0..1) are smoothed with a Gaussian of
+//! standard deviation `sigma`, one channel at a time; every pixel is joined to its 8
+//! neighbours by an edge weighted by the Euclidean distance between their colours (all
+//! channels jointly); the edges are sorted by weight (a stable radix sort: ties keep
+//! row-major order); then, edge by edge, two components `C1`, `C2` are merged when
+//! `w <= min(Int(C1) + k / |C1|, Int(C2) + k / |C2|)`, where `Int(C)` is the largest weight
+//! in `C`'s minimum spanning tree and `k = scale / 255` (so that `scale` means what it means
+//! for 8-bit images in the authors' code and in scikit-image). A second pass over the sorted
+//! edges merges components smaller than `min_size`.
+//!
+//! Unlike scikit-image's, whose segments may be joined only diagonally, every segment here
+//! is one 4-connected region: each segment is split into its 4-connected pieces and pieces
+//! smaller than `min_size` are merged along the cheapest 4-neighbour edges, as in the
+//! `min_size` pass.
+
+use crate::algorithm::Superpixels;
+use crate::error::{Error, Result};
+use crate::graph::{Edge, Forest, Neighbourhood, connected_regions, merge_small, sorted_edges};
+use crate::image::Image;
+use crate::segmentation::{Segmentation, relabel_in_place};
+use crate::smoothing::gaussian;
+
+/// Bisection steps of the `scale` search for a target segment count.
+const SEARCH_STEPS: u32 = 24;
+/// The `scale` search runs between these values (log-scale bisection).
+const SEARCH_RANGE: (f64, f64) = (1e-3, 1e7);
+
+/// Felzenszwalb–Huttenlocher parameters. `Default` gives scikit-image's defaults.
+///
+/// ```
+/// use tessera::{Felzenszwalb, Image, Superpixels};
+/// let img = image::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets/chelsea.png")).unwrap();
+/// let img = Image::from_dynamic(&img).unwrap();
+/// let seg = Felzenszwalb { scale: 100.0, ..Felzenszwalb::default() }.segment(&img).unwrap();
+/// assert_eq!(seg.disconnected_count(), 0);
+/// assert!(seg.sizes().iter().all(|&s| s >= 20)); // min_size
+///
+/// // Ask for about 300 segments and learn which scale gives them.
+/// let (seg, scale) = Felzenszwalb::with_target(300).segment_with_scale(&img).unwrap();
+/// assert!(seg.count() > 240 && seg.count() < 360, "{}", seg.count());
+/// assert!(scale > 0.0);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Felzenszwalb {
+    /// `k`, the observation scale (1). Higher gives fewer, larger segments. In the units of
+    /// 8-bit colour differences: the merge threshold is `scale / 255 / |C|` on colours scaled
+    /// to 0..1. Ignored when `target_segments` is set.
+    pub scale: f32,
+    /// Standard deviation, in pixels, of the Gaussian pre-smoothing (0.8; 0: none).
+    pub sigma: f32,
+    /// Segments smaller than this many pixels are merged into a neighbour (20).
+    pub min_size: u32,
+    /// When set, `scale` is searched (bisection on a log scale, between 1e-3 and 1e7) for
+    /// the segment count nearest this one; [`Felzenszwalb::segment_with_scale`] tells which
+    /// scale was chosen (None).
+    pub target_segments: Option<u32>,
+    /// Make every segment one 4-connected region (true): split segments joined only
+    /// diagonally and merge pieces smaller than `min_size`. With false, segments are
+    /// scikit-image's: 8-connected, possibly joined through a diagonal step only.
+    pub enforce_connectivity: bool,
+}
+
+impl Default for Felzenszwalb {
+    fn default() -> Self {
+        Felzenszwalb {
+            scale: 1.0,
+            sigma: 0.8,
+            min_size: 20,
+            target_segments: None,
+            enforce_connectivity: true,
+        }
+    }
+}
+
+impl Felzenszwalb {
+    /// Default parameters, with a target of `segments` segments instead of a fixed scale.
+    pub fn with_target(segments: u32) -> Self {
+        Felzenszwalb {
+            target_segments: Some(segments),
+            ..Felzenszwalb::default()
+        }
+    }
+
+    /// Segments `image` and returns the scale used: `scale` itself, or the one the search
+    /// chose when `target_segments` is set.
+    ///
+    /// # Errors
+    /// As [`Superpixels::segment`].
+    pub fn segment_with_scale(&self, image: &Image) -> Result<(Segmentation, f32)> {
+        self.validate()?;
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        let mut planes = image.to_planes();
+        if self.sigma > 0.0 {
+            planes
+                .iter_mut()
+                .for_each(|p| gaussian(p, w, h, self.sigma, self.sigma));
+        }
+        let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
+        let edges = sorted_edges(&refs, w, h, Neighbourhood::Eight)?;
+        let (width, height) = (image.width(), image.height());
+        let run = |scale: f32| self.segment_graph(width, height, &edges, scale);
+        let Some(target) = self.target_segments else {
+            return Ok((run(self.scale), self.scale));
+        };
+        // The count falls (nearly monotonically) as the scale grows: bisect on log(scale),
+        // keeping the trial nearest the target (the first one on equal distance).
+        let (mut lo, mut hi) = (SEARCH_RANGE.0.ln(), SEARCH_RANGE.1.ln());
+        let mut best: Option<(u32, f32, Segmentation)> = None;
+        for _ in 0..SEARCH_STEPS {
+            let mid = 0.5 * (lo + hi);
+            let scale = mid.exp() as f32;
+            let seg = run(scale);
+            let count = seg.count();
+            let off = count.abs_diff(target);
+            if best.as_ref().is_none_or(|b| off < b.0) {
+                best = Some((off, scale, seg));
+            }
+            if count == target {
+                break;
+            }
+            if count > target {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+            // Stop once within 1% of the target.
+            if best
+                .as_ref()
+                .is_some_and(|b| b.0 as f64 <= target as f64 * 0.01)
+            {
+                break;
+            }
+        }
+        let (_, scale, seg) = best.ok_or_else(|| Error::param("target_segments", "no trial"))?;
+        Ok((seg, scale))
+    }
+}
+
+impl Superpixels for Felzenszwalb {
+    fn name(&self) -> &'static str {
+        "felzenszwalb"
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !(self.scale.is_finite() && self.scale >= 0.0) {
+            return Err(Error::param(
+                "scale",
+                format!("must be finite and >= 0, got {}", self.scale),
+            ));
+        }
+        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
+            return Err(Error::param(
+                "sigma",
+                format!("must be finite and >= 0, got {}", self.sigma),
+            ));
+        }
+        if self.target_segments == Some(0) {
+            return Err(Error::param("target_segments", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn segment(&self, image: &Image) -> Result<Segmentation> {
+        self.segment_with_scale(image).map(|(seg, _)| seg)
+    }
+}
+
+impl Felzenszwalb {
+    /// The algorithm proper on sorted edges, then the `min_size` pass and, when asked, the
+    /// split into 4-connected regions.
+    fn segment_graph(&self, width: u32, height: u32, edges: &[Edge], scale: f32) -> Segmentation {
+        let min_size = self.min_size;
+        let (w, n) = (width as usize, width as usize * height as usize);
+        let k = scale / 255.0;
+        let mut forest = Forest::new(n);
+        // Int(C) of each component, at its root.
+        let mut internal = vec![0.0f32; n];
+        // The edges between components that were not merged, in order: only these can join
+        // components later (the others lie inside one already), so the `min_size` passes need
+        // no other.
+        let mut rejected = Vec::new();
+        for &e in edges {
+            let (p, q) = e.ends(w);
+            let (a, b) = (forest.find(p), forest.find(q));
+            if a == b {
+                continue;
+            }
+            let ta = internal[a] + k / forest.size(a) as f32;
+            let tb = internal[b] + k / forest.size(b) as f32;
+            if e.weight <= ta.min(tb) {
+                let root = forest.union(a, b);
+                // Edges come in increasing weight, so this one is the largest of the new tree.
+                internal[root] = e.weight;
+            } else {
+                rejected.push(e);
+            }
+        }
+        let mut regions = forest.roots();
+        let count = relabel_in_place(&mut regions);
+        let (regions, count) = merge_small(&regions, count, &rejected, w, min_size, false, &[]);
+        if !self.enforce_connectivity {
+            return Segmentation::from_parts(width, height, regions, count);
+        }
+        // Two 4-neighbours in different 4-connected pieces lie in different regions, so their
+        // edge is among the rejected ones too.
+        connected_regions(width, height, &regions, &rejected, min_size, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::Samples;
+    use proptest::prelude::*;
+
+    fn two_regions() -> Image {
+        // 12x8: left half dark red, right half light blue.
+        let mut s = Vec::new();
+        for _y in 0..8 {
+            for x in 0..12 {
+                s.extend_from_slice(if x < 6 {
+                    &[120, 10, 10]
+                } else {
+                    &[20, 90, 220]
+                });
+            }
+        }
+        Image::new(12, 8, 3, Samples::U8(s)).unwrap()
+    }
+
+    #[test]
+    fn two_flat_regions_give_two_segments() {
+        let seg = Felzenszwalb {
+            scale: 10.0,
+            ..Felzenszwalb::default()
+        }
+        .segment(&two_regions())
+        .unwrap();
+        assert_eq!(seg.count(), 2);
+        for y in 0..8 {
+            for x in 0..12 {
+                assert_eq!(seg.label(x, y), Some(u32::from(x >= 6)));
+            }
+        }
+    }
+
+    #[test]
+    fn hand_worked_merge_criterion() {
+        // A 3x1 grey image 0, 0, 10/255 without smoothing: the zero edge merges first (w = 0
+        // <= 0 + k). The 10/255 edge merges iff 10/255 <= min(0 + k/2, 0 + k/1), i.e.
+        // scale >= 20.
+        let img = Image::new(3, 1, 1, Samples::U8(vec![0, 0, 10])).unwrap();
+        let fh = |scale| Felzenszwalb {
+            scale,
+            sigma: 0.0,
+            min_size: 0,
+            ..Felzenszwalb::default()
+        };
+        assert_eq!(fh(19.9).segment(&img).unwrap().count(), 2);
+        assert_eq!(fh(20.0).segment(&img).unwrap().count(), 1);
+        // min_size merges the lone pixel whatever the scale.
+        let f = Felzenszwalb {
+            min_size: 2,
+            ..fh(0.1)
+        };
+        assert_eq!(f.segment(&img).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        let img = two_regions();
+        for f in [
+            Felzenszwalb {
+                scale: -1.0,
+                ..Felzenszwalb::default()
+            },
+            Felzenszwalb {
+                sigma: f32::NAN,
+                ..Felzenszwalb::default()
+            },
+            Felzenszwalb::with_target(0),
+        ] {
+            assert!(matches!(
+                f.segment(&img),
+                Err(Error::InvalidParameter { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn target_search_reports_its_scale() {
+        let img = crate::test_support::noisy_image(64, 48, 3, 7);
+        let fh = Felzenszwalb::with_target(40);
+        let (seg, scale) = fh.segment_with_scale(&img).unwrap();
+        let again = Felzenszwalb {
+            scale,
+            ..Felzenszwalb::default()
+        }
+        .segment(&img)
+        .unwrap();
+        assert_eq!(seg, again);
+        assert!(seg.count().abs_diff(40) <= 10, "{}", seg.count());
+    }
+
+    #[test]
+    fn same_result_on_one_and_two_threads() {
+        let img = crate::test_support::noisy_image(97, 61, 3, 3);
+        let fh = Felzenszwalb {
+            scale: 50.0,
+            ..Felzenszwalb::default()
+        };
+        let runs = crate::test_support::on_1_and_2_threads(|| fh.segment(&img).unwrap());
+        assert_eq!(runs.0, runs.1);
+    }
+
+    proptest! {
+        #[test]
+        fn guarantees_hold(
+            w in 1u32..24, h in 1u32..24, c in 1u8..=3, seed in any::<u64>(),
+            scale in 0.0f32..2000.0, sigma in 0.0f32..2.0, min_size in 0u32..40,
+        ) {
+            let img = crate::test_support::noisy_image(w, h, c, seed);
+            let fh = Felzenszwalb { scale, sigma, min_size, ..Felzenszwalb::default() };
+            let seg = fh.segment(&img).unwrap();
+            // scikit-image's segments: valid labels, each at least min_size.
+            let eight = Felzenszwalb { enforce_connectivity: false, ..fh }.segment(&img).unwrap();
+            prop_assert!(Segmentation::from_labels(w, h, eight.labels().to_vec()).is_ok());
+            let smallest8 = eight.sizes().into_iter().min().unwrap_or(0);
+            prop_assert!(smallest8 >= min_size.min(w * h));
+            prop_assert!(Segmentation::from_labels(w, h, seg.labels().to_vec()).is_ok());
+            prop_assert_eq!(seg.unlabelled_count(), 0);
+            prop_assert_eq!(seg.disconnected_count(), 0);
+            let smallest = seg.sizes().into_iter().min().unwrap_or(0);
+            prop_assert!(smallest >= min_size.min(w * h));
+        }
+    }
+}
