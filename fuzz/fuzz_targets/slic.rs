@@ -22,6 +22,8 @@ struct Input {
     min_size_factor: f32,
     max_size_factor: f32,
     slic_zero: bool,
+    perturb_seeds: bool,
+    subsample: u8,
     mask: Option<Vec<bool>>,
 }
 
@@ -40,6 +42,8 @@ fuzz_target!(|input: Input| {
         min_size_factor: input.min_size_factor,
         max_size_factor: input.max_size_factor,
         slic_zero: input.slic_zero,
+        perturb_seeds: input.perturb_seeds,
+        subsample: input.subsample as u32,
     };
     let n = img.pixel_count();
     let (result, inside) = match &input.mask {

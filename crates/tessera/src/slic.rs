@@ -1098,7 +1098,8 @@ mod tests {
             lab in prop::sample::select(vec![None, Some(false), Some(true)]),
             iterations in 1u32..4, connect in any::<bool>(), zero in any::<bool>(),
             min_size_factor in prop::sample::select(vec![0.0f32, 0.5, 3.0, f32::MAX]),
-            huge_samples in any::<bool>(), seed in any::<u64>()
+            huge_samples in any::<bool>(), seed in any::<u64>(),
+            subsample in prop::sample::select(vec![0u32, 1, 2, 3, u32::MAX]), perturb in any::<bool>()
         ) {
             let mut x = seed | 1;
             let n = (w * h * channels as u32) as usize;
@@ -1112,6 +1113,7 @@ mod tests {
                 n_segments: k, compactness, max_iterations: iterations, sigma,
                 spacing: [spacing, 1.0], convert_to_lab: lab, enforce_connectivity: connect,
                 slic_zero: zero, min_size_factor, max_size_factor: f32::MAX,
+                perturb_seeds: perturb, subsample,
             };
             match slic.segment(&img) {
                 Ok(seg) => {
