@@ -1,7 +1,7 @@
 //! `tessera`: superpixels for images and folders of images, from the shell.
 //!
 //! Exit codes: 0 success; 1 when any input failed (each is named on stderr); 2 for usage
-//! errors (clap's convention).
+//! errors (clap's convention); 130 when interrupted by Ctrl-C (after the images in flight).
 
 mod algo;
 mod chart;
@@ -9,6 +9,7 @@ mod compare;
 mod eval;
 mod ground_truth;
 mod inputs;
+mod interrupt;
 mod label;
 mod labels_io;
 mod load;

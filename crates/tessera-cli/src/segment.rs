@@ -2,6 +2,7 @@
 
 use crate::algo::{AlgoArgs, Boxed};
 use crate::inputs::{Job, discover};
+use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
 use crate::load::{DEFAULT_MAX_PIXELS, load_image};
 use crate::output::{write_atomic, write_png, write_text};
@@ -13,7 +14,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray_npy::WriteNpyExt;
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use tessera::render::{self, BoundaryStyle};
@@ -112,6 +115,8 @@ enum Outcome {
     Done(Value),
     Skipped,
     Failed(PathBuf, String),
+    /// Not started because the run was stopping (Ctrl-C, full disk).
+    NotStarted,
 }
 
 /// Runs `tessera segment`.
@@ -128,19 +133,48 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    // One clear error now rather than the same failure for every image.
+    tempfile::Builder::new()
+        .prefix(".tessera-probe-")
+        .tempfile_in(&args.out)
+        .with_context(|| format!("cannot write in the output folder {}", args.out.display()))?;
+    interrupt::install();
 
     let found = discover(&args.inputs, args.recursive, Some(&args.out));
     let progress = progress_bar(found.jobs.len() as u64);
     let description = args.algo.describe(args.algo.algo, args.algo.segments);
+    // No output may replace any input of the run (say `a.png` and `a.overlay.png` named
+    // together with `-o` their folder).
+    let inputs: HashSet<PathBuf> = found
+        .jobs
+        .iter()
+        .filter_map(|j| j.input.canonicalize().ok())
+        .collect();
     let outcomes: Vec<Outcome> = pool.install(|| {
         found
             .jobs
             .par_iter()
             .map(|job| {
-                let outcome = match process(job, &args, &algo, &description) {
+                // Checked before each image: once stopping, no new image starts.
+                if interrupt::stop().is_some() {
+                    return Outcome::NotStarted;
+                }
+                // A panic would be a bug; it costs that image, not the rest of the run.
+                let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    process(job, &args, &algo, &description, &inputs)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(anyhow!(
+                        "internal error (a bug in tessera; please report it)"
+                    ))
+                });
+                let outcome = match result {
                     Ok(Some(record)) => Outcome::Done(record),
                     Ok(None) => Outcome::Skipped,
                     Err(e) => {
+                        if interrupt::is_disk_full(&e) {
+                            interrupt::disk_full();
+                        }
                         progress.suspend(|| eprintln!("{}: {e:#}", job.input.display()));
                         Outcome::Failed(job.input.clone(), format!("{e:#}"))
                     }
@@ -153,23 +187,38 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
     progress.finish_and_clear();
 
     let mut failures: Vec<(PathBuf, String)> = found.problems;
-    let (mut done, mut skipped) = (Vec::new(), 0usize);
+    let (mut done, mut skipped, mut not_started) = (Vec::new(), 0usize, 0usize);
     for o in outcomes {
         match o {
             Outcome::Done(r) => done.push(r),
             Outcome::Skipped => skipped += 1,
             Outcome::Failed(p, m) => failures.push((p, m)),
+            Outcome::NotStarted => not_started += 1,
         }
     }
+    // A report that cannot be written is one more failure, not a reason to skip the summary.
     if let Some(report) = &args.report {
         let text: String = done.iter().map(|r| format!("{r}\n")).collect();
-        write_text(report, &text)?;
+        if let Err(e) = write_text(report, &text) {
+            failures.push((report.clone(), format!("{e:#}")));
+        }
+    }
+    let stop = interrupt::stop();
+    match stop {
+        Some(Stop::Interrupted) => eprint!("interrupted: "),
+        Some(Stop::DiskFull) => eprint!("stopped, the disk is full: "),
+        None => {}
     }
     eprintln!(
-        "segmented {} image(s){}{}",
+        "segmented {} image(s){}{}{}",
         done.len(),
         if skipped > 0 {
             format!(", skipped {skipped} already done")
+        } else {
+            String::new()
+        },
+        if stop.is_some() {
+            format!(", {not_started} not started")
         } else {
             String::new()
         },
@@ -182,7 +231,12 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
     for (path, why) in &failures {
         eprintln!("  {}: {why}", path.display());
     }
-    Ok(if failures.is_empty() {
+    if stop.is_some() {
+        eprintln!("run the same command with --skip-existing to resume");
+    }
+    Ok(if stop == Some(Stop::Interrupted) {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -238,6 +292,7 @@ fn process(
     args: &SegmentArgs,
     algo: &Boxed,
     description: &Value,
+    inputs: &HashSet<PathBuf>,
 ) -> Result<Option<Value>> {
     let start = Instant::now();
     let outputs = Outputs::of(job, args);
@@ -245,15 +300,15 @@ fn process(
         return Ok(None);
     }
     for out in [&outputs.overlay, &outputs.labels].into_iter().flatten() {
-        if same_file(out, &job.input) {
+        if out.canonicalize().is_ok_and(|c| inputs.contains(&c)) {
             return Err(anyhow!(
                 "the output {} would overwrite the input",
                 out.display()
             ));
         }
     }
-    let decoded = load_image(&job.input, args.max_pixels)?;
-    let image = Image::from_dynamic(&decoded)?;
+    // The decoded buffer is dropped as soon as it is converted.
+    let image = Image::from_dynamic(&load_image(&job.input, args.max_pixels)?)?;
     let t = Instant::now();
     let seg = algo.segment(&image)?;
     let segment_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -320,11 +375,4 @@ fn process(
 
 fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
 }

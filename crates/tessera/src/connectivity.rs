@@ -5,12 +5,27 @@
 //! the merge of small regions into a neighbour that SLIC's post-processing needs; a single
 //! breadth-first pass does both.
 
+use crate::error::{Error, Result};
 use crate::segmentation::{Segmentation, UNLABELLED};
 
 /// Splits every label into its 4-connected pieces; each piece becomes a segment, numbered in
 /// raster order of its first pixel. Unlabelled pixels stay unlabelled.
-pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Segmentation {
+///
+/// ```
+/// let seg = tessera::connectivity::split_components(3, 1, &[5, 6, 5])?;
+/// assert_eq!(seg.labels(), &[0, 1, 2]);
+/// # Ok::<(), tessera::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::SizeMismatch`] when `labels` does not hold `width * height` labels, or is empty.
+pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Result<Segmentation> {
     enforce_connectivity(width, height, labels, 0, usize::MAX)
+}
+
+/// [`split_components`] for a label map whose size is known to be right.
+pub(crate) fn split_checked(seg: &Segmentation) -> Segmentation {
+    connect(seg.width(), seg.height(), seg.labels(), 0, usize::MAX)
 }
 
 /// SLIC's post-processing (Achanta et al. 2012; scikit-image's `min_size_factor` and
@@ -25,7 +40,28 @@ pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Segmentation
 /// surrounds them, so merges do not chain into sprawling regions.
 ///
 /// The result's segments are each one 4-connected region, numbered in raster order.
+///
+/// # Errors
+/// [`Error::SizeMismatch`] when `labels` does not hold `width * height` labels, or is empty.
 pub fn enforce_connectivity(
+    width: u32,
+    height: u32,
+    labels: &[u32],
+    min_size: usize,
+    max_size: usize,
+) -> Result<Segmentation> {
+    let n = width as usize * height as usize;
+    if labels.len() != n || n == 0 {
+        return Err(Error::SizeMismatch(format!(
+            "a {width}x{height} label map needs {n} labels, got {}",
+            labels.len()
+        )));
+    }
+    Ok(connect(width, height, labels, min_size, max_size))
+}
+
+/// [`enforce_connectivity`] once the size is checked.
+pub(crate) fn connect(
     width: u32,
     height: u32,
     labels: &[u32],
@@ -299,7 +335,7 @@ mod tests {
 
     #[test]
     fn splits_a_label_in_two() {
-        let s = split_components(3, 1, &[5, 6, 5]);
+        let s = split_components(3, 1, &[5, 6, 5]).unwrap();
         assert_eq!(s.labels(), &[0, 1, 2]);
     }
 
@@ -307,22 +343,32 @@ mod tests {
     fn merges_small_regions() {
         // A single pixel of label 9 inside label 1 joins label 1's region.
         let labels = [1, 1, 1, 1, 9, 1, 1, 1, 1];
-        let s = enforce_connectivity(3, 3, &labels, 2, usize::MAX);
+        let s = enforce_connectivity(3, 3, &labels, 2, usize::MAX).unwrap();
         assert_eq!(s.count(), 1);
     }
 
     #[test]
     fn caps_region_size() {
-        let s = enforce_connectivity(4, 1, &[0, 0, 0, 0], 0, 2);
+        let s = enforce_connectivity(4, 1, &[0, 0, 0, 0], 0, 2).unwrap();
         assert_eq!(s.labels(), &[0, 0, 1, 1]);
     }
 
     #[test]
     fn masked_pixels_stay_out() {
         let u = UNLABELLED;
-        let s = enforce_connectivity(3, 1, &[0, u, 0], 5, usize::MAX);
+        let s = enforce_connectivity(3, 1, &[0, u, 0], 5, usize::MAX).unwrap();
         // Two separate regions, each too small but with no numbered neighbour to join.
         assert_eq!(s.labels(), &[0, u, 1]);
+    }
+
+    #[test]
+    fn wrong_sizes_are_errors() {
+        assert!(matches!(
+            split_components(3, 2, &[0, 0, 0]),
+            Err(Error::SizeMismatch(_))
+        ));
+        assert!(enforce_connectivity(u32::MAX, u32::MAX, &[0], 1, 1).is_err());
+        assert!(enforce_connectivity(0, 0, &[], 1, 1).is_err());
     }
 
     proptest! {
@@ -335,7 +381,7 @@ mod tests {
             let labels: Vec<u32> = (0..w * h).map(|_| {
                 x ^= x << 13; x ^= x >> 7; x ^= x << 17; (x % 4) as u32
             }).collect();
-            let s = enforce_connectivity(w, h, &labels, min, max);
+            let s = enforce_connectivity(w, h, &labels, min, max).unwrap();
             prop_assert_eq!(s.disconnected_count(), 0);
             prop_assert!(s.sizes().iter().all(|&c| c > 0));
             prop_assert_eq!(s.unlabelled_count(), 0);

@@ -3,7 +3,7 @@
 //! weight, a union-find forest over the pixels, and the merge of small regions along the
 //! cheapest edges that turns a partition into one of 4-connected regions.
 
-use crate::connectivity::split_components;
+use crate::connectivity::connect;
 use crate::error::{Error, Result};
 use crate::segmentation::{Segmentation, relabel_in_place};
 use rayon::prelude::*;
@@ -270,7 +270,7 @@ pub(crate) fn connected_regions(
     min_size: u32,
     keep_largest: bool,
 ) -> Segmentation {
-    let pieces = split_components(width, height, labels);
+    let pieces = connect(width, height, labels, 0, usize::MAX);
     let protected = if keep_largest {
         largest_pieces(labels, &pieces)
     } else {

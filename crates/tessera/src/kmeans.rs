@@ -29,7 +29,7 @@
 
 use crate::algorithm::Superpixels;
 use crate::color;
-use crate::connectivity::enforce_connectivity;
+use crate::connectivity::connect;
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::segmentation::{Segmentation, relabel_in_place};
@@ -219,7 +219,7 @@ impl KMeans {
             let nominal = n as f64 / centres.len() as f64;
             let min_size = (self.min_size_factor as f64 * nominal) as usize;
             let max_size = ((self.max_size_factor as f64 * nominal) as usize).max(1);
-            enforce_connectivity(width, height, &labels, min_size, max_size)
+            connect(width, height, &labels, min_size, max_size)
         } else {
             let count = relabel_in_place(&mut labels);
             Segmentation::from_parts(width, height, labels, count)

@@ -152,7 +152,7 @@ impl Superpixels for Quickshift {
             return Ok(Segmentation::from_parts(width, height, roots, count));
         }
         if self.min_size <= 1 {
-            return Ok(split_components(width, height, &roots));
+            return split_components(width, height, &roots);
         }
         let edges = sorted_edges(&refs, w, h, Neighbourhood::Four)?;
         Ok(connected_regions(

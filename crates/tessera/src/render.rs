@@ -135,6 +135,27 @@ mod tests {
         assert_ne!(fill_random(&seg, 1), fill_random(&seg, 2));
     }
 
+    proptest::proptest! {
+        /// Every renderer, on any size from 1x1 up (1xN and Nx1 included) and any labelling,
+        /// gives a picture of the segmentation's size.
+        #[test]
+        fn renders_any_size(w in 1u32..9, h in 1u32..9, seed in proptest::prelude::any::<u64>()) {
+            let mut x = seed | 1;
+            let labels: Vec<u32> = (0..w * h).map(|_| {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                if x % 7 == 0 { UNLABELLED } else { (x % 5) as u32 }
+            }).collect();
+            let seg = Segmentation::relabel_sequential(w, h, labels).unwrap();
+            let img = RgbImage::new(w, h);
+            for mode in [BoundaryMode::Thin, BoundaryMode::Thick] {
+                let out = mark_boundaries(&img, &seg, &BoundaryStyle { mode, ..Default::default() }).unwrap();
+                proptest::prop_assert_eq!(out.dimensions(), (w, h));
+            }
+            proptest::prop_assert_eq!(fill_mean(&img, &seg).unwrap().dimensions(), (w, h));
+            proptest::prop_assert_eq!(fill_random(&seg, seed).dimensions(), (w, h));
+        }
+    }
+
     #[test]
     fn size_mismatch_is_an_error() {
         let seg = Segmentation::from_labels(2, 1, vec![0, 1]).unwrap();

@@ -54,6 +54,15 @@ impl Segmentation {
         check_len(width, height, &labels)?;
         let max = labels.iter().copied().filter(|&l| l != UNLABELLED).max();
         let count = max.map_or(0, |m| m + 1);
+        // Every label must be used, so there are never more labels than pixels: checked before
+        // the table below is allocated, so that a stray huge label cannot exhaust memory.
+        if count as usize > labels.len() {
+            return Err(Error::InvalidLabels(format!(
+                "label {} is larger than the number of pixels allows ({})",
+                count - 1,
+                labels.len()
+            )));
+        }
         let mut used = vec![false; count as usize];
         for &l in &labels {
             if l != UNLABELLED {
@@ -213,7 +222,7 @@ impl Segmentation {
 
     /// Number of segments that are not one 4-connected region.
     pub fn disconnected_count(&self) -> u32 {
-        let comps = crate::connectivity::split_components(self.width, self.height, &self.labels);
+        let comps = crate::connectivity::split_checked(self);
         // Each component lies inside one label; count the components of each label.
         let mut components_per_label = vec![0u32; self.count as usize];
         let mut comp_seen = vec![false; comps.count() as usize];
@@ -282,6 +291,11 @@ mod tests {
     fn refuses_gaps_and_bad_sizes() {
         assert!(Segmentation::from_labels(2, 1, vec![0, 2]).is_err());
         assert!(Segmentation::from_labels(2, 2, vec![0, 1]).is_err());
+        // A huge label is refused without allocating a table of that size.
+        assert!(matches!(
+            Segmentation::from_labels(1, 1, vec![UNLABELLED - 1]),
+            Err(Error::InvalidLabels(_))
+        ));
         let s = Segmentation::from_labels(2, 1, vec![0, UNLABELLED]).unwrap();
         assert_eq!((s.count(), s.unlabelled_count()), (1, 1));
     }

@@ -13,7 +13,7 @@
 
 use crate::algorithm::Superpixels;
 use crate::color;
-use crate::connectivity::enforce_connectivity;
+use crate::connectivity::connect;
 use crate::error::{Error, Result};
 use crate::image::{Image, Mask};
 use crate::segmentation::{Segmentation, UNLABELLED, relabel_in_place};
@@ -233,7 +233,9 @@ impl Slic {
         let full_pass = stride > 1;
         for it in 0..self.max_iterations as usize + usize::from(full_pass) {
             let last = it == self.max_iterations as usize;
-            let rows = if last {
+            // The first pass always covers every row: the windows around the seeds cover
+            // every cell, so each pixel gets a label that later passes can only improve on.
+            let rows = if last || it == 0 {
                 Rows {
                     stride: 1,
                     phase: 0,
@@ -294,14 +296,13 @@ impl Slic {
             update_centres(w, &planes, &labels, &mut centres, rows);
         }
 
+        label_leftovers(w, &centres, mask, &mut labels);
         let (width, height) = (w as u32, h as u32);
         if self.enforce_connectivity {
             let nominal = active as f64 / nc as f64;
             let min_size = (self.min_size_factor as f64 * nominal) as usize;
             let max_size = ((self.max_size_factor as f64 * nominal) as usize).max(1);
-            Ok(enforce_connectivity(
-                width, height, &labels, min_size, max_size,
-            ))
+            Ok(connect(width, height, &labels, min_size, max_size))
         } else {
             let count = relabel_in_place(&mut labels);
             Ok(Segmentation::from_parts(width, height, labels, count))
@@ -438,6 +439,31 @@ fn lowest_gradient<const C: usize>(
         }
     }
     best
+}
+
+/// Gives any pixel to segment that no window reached (possible only with extreme parameters,
+/// e.g. distances that overflow) the spatially nearest centre, so that every pixel inside the
+/// mask is labelled.
+fn label_leftovers<const C: usize>(
+    w: usize,
+    centres: &Centres<C>,
+    mask: Option<&[bool]>,
+    labels: &mut [u32],
+) {
+    for (p, l) in labels.iter_mut().enumerate() {
+        if *l != UNLABELLED || mask.is_some_and(|m| !m[p]) {
+            continue;
+        }
+        let (y, x) = ((p / w) as f32, (p % w) as f32);
+        let nearest = (0..centres.len()).min_by(|&a, &b| {
+            let da = (centres.y[a] - y).powi(2) + (centres.x[a] - x).powi(2);
+            let db = (centres.y[b] - y).powi(2) + (centres.x[b] - x).powi(2);
+            da.total_cmp(&db)
+        });
+        if let Some(k) = nearest {
+            *l = k as u32;
+        }
+    }
 }
 
 /// Cluster centres, structure of arrays.
@@ -621,7 +647,9 @@ struct Row<'a, const C: usize> {
 }
 
 /// The inner loop over one window row, from column `from` on, pixel by pixel:
-/// `d = a * |f - col|^2 + xterm + dy2`, keeping the first of equal distances.
+/// `d = min(a * |f - col|^2 + xterm + dy2, f32::MAX)`, keeping the first of equal distances.
+/// The clamp (which also maps NaN to `f32::MAX`) makes every visited pixel take a label even
+/// when extreme parameters or samples overflow the distance.
 #[inline(always)]
 fn row_kernel<const C: usize>(row: &Row<'_, C>, from: usize, lr: &mut [u32], dr: &mut [f32]) {
     let len = lr.len().min(dr.len()).min(row.xterm.len());
@@ -631,7 +659,7 @@ fn row_kernel<const C: usize>(row: &Row<'_, C>, from: usize, lr: &mut [u32], dr:
             let t = row.feats[c][i] - row.col[c];
             dc += t * t;
         }
-        let d = row.a * dc + row.xterm[i] + row.dy2;
+        let d = (row.a * dc + row.xterm[i] + row.dy2).min(f32::MAX);
         if d < dr[i] {
             dr[i] = d;
             lr[i] = row.label;
@@ -651,6 +679,7 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
     let full = len - len % 8;
     let va = _mm256_set1_ps(row.a);
     let vdy = _mm256_set1_ps(row.dy2);
+    let vmax = _mm256_set1_ps(f32::MAX);
     let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(row.label as i32));
     let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(row.col[c]));
     let mut i = 0;
@@ -670,6 +699,8 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
                 ),
                 vdy,
             );
+            // Like `f32::min`, `minps` returns its second operand when the first is NaN.
+            let d = _mm256_min_ps(d, vmax);
             let old = _mm256_loadu_ps(dr.as_ptr().add(i));
             let better = _mm256_cmp_ps::<_CMP_LT_OQ>(d, old);
             _mm256_storeu_ps(dr.as_mut_ptr().add(i), _mm256_blendv_ps(old, d, better));
@@ -1076,6 +1107,72 @@ mod tests {
             prop_assert!(seg.count() >= 1 && seg.count() <= w * h);
             if connect {
                 prop_assert!(each_label_connected(&seg));
+            }
+        }
+
+        /// No panic, and either a typed parameter error or a valid segmentation, for degenerate
+        /// sizes (1x1, 1xN, Nx1), any segment count up to `u32::MAX`, extreme (but valid)
+        /// parameters and float samples anywhere in the finite range.
+        #[test]
+        fn extreme_inputs_never_panic(
+            w in prop::sample::select(vec![1u32, 2, 3, 7, 17]),
+            h in prop::sample::select(vec![1u32, 2, 5, 16, 33]),
+            channels in prop::sample::select(vec![1u8, 2, 3, 4]),
+            k in prop::sample::select(vec![1u32, 2, 5, 64, 1 << 20, u32::MAX]),
+            compactness in prop::sample::select(
+                vec![f32::MIN_POSITIVE, 1e-30, 0.01, 10.0, 1e20, f32::MAX, 0.0, -1.0, f32::NAN, f32::INFINITY]),
+            sigma in prop::sample::select(vec![0.0f32, 1e-30, 0.5, 3.0, 1e30, f32::MAX, -1.0, f32::NAN]),
+            spacing in prop::sample::select(vec![1e-30f32, 1.0, 3.0, 1e30, f32::MAX]),
+            lab in prop::sample::select(vec![None, Some(false), Some(true)]),
+            iterations in 1u32..4, connect in any::<bool>(), zero in any::<bool>(),
+            min_size_factor in prop::sample::select(vec![0.0f32, 0.5, 3.0, f32::MAX]),
+            huge_samples in any::<bool>(), seed in any::<u64>(),
+            subsample in prop::sample::select(vec![0u32, 1, 2, 3, u32::MAX]), perturb in any::<bool>()
+        ) {
+            let mut x = seed | 1;
+            let n = (w * h * channels as u32) as usize;
+            let samples: Vec<f32> = (0..n).map(|_| {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                let unit = (x >> 40) as f32 / (1u64 << 24) as f32;
+                if huge_samples { (unit - 0.5) * 2.0 * f32::MAX } else { unit }
+            }).collect();
+            let img = Image::new(w, h, channels, Samples::F32(samples)).unwrap();
+            let slic = Slic {
+                n_segments: k, compactness, max_iterations: iterations, sigma,
+                spacing: [spacing, 1.0], convert_to_lab: lab, enforce_connectivity: connect,
+                slic_zero: zero, min_size_factor, max_size_factor: f32::MAX,
+                perturb_seeds: perturb, subsample,
+            };
+            match slic.segment(&img) {
+                Ok(seg) => {
+                    prop_assert_eq!(seg.labels().len(), (w * h) as usize);
+                    prop_assert_eq!(seg.unlabelled_count(), 0);
+                    prop_assert!(seg.count() >= 1 && seg.count() <= w * h);
+                    prop_assert!(seg.sizes().iter().all(|&c| c > 0));
+                }
+                Err(Error::InvalidParameter { .. }) => prop_assert!(slic.validate().is_err() || lab == Some(true)),
+                Err(e) => prop_assert!(false, "unexpected error {e}"),
+            }
+        }
+
+        #[test]
+        fn every_masked_pixel_is_labelled(
+            w in 2u32..24, h in 2u32..24, k in 1u32..10, subsample in 1u32..300,
+            zero in any::<bool>(), perturb in any::<bool>(), mask_seed in any::<u64>(),
+            compactness in prop::sample::select(vec![1e-30f32, 0.01, 10.0, 1e20])
+        ) {
+            let img = random_image(w, h, 1, mask_seed);
+            let mut x = mask_seed | 1;
+            let inside: Vec<bool> = (0..w * h).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x % 3 != 0 }).collect();
+            prop_assume!(inside.iter().any(|&b| b));
+            let mask = Mask::new(w, h, inside.clone()).unwrap();
+            let slic = Slic {
+                n_segments: k, compactness, slic_zero: zero, perturb_seeds: perturb, subsample,
+                min_size_factor: 1e-6, max_size_factor: 1e-6, ..Slic::default()
+            };
+            let seg = slic.segment_masked(&img, &mask).unwrap();
+            for (l, m) in seg.labels().iter().zip(&inside) {
+                prop_assert_eq!(*l == UNLABELLED, !m);
             }
         }
 

@@ -7,8 +7,15 @@
 
 use rayon::prelude::*;
 
-fn kernel(sigma: f32) -> Vec<f32> {
-    let radius = (4.0 * sigma + 0.5) as usize;
+/// The Gaussian taps, truncated at 4 sigma or at `max_radius` (the plane's extent along the
+/// axis: taps further out would all read the border pixel), whichever is smaller, so that a
+/// huge sigma cannot allocate a huge kernel. A sigma too small to spread (radius 0, where
+/// `sigma * sigma` may underflow to 0) gives the identity.
+fn kernel(sigma: f32, max_radius: usize) -> Vec<f32> {
+    let radius = ((4.0 * sigma + 0.5) as usize).min(max_radius);
+    if radius == 0 {
+        return vec![1.0];
+    }
     let mut k: Vec<f32> = (0..=2 * radius)
         .map(|i| {
             let d = i as f32 - radius as f32;
@@ -24,7 +31,7 @@ fn kernel(sigma: f32) -> Vec<f32> {
 /// `sigma_y` along columns and `sigma_x` along rows (in pixels; 0 skips that axis).
 pub(crate) fn gaussian(plane: &mut [f32], width: usize, height: usize, sigma_y: f32, sigma_x: f32) {
     if sigma_x > 0.0 {
-        let k = kernel(sigma_x);
+        let k = kernel(sigma_x, width);
         let r = k.len() / 2;
         plane.par_chunks_mut(width).for_each(|row| {
             let src = row.to_vec();
@@ -39,7 +46,7 @@ pub(crate) fn gaussian(plane: &mut [f32], width: usize, height: usize, sigma_y: 
         });
     }
     if sigma_y > 0.0 {
-        let k = kernel(sigma_y);
+        let k = kernel(sigma_y, height);
         let r = k.len() / 2;
         let src = plane.to_vec();
         plane
@@ -73,5 +80,16 @@ mod tests {
         let s: f32 = impulse.iter().sum();
         assert!((s - 1.0).abs() < 1e-4);
         assert!(impulse[10 * 21 + 10] > impulse[10 * 21 + 11]);
+    }
+
+    #[test]
+    fn extreme_sigmas_stay_finite_and_small() {
+        for sigma in [1e-30f32, 1e-20, 1e6, 1e30, f32::MAX] {
+            let k = kernel(sigma, 9);
+            assert!(k.len() <= 19 && k.iter().all(|v| v.is_finite()), "{sigma}");
+            let mut p: Vec<f32> = (0..12).map(|i| i as f32).collect();
+            gaussian(&mut p, 4, 3, sigma, sigma);
+            assert!(p.iter().all(|v| v.is_finite()), "{sigma}: {p:?}");
+        }
     }
 }
