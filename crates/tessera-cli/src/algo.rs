@@ -254,13 +254,13 @@ impl AlgoParams {
         let params = match algo {
             Algo::Slic => json!({
                 "segments": segments,
-                "compactness": self.slic.compactness,
+                "compactness": num(self.slic.compactness),
                 "iterations": self.slic.iterations,
-                "sigma": self.slic.sigma,
+                "sigma": num(self.slic.sigma),
                 "slic_zero": self.slic.slic_zero,
                 "enforce_connectivity": !self.slic.no_connectivity,
                 "lab": !self.slic.no_lab,
-                "min_size_factor": self.slic.min_size_factor,
+                "min_size_factor": num(self.slic.min_size_factor),
                 "perturb_seeds": self.slic.perturb_seeds,
                 "subsample": self.slic.subsample,
             }),
@@ -268,9 +268,9 @@ impl AlgoParams {
                 let k = self.kmeans_params(segments);
                 json!({
                     "segments": k.n_segments,
-                    "compactness": k.compactness,
+                    "compactness": num(k.compactness),
                     "iterations": k.max_iterations,
-                    "tolerance": k.tolerance,
+                    "tolerance": num(k.tolerance),
                     "init": match k.init {
                         KMeansInit::PlusPlus => "plusplus",
                         _ => "grid",
@@ -282,8 +282,8 @@ impl AlgoParams {
             Algo::Meanshift => {
                 let m = self.meanshift_params();
                 json!({
-                    "hs": m.hs,
-                    "hr": m.hr,
+                    "hs": num(m.hs),
+                    "hr": num(m.hr),
                     "min_size": m.min_size,
                     "iterations": m.max_iterations,
                     "basin_speedup": m.basin_speedup,
@@ -292,9 +292,9 @@ impl AlgoParams {
             Algo::Felzenszwalb => {
                 let f = self.felzenszwalb_params(segments);
                 json!({
-                    "scale": f.scale,
+                    "scale": f.target_segments.is_none().then(|| num(f.scale)),
                     "target_segments": f.target_segments,
-                    "sigma": f.sigma,
+                    "sigma": num(f.sigma),
                     "min_size": f.min_size,
                     "enforce_connectivity": f.enforce_connectivity,
                 })
@@ -302,10 +302,10 @@ impl AlgoParams {
             Algo::Quickshift => {
                 let q = self.quickshift_params();
                 json!({
-                    "ratio": q.ratio,
-                    "kernel_size": q.kernel_size,
-                    "max_dist": q.max_dist,
-                    "sigma": q.sigma,
+                    "ratio": num(q.ratio),
+                    "kernel_size": num(q.kernel_size),
+                    "max_dist": num(q.max_dist),
+                    "sigma": num(q.sigma),
                     "min_size": q.min_size,
                     "seed": q.seed,
                     "enforce_connectivity": q.enforce_connectivity,
@@ -366,4 +366,9 @@ impl AlgoParams {
             ..Quickshift::default()
         }
     }
+}
+
+/// An `f32` parameter as the decimal a user typed (0.8, not 0.800000011920929).
+fn num(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }

@@ -230,3 +230,29 @@ fn meanshift_splits_the_two_tones() {
         assert!(row[..24].iter().all(|l| !row[24..].contains(l)));
     }
 }
+
+#[test]
+fn felzenszwalb_searches_the_scale_for_k_or_takes_one() {
+    let (rec, labels) = segment_with(&["--algo", "felzenszwalb", "-k", "8"]);
+    assert_eq!(rec["algorithm"], "felzenszwalb");
+    assert_eq!(rec["parameters"]["target_segments"], 8);
+    assert_eq!(rec["parameters"]["sigma"], 0.8);
+    assert_eq!(rec["parameters"]["min_size"], 20);
+    let count = *labels.iter().max().unwrap();
+    assert!(count >= 2, "the two tones are separate segments");
+    let (rec, _) = segment_with(&["--algo", "felzenszwalb", "--fh-scale", "300"]);
+    assert_eq!(rec["parameters"]["scale"], 300.0);
+    assert!(rec["parameters"]["target_segments"].is_null());
+}
+
+#[test]
+fn quickshift_reports_its_parameters_and_splits_the_two_tones() {
+    let (rec, labels) = segment_with(&["--algo", "quickshift", "--qs-kernel-size", "3"]);
+    assert_eq!(rec["algorithm"], "quickshift");
+    assert_eq!(rec["parameters"]["kernel_size"], 3.0);
+    assert_eq!(rec["parameters"]["max_dist"], 10.0);
+    assert_eq!(rec["parameters"]["seed"], 42);
+    for row in labels.chunks(48) {
+        assert!(row[..24].iter().all(|l| !row[24..].contains(l)));
+    }
+}
