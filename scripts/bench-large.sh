@@ -23,8 +23,12 @@ for f in ids:
 PY
 for j in 1 2; do
   for rep in 1 2 3; do
-    ./target/release/tessera segment "$dir/in" -o "$dir/out" -k "$k" -j "$j" --overlay none \
-        --labels none --report "$dir/report_j${j}_$rep.jsonl" "$@" 2>/dev/null
+    # One image per run, so that -j threads all work on that image.
+    for img in "$dir"/in/*.png; do
+      ./target/release/tessera segment "$img" -o "$dir/out" -k "$k" -j "$j" --overlay none \
+          --labels none --report "$dir/one.jsonl" "$@" 2>/dev/null
+      cat "$dir/one.jsonl" >> "$dir/report_j${j}_$rep.jsonl"
+    done
   done
   python3 - "$dir" "$j" <<'PY'
 import json, statistics, sys, glob
