@@ -310,7 +310,7 @@ fn process(
     // The decoded buffer is dropped as soon as it is converted.
     let image = Image::from_dynamic(&load_image(&job.input, args.max_pixels)?)?;
     let t = Instant::now();
-    let seg = algo.segment(&image)?;
+    let (seg, chosen) = algo.segment_explained(&image)?;
     let segment_ms = t.elapsed().as_secs_f64() * 1e3;
 
     if let Some(path) = &outputs.labels {
@@ -369,6 +369,12 @@ fn process(
     });
     if let (Some(obj), Some(desc)) = (record.as_object_mut(), description.as_object()) {
         obj.extend(desc.clone());
+        // What the algorithm chose while running (e.g. Felzenszwalb's scale for -k).
+        if let Some(params) = obj.get_mut("parameters").and_then(Value::as_object_mut) {
+            for (name, value) in chosen {
+                params.insert(name.to_string(), json!(round3(value)));
+            }
+        }
     }
     Ok(Some(record))
 }

@@ -238,6 +238,7 @@ fn felzenszwalb_searches_the_scale_for_k_or_takes_one() {
     assert_eq!(rec["parameters"]["target_segments"], 8);
     assert_eq!(rec["parameters"]["sigma"], 0.8);
     assert_eq!(rec["parameters"]["min_size"], 20);
+    assert!(rec["parameters"]["chosen_scale"].as_f64().unwrap() > 0.0);
     let count = *labels.iter().max().unwrap();
     assert!(count >= 2, "the two tones are separate segments");
     let (rec, _) = segment_with(&["--algo", "felzenszwalb", "--fh-scale", "300"]);

@@ -23,4 +23,14 @@ pub trait Superpixels {
     /// # Errors
     /// Bad parameters, or an image the algorithm cannot handle.
     fn segment(&self, image: &Image) -> Result<Segmentation>;
+
+    /// Over-segments `image` and also returns what the algorithm chose by itself while
+    /// running, as `(name, value)` pairs (for example the `scale` Felzenszwalb's target-count
+    /// search settled on). The default has nothing to add.
+    ///
+    /// # Errors
+    /// As [`Superpixels::segment`].
+    fn segment_explained(&self, image: &Image) -> Result<(Segmentation, Vec<(&'static str, f64)>)> {
+        self.segment(image).map(|seg| (seg, Vec::new()))
+    }
 }

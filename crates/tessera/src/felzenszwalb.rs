@@ -168,6 +168,11 @@ impl Superpixels for Felzenszwalb {
     fn segment(&self, image: &Image) -> Result<Segmentation> {
         self.segment_with_scale(image).map(|(seg, _)| seg)
     }
+
+    fn segment_explained(&self, image: &Image) -> Result<(Segmentation, Vec<(&'static str, f64)>)> {
+        let (seg, scale) = self.segment_with_scale(image)?;
+        Ok((seg, vec![("chosen_scale", f64::from(scale))]))
+    }
 }
 
 impl Felzenszwalb {
