@@ -2,9 +2,10 @@
 //! at 1920x1080 (scale 205: about 2000 segments), on one thread and on all threads, plus the
 //! search for a target count (400 segments at 481x321). Run: `cargo bench --bench felzenszwalb`.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
-use tessera::{Felzenszwalb, Image, Superpixels};
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera::{Felzenszwalb, Image};
 use tessera_suite::{asset, resized};
 
 fn bench(c: &mut Criterion) {
@@ -23,17 +24,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("felzenszwalb");
     group.sample_size(20);
     for (name, img, fh) in cases {
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            group.bench_with_input(
-                BenchmarkId::new(name, format!("{threads}t")),
-                img,
-                |b, img| b.iter(|| pool.install(|| fh.segment(black_box(img)).expect("fh"))),
-            );
-        }
+        common::on_1_and_2_threads(&mut group, name, img, &fh);
     }
     group.finish();
 }

@@ -1,9 +1,10 @@
 //! k-means superpixel speed at BSDS size (481x321, 400 segments) and at 1920x1080 (2000
 //! segments), grid seeding, on one thread and on all threads. Run: `cargo bench --bench kmeans`.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
-use tessera::{Image, KMeans, Superpixels};
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera::{Image, KMeans};
 use tessera_suite::{asset, resized};
 
 fn bench(c: &mut Criterion) {
@@ -20,19 +21,7 @@ fn bench(c: &mut Criterion) {
             n_segments: k,
             ..KMeans::default()
         };
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            group.bench_with_input(
-                BenchmarkId::new(format!("{name}/k{k}"), format!("{threads}t")),
-                &img,
-                |b, img| {
-                    b.iter(|| pool.install(|| kmeans.segment(black_box(img)).expect("kmeans")))
-                },
-            );
-        }
+        common::on_1_and_2_threads(&mut group, &format!("{name}/k{k}"), &img, &kmeans);
     }
     group.finish();
 }

@@ -2,9 +2,10 @@
 //! 20) at BSDS size (481x321) and at 1920x1080 (fewer samples), on one thread and on all
 //! threads. Run: `cargo bench --bench meanshift`.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
-use tessera::{Image, MeanShift, Superpixels};
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera::{Image, MeanShift};
 use tessera_suite::{asset, resized};
 
 fn bench(c: &mut Criterion) {
@@ -18,21 +19,7 @@ fn bench(c: &mut Criterion) {
     for (name, img, samples) in cases {
         group.sample_size(samples);
         let img = Image::from_dynamic(&img).expect("asset converts");
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            group.bench_with_input(
-                BenchmarkId::new(name, format!("{threads}t")),
-                &img,
-                |b, img| {
-                    b.iter(|| {
-                        pool.install(|| meanshift.segment(black_box(img)).expect("meanshift"))
-                    })
-                },
-            );
-        }
+        common::on_1_and_2_threads(&mut group, name, &img, &meanshift);
     }
     group.finish();
 }

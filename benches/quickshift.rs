@@ -2,9 +2,10 @@
 //! segments) and at 1920x1080 (kernel_size 5.48, max_dist 10.97: about 2000 segments), on one
 //! thread and on all threads. Run: `cargo bench --bench quickshift`.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
-use tessera::{Image, Quickshift, Superpixels};
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera::{Image, Quickshift};
 use tessera_suite::{asset, resized};
 
 fn bench(c: &mut Criterion) {
@@ -22,19 +23,7 @@ fn bench(c: &mut Criterion) {
             max_dist: 2.0 * kernel_size,
             ..Quickshift::default()
         };
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            group.bench_with_input(
-                BenchmarkId::new(name, format!("{threads}t")),
-                &img,
-                |b, img| {
-                    b.iter(|| pool.install(|| qs.segment(black_box(img)).expect("quickshift")))
-                },
-            );
-        }
+        common::on_1_and_2_threads(&mut group, name, &img, &qs);
     }
     group.finish();
 }

@@ -1,9 +1,10 @@
 //! SLIC speed at BSDS size (481x321, 400 segments) and at 1920x1080 (2000 segments), on one
 //! thread and on all threads. Run: `cargo bench --bench slic`.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
-use tessera::{Image, Slic, Superpixels};
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tessera::{Image, Slic};
 use tessera_suite::{asset, resized};
 
 fn bench(c: &mut Criterion) {
@@ -20,17 +21,7 @@ fn bench(c: &mut Criterion) {
             n_segments: k,
             ..Slic::default()
         };
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            group.bench_with_input(
-                BenchmarkId::new(format!("{name}/k{k}"), format!("{threads}t")),
-                &img,
-                |b, img| b.iter(|| pool.install(|| slic.segment(black_box(img)).expect("slic"))),
-            );
-        }
+        common::on_1_and_2_threads(&mut group, &format!("{name}/k{k}"), &img, &slic);
     }
     group.finish();
 }
