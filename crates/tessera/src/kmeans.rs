@@ -459,13 +459,7 @@ mod tests {
     use crate::image::Samples;
     use proptest::prelude::*;
 
-    fn rgb(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Image {
-        let data = (0..h)
-            .flat_map(|y| (0..w).map(move |x| (x, y)))
-            .flat_map(|(x, y)| px(x, y))
-            .collect();
-        Image::new(w, h, 3, Samples::U8(data)).unwrap()
-    }
+    use crate::test_support::rgb;
 
     fn noise(w: u32, h: u32, seed: u64) -> Image {
         let mut s = seed | 1;

@@ -27,6 +27,15 @@ pub(crate) fn noisy_image(width: u32, height: u32, channels: u8, seed: u64) -> I
     Image::new(width, height, channels, Samples::U8(s)).expect("sizes match")
 }
 
+/// An 8-bit RGB image whose pixel `(x, y)` is `px(x, y)`.
+pub(crate) fn rgb(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Image {
+    let data = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| px(x, y))
+        .collect();
+    Image::new(w, h, 3, Samples::U8(data)).expect("sizes match")
+}
+
 /// Runs `f` inside a rayon pool of one thread and inside one of two threads.
 pub(crate) fn on_1_and_2_threads<T: Send>(f: impl Fn() -> T + Sync) -> (T, T) {
     let pool = |n| {
