@@ -218,6 +218,13 @@ fn kmeans_reports_its_parameters_and_follows_the_seed() {
     assert_eq!(labels, again, "same seed, same labels");
 }
 
+/// No segment of `segment_with`'s 48-pixel-wide picture crosses the border of its two tones.
+fn assert_halves_apart(labels: &[u16]) {
+    for row in labels.chunks(48) {
+        assert!(row[..24].iter().all(|l| !row[24..].contains(l)));
+    }
+}
+
 #[test]
 fn meanshift_splits_the_two_tones() {
     let (rec, labels) = segment_with(&["--algo", "meanshift", "--hr", "8"]);
@@ -226,9 +233,7 @@ fn meanshift_splits_the_two_tones() {
     assert_eq!(rec["parameters"]["hr"], 8.0);
     assert_eq!(rec["parameters"]["min_size"], 20);
     // The picture's two halves differ far more than hr: no region crosses the middle.
-    for row in labels.chunks(48) {
-        assert!(row[..24].iter().all(|l| !row[24..].contains(l)));
-    }
+    assert_halves_apart(&labels);
 }
 
 #[test]
@@ -253,7 +258,5 @@ fn quickshift_reports_its_parameters_and_splits_the_two_tones() {
     assert_eq!(rec["parameters"]["kernel_size"], 3.0);
     assert_eq!(rec["parameters"]["max_dist"], 10.0);
     assert_eq!(rec["parameters"]["seed"], 42);
-    for row in labels.chunks(48) {
-        assert!(row[..24].iter().all(|l| !row[24..].contains(l)));
-    }
+    assert_halves_apart(&labels);
 }

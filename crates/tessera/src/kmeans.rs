@@ -461,17 +461,9 @@ mod tests {
 
     use crate::test_support::rgb;
 
+    /// Uniform 8-bit RGB noise.
     fn noise(w: u32, h: u32, seed: u64) -> Image {
-        let mut s = seed | 1;
-        let data = (0..w * h * 3)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 24) as u8
-            })
-            .collect();
-        Image::new(w, h, 3, Samples::U8(data)).unwrap()
+        crate::test_support::noise_image(w, h, 3, seed)
     }
 
     /// Blocks of 7x5 pixels of random colours, plus a little noise.

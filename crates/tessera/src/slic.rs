@@ -828,18 +828,7 @@ mod tests {
     use crate::image::Samples;
     use proptest::prelude::*;
 
-    fn random_image(w: u32, h: u32, channels: u8, seed: u64) -> Image {
-        let mut x = seed | 1;
-        let samples = (0..w * h * channels as u32)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        Image::new(w, h, channels, Samples::U8(samples)).unwrap()
-    }
+    use crate::test_support::noise_image as random_image;
 
     /// A smooth colour pattern (noise would fragment every cluster).
     fn smooth_image(w: u32, h: u32) -> Image {

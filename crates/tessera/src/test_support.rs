@@ -27,6 +27,20 @@ pub(crate) fn noisy_image(width: u32, height: u32, channels: u8, seed: u64) -> I
     Image::new(width, height, channels, Samples::U8(s)).expect("sizes match")
 }
 
+/// Uniform 8-bit noise of `channels` channels (xorshift from `seed`).
+pub(crate) fn noise_image(w: u32, h: u32, channels: u8, seed: u64) -> Image {
+    let mut x = seed | 1;
+    let samples = (0..w * h * channels as u32)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    Image::new(w, h, channels, Samples::U8(samples)).expect("sizes match")
+}
+
 /// An 8-bit RGB image whose pixel `(x, y)` is `px(x, y)`.
 pub(crate) fn rgb(w: u32, h: u32, px: impl Fn(u32, u32) -> [u8; 3]) -> Image {
     let data = (0..h)
