@@ -229,6 +229,14 @@ impl Slic {
 
         let mut labels = vec![UNLABELLED; n];
         let mut dist = vec![f32::INFINITY; n];
+        // Standard SLIC: D = d_c^2 + (m/S)^2 d_s^2. SLIC-zero: D = d_c^2 / m_k^2 + d_s^2 / S^2,
+        // with m_k each cluster's largest colour distance of the previous iteration.
+        let mut colour_weight = vec![1.0f32; nc];
+        let spatial_weight = if self.slic_zero {
+            1.0 / (step_f * step_f)
+        } else {
+            (self.compactness / step_f).powi(2)
+        };
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
         for it in 0..self.max_iterations as usize + usize::from(full_pass) {
@@ -246,19 +254,11 @@ impl Slic {
                     phase: it % stride,
                 }
             };
-            let colour_weight: Vec<f32> = if self.slic_zero {
-                max_colour
-                    .iter()
-                    .map(|&m| 1.0 / (m * m).max(1e-6 * self.compactness * self.compactness))
-                    .collect()
-            } else {
-                vec![1.0; nc]
-            };
-            let spatial_weight = if self.slic_zero {
-                1.0 / (step_f * step_f)
-            } else {
-                (self.compactness / step_f).powi(2)
-            };
+            if self.slic_zero {
+                for (wgt, &m) in colour_weight.iter_mut().zip(&max_colour) {
+                    *wgt = 1.0 / (m * m).max(1e-6 * self.compactness * self.compactness);
+                }
+            }
             let ctx = AssignCtx {
                 w,
                 planes: &planes,
