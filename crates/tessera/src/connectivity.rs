@@ -5,8 +5,8 @@
 //! the merge of small regions into a neighbour that SLIC's post-processing needs; a single
 //! breadth-first pass does both.
 
-use crate::error::{Error, Result};
-use crate::segmentation::{Segmentation, UNLABELLED};
+use crate::error::Result;
+use crate::segmentation::{Segmentation, UNLABELLED, check_len};
 
 /// Splits every label into its 4-connected pieces; each piece becomes a segment, numbered in
 /// raster order of its first pixel. Unlabelled pixels stay unlabelled.
@@ -50,13 +50,7 @@ pub fn enforce_connectivity(
     min_size: usize,
     max_size: usize,
 ) -> Result<Segmentation> {
-    let n = width as usize * height as usize;
-    if labels.len() != n || n == 0 {
-        return Err(Error::SizeMismatch(format!(
-            "a {width}x{height} label map needs {n} labels, got {}",
-            labels.len()
-        )));
-    }
+    check_len(width, height, labels)?;
     Ok(connect(width, height, labels, min_size, max_size))
 }
 

@@ -236,7 +236,8 @@ impl Segmentation {
     }
 }
 
-fn check_len(width: u32, height: u32, labels: &[u32]) -> Result<()> {
+/// Refuses a label map that does not hold `width * height` labels, or is empty.
+pub(crate) fn check_len(width: u32, height: u32, labels: &[u32]) -> Result<()> {
     let n = width as usize * height as usize;
     if labels.len() != n || n == 0 {
         return Err(Error::SizeMismatch(format!(
