@@ -18,7 +18,7 @@ use crate::segmentation::{Segmentation, UNLABELLED, check_len};
 /// ```
 ///
 /// # Errors
-/// [`Error::SizeMismatch`] when `labels` does not hold `width * height` labels, or is empty.
+/// [`Error::SizeMismatch`](crate::Error::SizeMismatch) when `labels` does not hold `width * height` labels, or is empty.
 pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Result<Segmentation> {
     enforce_connectivity(width, height, labels, 0, usize::MAX)
 }
@@ -42,7 +42,7 @@ pub(crate) fn split_checked(seg: &Segmentation) -> Segmentation {
 /// The result's segments are each one 4-connected region, numbered in raster order.
 ///
 /// # Errors
-/// [`Error::SizeMismatch`] when `labels` does not hold `width * height` labels, or is empty.
+/// [`Error::SizeMismatch`](crate::Error::SizeMismatch) when `labels` does not hold `width * height` labels, or is empty.
 pub fn enforce_connectivity(
     width: u32,
     height: u32,
@@ -325,6 +325,7 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use proptest::prelude::*;
 
     #[test]

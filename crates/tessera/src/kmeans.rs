@@ -62,7 +62,7 @@ pub enum KMeansInit {
     PlusPlus,
 }
 
-/// k-means superpixel parameters. See the [module documentation](self) for the method.
+/// k-means superpixel parameters: Lloyd's algorithm over every pixel in CIELAB plus weighted position, then connectivity enforcement.
 ///
 /// ```
 /// use tessera::{Image, KMeans, Superpixels};
