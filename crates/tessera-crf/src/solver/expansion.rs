@@ -5,10 +5,19 @@
 //!
 //! For a metric pairwise cost each move is solved exactly and the result is within
 //! `2 * max V / min V` (2 for Potts) of the optimum. Non-metric costs make some move terms
-//! non-submodular; those terms are truncated (the cost of moving only the second end to alpha is
-//! raised until the term is submodular, after Rother et al., CVPR 2005) and a move is accepted only if it lowers the
-//! true energy, so the energy never increases. With two labels and submodular costs the problem
-//! is solved exactly by one cut.
+//! non-submodular; those terms are truncated (the cost of moving only the second end to alpha
+//! is raised until the term is submodular, after Rother et al., CVPR 2005) and a move is
+//! accepted only if it lowers the true energy, so the energy never increases. With two labels
+//! and submodular costs the problem is solved exactly by one cut.
+//!
+//! An expansion move changes a set of nodes to one label, so a local minimum can still hold a
+//! region that would be better split between two other labels at once. When a cycle of
+//! expansions lowers nothing, [`Expansion::unary_fusion`] tries fusion moves (Lempitsky, Rother,
+//! Roth & Blake, "Fusion moves for Markov random field optimization", PAMI 2010) with `L + 1`
+//! proposals built from the unaries alone: each node's cheapest label, and for each label `d`,
+//! each node's cheapest label other than `d`. A fusion may take any subset of a proposal, so a
+//! region can move to a mix of labels in one cut; expansion cycles resume after any accepted
+//! fusion.
 
 use super::{Solution, Solver, check_iterations, solution};
 use crate::energy::Energy;
@@ -33,6 +42,11 @@ pub struct Expansion {
     /// (Boykov, Veksler & Zabih) before stopping. Default false: on the benchmark graphs they
     /// cost 2-3x the time and lowered no energy.
     pub swaps: bool,
+    /// When expansions (and swaps) no longer lower the energy, try fusion moves with the
+    /// `L + 1` unary proposals (see the module documentation) before stopping. Default true: on
+    /// the benchmark graphs with 5 and 21 labels they took the energy below loopy BP's, where
+    /// expansion alone stopped above it on two of six, for about twice the time.
+    pub unary_fusion: bool,
 }
 
 impl Default for Expansion {
@@ -40,6 +54,7 @@ impl Default for Expansion {
         Expansion {
             max_cycles: 20,
             swaps: false,
+            unary_fusion: true,
         }
     }
 }
@@ -87,6 +102,12 @@ impl Solver for Expansion {
                             improved |= moves.try_fusion(&mut x, Some((alpha, beta)));
                         }
                     }
+                }
+            }
+            if !improved && self.unary_fusion {
+                for excluded in 0..=energy.n_labels() {
+                    unary_proposal(energy, excluded, &mut moves.proposal);
+                    improved |= moves.try_fusion(&mut x, None);
                 }
             }
             if !improved {
@@ -138,6 +159,21 @@ impl Moves<'_> {
         } else {
             false
         }
+    }
+}
+
+/// Writes to `proposal` each node's cheapest label by its unary alone, leaving out label
+/// `excluded` (no label is left out when `excluded >= n_labels`). Ties go to the lower label.
+fn unary_proposal(energy: &Energy, excluded: usize, proposal: &mut [u32]) {
+    for (i, p) in proposal.iter_mut().enumerate() {
+        let mut best: Option<(usize, f64)> = None;
+        for (l, &u) in energy.unary(i).iter().enumerate() {
+            if l != excluded && best.is_none_or(|(_, b)| u < b) {
+                best = Some((l, u));
+            }
+        }
+        // With a single label and it excluded, there is nothing else to propose.
+        *p = best.map_or(0, |(l, _)| l as u32);
     }
 }
 
@@ -194,4 +230,43 @@ fn fuse(energy: &Energy, x0: &[u32], x1: &[u32]) -> Vec<bool> {
     }
     g.maxflow();
     (0..n).map(|i| !g.in_source_set(i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::energy::{Edge, Pairwise};
+
+    /// A chain where expansion alone stops at "all 0" (energy 20): every single-label move
+    /// from there costs more, but moving the chain to 1 and its end to 2 at once reaches the
+    /// optimum, 19 (checked by hand: 6 + 2 + 3 + 3 for the unaries, 5 for the one cut edge).
+    #[test]
+    fn unary_fusion_leaves_an_expansion_local_minimum() {
+        let unary = vec![5., 6., 6., 5., 2., 6., 6., 3., 8., 4., 9., 3.];
+        let edges = [(0, 1, 6.0), (1, 2, 4.0), (2, 3, 5.0)]
+            .map(|(a, b, weight)| Edge { a, b, weight })
+            .to_vec();
+        let e = Energy::new(3, unary, edges, Pairwise::Potts).unwrap();
+        let plain = Expansion {
+            unary_fusion: false,
+            ..Expansion::default()
+        }
+        .solve(&e)
+        .unwrap();
+        assert_eq!((plain.labels, plain.energy), (vec![0, 0, 0, 0], 20.0));
+        let fused = Expansion::default().solve(&e).unwrap();
+        assert_eq!((fused.labels, fused.energy), (vec![1, 1, 1, 2], 19.0));
+    }
+
+    #[test]
+    fn unary_proposal_leaves_out_one_label() {
+        let e = Energy::new(3, vec![1., 0., 2., 0., 5., 4.], vec![], Pairwise::Potts).unwrap();
+        let mut p = vec![9; 2];
+        unary_proposal(&e, 3, &mut p);
+        assert_eq!(p, [1, 0]);
+        unary_proposal(&e, 1, &mut p);
+        assert_eq!(p, [0, 0]);
+        unary_proposal(&e, 0, &mut p);
+        assert_eq!(p, [1, 2]);
+    }
 }

@@ -226,6 +226,15 @@ mod tests {
         }
 
         #[test]
+        fn unary_fusion_never_ends_higher(e in model(1..5, false)) {
+            // Fusion runs only once expansion has stopped, and only takes moves that lower the
+            // energy, so it can only end at or below where expansion alone ends.
+            let plain = Expansion { unary_fusion: false, ..Expansion::default() }.solve(&e).unwrap();
+            let fused = Expansion::default().solve(&e).unwrap();
+            prop_assert!(fused.energy <= plain.energy, "fused {} plain {}", fused.energy, plain.energy);
+        }
+
+        #[test]
         fn expansion_within_factor_two_on_potts(e in model(1..5, true)) {
             let opt = brute_force(&e);
             for swaps in [false, true] {
