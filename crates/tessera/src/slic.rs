@@ -703,9 +703,15 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
             let d = _mm256_min_ps(d, vmax);
             let old = _mm256_loadu_ps(dr.as_ptr().add(i));
             let better = _mm256_cmp_ps::<_CMP_LT_OQ>(d, old);
-            _mm256_storeu_ps(dr.as_mut_ptr().add(i), _mm256_blendv_ps(old, d, better));
             let lp = lr.as_mut_ptr().add(i) as *mut f32;
-            let labels = _mm256_blendv_ps(_mm256_loadu_ps(lp), vlabel, better);
+            let mut dist = _mm256_blendv_ps(old, d, better);
+            let mut labels = _mm256_blendv_ps(_mm256_loadu_ps(lp), vlabel, better);
+            // LLVM turns "load, blend, store back" into a masked store (`vmaskmovps`), which
+            // AMD cores run many times slower than a blend and a plain store: it took over
+            // half of SLIC's time. An empty asm statement makes the blended values opaque.
+            std::arch::asm!("/* {0} {1} */", inout(ymm_reg) dist, inout(ymm_reg) labels,
+                options(pure, nomem, nostack, preserves_flags));
+            _mm256_storeu_ps(dr.as_mut_ptr().add(i), dist);
             _mm256_storeu_ps(lp, labels);
         }
         i += 8;
