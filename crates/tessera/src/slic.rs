@@ -19,6 +19,7 @@ use crate::image::{Image, Mask};
 use crate::segmentation::{Segmentation, UNLABELLED, relabel_in_place};
 use crate::smoothing::gaussian;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Rows per parallel band. Fixed, so that results do not depend on the thread count.
 const BAND_ROWS: usize = 16;
@@ -293,7 +294,7 @@ impl Slic {
                     .map(|(m, &old)| if m > 0.0 { m.sqrt() } else { old })
                     .collect();
             }
-            update_centres(w, &planes, &labels, &mut centres, rows);
+            update_centres(w, &planes, &labels, &mut centres, &grid, rows);
         }
 
         label_leftovers(w, &centres, mask, &mut labels);
@@ -387,6 +388,20 @@ impl Grid {
             }
         }
         centres
+    }
+
+    /// The search window of a centre at `(cy, cx)`: rows within `reach.0` and columns within
+    /// `reach.1` of its nearest pixel, clipped to the rows `y0..y1` and to the image width.
+    /// Assignment and update must agree on it: a pixel can only be labelled by a centre whose
+    /// window holds it.
+    fn window(&self, cy: f32, cx: f32, y0: usize, y1: usize) -> (Range<usize>, Range<usize>) {
+        let (ry, rx) = (self.reach.0 as isize, self.reach.1 as isize);
+        let (py, px) = (cy.round() as isize, cx.round() as isize);
+        let wy0 = (py - ry).max(y0 as isize) as usize;
+        let wy1 = ((py + ry + 1).max(0) as usize).min(y1);
+        let wx0 = (px - rx).max(0) as usize;
+        let wx1 = ((px + rx + 1).max(0) as usize).min(self.width);
+        (wy0..wy1.max(wy0), wx0..wx1.max(wx0))
     }
 
     fn span(&self, i: usize, cell: f64) -> (usize, usize) {
@@ -583,7 +598,7 @@ fn assign_band_with<const C: usize, const AVX2: bool>(
     let w = ctx.w;
     let rows = labels.len() / w;
     let y1 = y0 + rows;
-    let (ry, rx) = ctx.grid.reach;
+    let rx = ctx.grid.reach.1;
     let [sy, sx] = ctx.spacing;
     let b = ctx.spatial_weight;
     let centres = ctx.centres;
@@ -591,15 +606,12 @@ fn assign_band_with<const C: usize, const AVX2: bool>(
     let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
     for k in 0..centres.len() {
         let (cy, cx) = (centres.y[k], centres.x[k]);
-        let (py, px) = (cy.round() as isize, cx.round() as isize);
-        let wy0 = (py - ry as isize).max(y0 as isize) as usize;
-        let wy1 = ((py + ry as isize + 1).max(0) as usize).min(y1);
-        let wx0 = (px - rx as isize).max(0) as usize;
-        let wx1 = ((px + rx as isize + 1).max(0) as usize).min(w);
-        if wy0 >= wy1 || wx0 >= wx1 {
+        let (ys, xs) = ctx.grid.window(cy, cx, y0, y1);
+        let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);
+        if ys.is_empty() || xs.is_empty() {
             continue;
         }
-        let len = wx1 - wx0;
+        let len = xs.len();
         for (i, t) in xterm[..len].iter_mut().enumerate() {
             let dx = ((wx0 + i) as f32 - cx) * sx;
             *t = b * dx * dx;
@@ -721,70 +733,249 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
 
 /// Moves every centre to the mean position and colour of its pixels; a centre with no pixel
 /// stays where it is.
+///
+/// Each centre sums its own pixels by scanning its search window for its label (a pixel
+/// only ever takes the label of a centre whose window holds it), eight lanes at a time. This
+/// visits each pixel about four times but without branches or a chain of dependent additions,
+/// and is several times faster than one pass that adds each pixel (or run of equal labels) to
+/// its centre's sums. Centres are independent, so the result does not depend on the thread
+/// count.
 fn update_centres<const C: usize>(
     w: usize,
     planes: &[&[f32]; C],
     labels: &[u32],
     centres: &mut Centres<C>,
+    grid: &Grid,
     rows: Rows,
 ) {
-    let nc = centres.len();
-    let stride = 3 + C;
-    let partial: Vec<Vec<f64>> = labels
-        .par_chunks(BAND_ROWS * w)
-        .enumerate()
-        .map(|(band, lab)| {
-            let mut acc = vec![0.0f64; nc * stride];
-            let base = band * BAND_ROWS * w;
-            for (r, row) in lab.chunks(w).enumerate() {
-                let offset = base + r * w;
-                if !rows.takes(offset / w) {
-                    continue;
-                }
-                let y = (offset / w) as f64;
-                let feats: [&[f32]; C] = std::array::from_fn(|c| &planes[c][offset..offset + w]);
-                // Sum runs of equal labels locally, then add each run to its centre.
-                let mut x = 0;
-                while x < row.len() {
-                    let l = row[x];
-                    let start = x;
-                    // A run is at most one row long: f32 sums lose nothing that matters.
-                    let mut colour = [0.0f32; C];
-                    while x < row.len() && row[x] == l {
-                        for c in 0..C {
-                            colour[c] += feats[c][x];
-                        }
-                        x += 1;
-                    }
-                    if l == UNLABELLED {
-                        continue;
-                    }
-                    let n = (x - start) as f64;
-                    let s = &mut acc[l as usize * stride..(l as usize + 1) * stride];
-                    s[0] += n;
-                    s[1] += n * y;
-                    // Sum of start..x, exact in f64 for any image that fits in memory.
-                    s[2] += n * (start + x - 1) as f64 / 2.0;
-                    for c in 0..C {
-                        s[3 + c] += colour[c] as f64;
-                    }
-                }
+    let h = labels.len() / w;
+    let means: Vec<Option<(f32, f32, [f32; C])>> = (0..centres.len())
+        .into_par_iter()
+        .with_min_len(16)
+        .map(|k| {
+            let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
+            if ys.is_empty() || xs.is_empty() {
+                return None;
             }
-            acc
+            let sums = window_sums(w, planes, labels, k as u32, ys, xs.clone(), rows);
+            (sums.count > 0).then(|| {
+                let n = sums.count as f64;
+                (
+                    (sums.y as f64 / n) as f32,
+                    ((sums.x as f64 + n * xs.start as f64) / n) as f32,
+                    std::array::from_fn(|c| (sums.colour[c] / n) as f32),
+                )
+            })
         })
         .collect();
-    let mut total = vec![0.0f64; nc * stride];
-    for band in &partial {
-        for (t, v) in total.iter_mut().zip(band) {
-            *t += v;
+    for (k, mean) in means.into_iter().enumerate() {
+        if let Some((y, x, colour)) = mean {
+            centres.y[k] = y;
+            centres.x[k] = x;
+            centres.colour[k] = colour;
         }
     }
-    for k in 0..nc {
-        let s = &total[k * stride..(k + 1) * stride];
-        if s[0] > 0.0 {
-            centres.y[k] = (s[1] / s[0]) as f32;
-            centres.x[k] = (s[2] / s[0]) as f32;
-            centres.colour[k] = std::array::from_fn(|c| (s[3 + c] / s[0]) as f32);
+}
+
+/// What [`window_sums`] adds up for one centre.
+struct WindowSums<const C: usize> {
+    /// Pixels with the label.
+    count: u64,
+    /// Sum of their rows.
+    y: u64,
+    /// Sum of their columns, counted from the window's first column.
+    x: u64,
+    /// Sums of their features.
+    colour: [f64; C],
+}
+
+/// Per-lane partial sums over a group of window rows: lane `j` holds the columns `j, j + 8,
+/// ...` of the window. The group is small enough that the `u32` sums cannot overflow and the
+/// `f32` sums lose nothing that matters; groups are totalled in `u64` and `f64`.
+struct Lanes<const C: usize> {
+    count: [u32; LANES],
+    y: [u32; LANES],
+    x: [u32; LANES],
+    colour: [[f32; LANES]; C],
+}
+
+impl<const C: usize> Lanes<C> {
+    fn new() -> Self {
+        Lanes {
+            count: [0; LANES],
+            y: [0; LANES],
+            x: [0; LANES],
+            colour: [[0.0; LANES]; C],
+        }
+    }
+
+    /// Adds the lanes into the window totals.
+    fn total_into(&self, out: &mut WindowSums<C>) {
+        let sum = |v: &[u32; LANES]| v.iter().map(|&x| u64::from(x)).sum::<u64>();
+        out.count += sum(&self.count);
+        out.y += sum(&self.y);
+        out.x += sum(&self.x);
+        for (o, lanes) in out.colour.iter_mut().zip(&self.colour) {
+            *o += lanes.iter().map(|&v| f64::from(v)).sum::<f64>();
+        }
+    }
+}
+
+/// One group of window rows for [`window_sums`]: the rows' start offsets, the window width,
+/// and the label looked for.
+struct RowGroup<'a> {
+    starts: &'a [(usize, u32)],
+    len: usize,
+    label: u32,
+}
+
+/// Sums over the pixels labelled `label` in rows `ys` (those `rows` takes) and columns `xs`.
+///
+/// The AVX2 kernel and the portable loop add the same values (a pixel with another label adds
+/// zero) in the same lanes and order, so they give the same sums.
+fn window_sums<const C: usize>(
+    w: usize,
+    planes: &[&[f32]; C],
+    labels: &[u32],
+    label: u32,
+    ys: Range<usize>,
+    xs: Range<usize>,
+    rows: Rows,
+) -> WindowSums<C> {
+    let mut out = WindowSums {
+        count: 0,
+        y: 0,
+        x: 0,
+        colour: [0.0; C],
+    };
+    let len = xs.len();
+    let h = labels.len() / w;
+    // Rows per group: at most 16, and few enough that a lane's sum of rows, columns or hits
+    // (at most rows * ceil(len / 8) values below max(h, len)) stays below 2^31.
+    let per_lane = len.div_ceil(LANES).max(1) * h.max(len).max(1);
+    let group = (i32::MAX as usize / per_lane).clamp(1, 16);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let mut starts = [(0usize, 0u32); 16];
+    let mut taken = (rows.first_from(ys.start)..ys.end)
+        .step_by(rows.stride)
+        .peekable();
+    while taken.peek().is_some() {
+        let mut n = 0;
+        for y in taken.by_ref().take(group) {
+            starts[n] = (y * w + xs.start, y as u32);
+            n += 1;
+        }
+        let g = RowGroup {
+            starts: &starts[..n],
+            len,
+            label,
+        };
+        let mut lanes = Lanes::new();
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU supports AVX2, checked above.
+            unsafe { group_avx2(&g, labels, planes, &mut lanes) };
+            lanes.total_into(&mut out);
+            continue;
+        }
+        group_portable(&g, labels, planes, &mut lanes);
+        lanes.total_into(&mut out);
+    }
+    out
+}
+
+/// A group of window rows pixel by pixel, each into lane `column % 8`.
+#[allow(clippy::needless_range_loop)] // channels index two arrays in step
+fn group_portable<const C: usize>(
+    g: &RowGroup<'_>,
+    labels: &[u32],
+    planes: &[&[f32]; C],
+    lanes: &mut Lanes<C>,
+) {
+    for &(at, y) in g.starts {
+        for i in 0..g.len {
+            let j = i % LANES;
+            let hit = labels[at + i] == g.label;
+            lanes.count[j] += u32::from(hit);
+            lanes.y[j] += if hit { y } else { 0 };
+            lanes.x[j] += if hit { i as u32 } else { 0 };
+            for c in 0..C {
+                lanes.colour[c][j] += if hit { planes[c][at + i] } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// [`group_portable`] eight columns at a time with AVX2; the last, partial group of columns
+/// of a row is read with masked loads.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::needless_range_loop)] // channels index two arrays in step
+fn group_avx2<const C: usize>(
+    g: &RowGroup<'_>,
+    labels: &[u32],
+    planes: &[&[f32]; C],
+    lanes: &mut Lanes<C>,
+) {
+    use std::arch::x86_64::*;
+    let len = g.len;
+    assert!(
+        g.starts
+            .iter()
+            .all(|&(at, _)| at + len <= labels.len() && planes.iter().all(|p| at + len <= p.len()))
+    );
+    let vlabel = _mm256_set1_epi32(g.label as i32);
+    let eight = _mm256_set1_epi32(LANES as i32);
+    let vlen = _mm256_set1_epi32(len as i32);
+    let mut count = _mm256_setzero_si256();
+    let mut ysum = _mm256_setzero_si256();
+    let mut xsum = _mm256_setzero_si256();
+    let mut colour = [_mm256_setzero_ps(); C];
+    for &(at, y) in g.starts {
+        let vy = _mm256_set1_epi32(y as i32);
+        let mut index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut i = 0;
+        while i < len {
+            // SAFETY: rows hold `len` values from `at` (asserted above). A whole group of
+            // eight is read with plain loads; a partial one with masked loads, which touch
+            // only the lanes below `len`.
+            unsafe {
+                let (lab, valid) = if i + LANES <= len {
+                    let p = labels.as_ptr().add(at + i) as *const __m256i;
+                    (_mm256_loadu_si256(p), _mm256_set1_epi32(-1))
+                } else {
+                    let valid = _mm256_cmpgt_epi32(vlen, index);
+                    let p = labels.as_ptr().add(at + i) as *const i32;
+                    (_mm256_maskload_epi32(p, valid), valid)
+                };
+                let hit = _mm256_and_si256(_mm256_cmpeq_epi32(lab, vlabel), valid);
+                // A hit lane is all ones, -1: subtracting it counts one.
+                count = _mm256_sub_epi32(count, hit);
+                ysum = _mm256_add_epi32(ysum, _mm256_and_si256(vy, hit));
+                xsum = _mm256_add_epi32(xsum, _mm256_and_si256(index, hit));
+                let keep = _mm256_castsi256_ps(hit);
+                for c in 0..C {
+                    let p = planes[c].as_ptr().add(at + i);
+                    let f = if i + LANES <= len {
+                        _mm256_loadu_ps(p)
+                    } else {
+                        _mm256_maskload_ps(p, valid)
+                    };
+                    colour[c] = _mm256_add_ps(colour[c], _mm256_and_ps(f, keep));
+                }
+            }
+            index = _mm256_add_epi32(index, eight);
+            i += LANES;
+        }
+    }
+    // SAFETY: each destination is an array of LANES (8) 32-bit values.
+    unsafe {
+        _mm256_storeu_si256(lanes.count.as_mut_ptr() as *mut __m256i, count);
+        _mm256_storeu_si256(lanes.y.as_mut_ptr() as *mut __m256i, ysum);
+        _mm256_storeu_si256(lanes.x.as_mut_ptr() as *mut __m256i, xsum);
+        for c in 0..C {
+            _mm256_storeu_ps(lanes.colour[c].as_mut_ptr(), colour[c]);
         }
     }
 }
@@ -1041,6 +1232,49 @@ mod tests {
     }
 
     #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn vector_and_scalar_window_sums_agree_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        }
+        let mut x = 987654321u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x >> 40
+        };
+        let (w, h) = (53usize, 37usize);
+        let labels: Vec<u32> = (0..w * h).map(|_| (next() % 3) as u32).collect();
+        let planes: Vec<Vec<f32>> = (0..3)
+            .map(|_| (0..w * h).map(|_| next() as f32 / 1000.0).collect())
+            .collect();
+        let refs: [&[f32]; 3] = [&planes[0], &planes[1], &planes[2]];
+        let mut hits = 0;
+        for (x0, len) in [(0usize, 1usize), (3, 7), (5, 8), (0, 9), (10, 41), (0, 53)] {
+            for rows in [(0usize, 1usize), (1, 5), (0, 16), (2, 17), (0, 37)] {
+                let starts: Vec<(usize, u32)> =
+                    (rows.0..rows.1).map(|y| (y * w + x0, y as u32)).collect();
+                let g = RowGroup {
+                    starts: &starts,
+                    len,
+                    label: 1,
+                };
+                let (mut a, mut b) = (Lanes::<3>::new(), Lanes::<3>::new());
+                group_portable(&g, &labels, &refs, &mut a);
+                // SAFETY: AVX2 was detected above.
+                unsafe { group_avx2(&g, &labels, &refs, &mut b) };
+                assert_eq!((a.count, a.y, a.x), (b.count, b.y, b.x));
+                let bits = |l: &Lanes<3>| l.colour.map(|c| c.map(f32::to_bits));
+                assert_eq!(bits(&a), bits(&b), "x0 {x0} len {len} rows {rows:?}");
+                hits += a.count.iter().sum::<u32>();
+            }
+        }
+        assert!(hits > 1000, "the test windows hold the label: {hits}");
+    }
+
     #[test]
     fn vector_and_scalar_kernels_agree_bit_for_bit() {
         if !std::arch::is_x86_feature_detected!("avx2") {
