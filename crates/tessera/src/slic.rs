@@ -694,10 +694,18 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
     let vmax = _mm256_set1_ps(f32::MAX);
     let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(row.label as i32));
     let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(row.col[c]));
+    // Whole groups of eight, then (when the row is at least eight long) one more group that
+    // ends at the row's end and overlaps the previous one: a pixel processed twice with the
+    // same centre gets the same distance, which is not less than what the first time left,
+    // so nothing changes there. No scalar tail is left.
+    let tail = full < len && len >= LANES;
     let mut i = 0;
-    while i < full {
-        // SAFETY: i + 8 <= full <= len, and every slice read or written holds at least len
-        // elements (asserted above); unaligned loads and stores are used throughout.
+    while i < full || (tail && i < len) {
+        if i >= full {
+            i = len - LANES;
+        }
+        // SAFETY: i + 8 <= len, and every slice read or written holds at least len elements
+        // (asserted above); unaligned loads and stores are used throughout.
         unsafe {
             let mut dc = _mm256_setzero_ps();
             for c in 0..C {
@@ -728,7 +736,9 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
         }
         i += 8;
     }
-    row_kernel::<C>(row, full, lr, dr);
+    if !tail {
+        row_kernel::<C>(row, full, lr, dr);
+    }
 }
 
 /// Moves every centre to the mean position and colour of its pixels; a centre with no pixel
