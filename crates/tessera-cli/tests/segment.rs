@@ -237,6 +237,27 @@ fn meanshift_splits_the_two_tones() {
 }
 
 #[test]
+fn slic_reports_and_applies_the_fast_slic_options() {
+    let (rec, labels) = segment_with(&[
+        "-k",
+        "12",
+        "--distance",
+        "manhattan",
+        "--subsample",
+        "3",
+        "--min-size-factor",
+        "0.25",
+    ]);
+    assert_eq!(rec["algorithm"], "slic");
+    assert_eq!(rec["parameters"]["distance"], "manhattan");
+    assert_eq!(rec["parameters"]["subsample"], 3);
+    assert_eq!(rec["parameters"]["min_size_factor"], 0.25);
+    assert_halves_apart(&labels);
+    let (rec, _) = segment_with(&["-k", "12"]);
+    assert_eq!(rec["parameters"]["distance"], "euclidean");
+}
+
+#[test]
 fn felzenszwalb_searches_the_scale_for_k_or_takes_one() {
     let (rec, labels) = segment_with(&["--algo", "felzenszwalb", "-k", "8"]);
     assert_eq!(rec["algorithm"], "felzenszwalb");

@@ -48,7 +48,7 @@ pub use crate::kmeans::{KMeans, KMeansInit};
 pub use crate::meanshift::MeanShift;
 pub use crate::quickshift::Quickshift;
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
-pub use crate::slic::Slic;
+pub use crate::slic::{Slic, SlicDistance};
 
 /// The README's Rust examples, compiled and run as doc-tests.
 #[cfg(doctest)]

@@ -69,6 +69,9 @@ pub struct Slic {
     /// Move each seed to the lowest-gradient pixel of its 3x3 neighbourhood, as the SLIC paper
     /// does (false, as scikit-image: on BSDS500 val it lowered boundary recall slightly).
     pub perturb_seeds: bool,
+    /// How colour and space distances are measured and combined (Euclidean, as the SLIC
+    /// paper and scikit-image).
+    pub distance: SlicDistance,
     /// Row subsampling (fast-slic's speed-up; 1 = exact SLIC, the default): iteration `t`
     /// assigns and averages only the rows `y` with `y % subsample == t % subsample`, and a
     /// last full assignment labels every pixel. 3 cuts the time about in half at a small cost
@@ -90,9 +93,27 @@ impl Default for Slic {
             max_size_factor: 3.0,
             slic_zero: false,
             perturb_seeds: false,
+            distance: SlicDistance::Euclidean,
             subsample: 1,
         }
     }
+}
+
+/// The distance SLIC minimises between a pixel and a cluster centre, with `d_c` the colour
+/// distance, `d_s` the distance in the image plane (scaled by `spacing`), `m` the compactness
+/// and `S` the grid step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlicDistance {
+    /// `d_c^2 + (m / S)^2 d_s^2` with Euclidean `d_c` and `d_s`: the SLIC paper's and
+    /// scikit-image's measure (default).
+    #[default]
+    Euclidean,
+    /// `d_c + (m / S) d_s` with city-block (L1) `d_c` and `d_s`, the measure fast-slic uses.
+    /// The same `m` then gives less compact superpixels that follow edges more closely: on
+    /// BSDS500 val it raised boundary recall and lowered undersegmentation error at the same
+    /// segment count. With SLIC-zero, `d_c` is divided by each cluster's largest L1 colour
+    /// distance instead.
+    Manhattan,
 }
 
 impl Superpixels for Slic {
@@ -233,10 +254,13 @@ impl Slic {
         // Standard SLIC: D = d_c^2 + (m/S)^2 d_s^2. SLIC-zero: D = d_c^2 / m_k^2 + d_s^2 / S^2,
         // with m_k each cluster's largest colour distance of the previous iteration.
         let mut colour_weight = vec![1.0f32; nc];
-        let spatial_weight = if self.slic_zero {
-            1.0 / (step_f * step_f)
-        } else {
-            (self.compactness / step_f).powi(2)
+        let manhattan = self.distance == SlicDistance::Manhattan;
+        // The weight of d_s (Manhattan) or d_s^2 (Euclidean).
+        let spatial_weight = match (self.slic_zero, manhattan) {
+            (true, true) => 1.0 / step_f,
+            (true, false) => 1.0 / (step_f * step_f),
+            (false, true) => self.compactness / step_f,
+            (false, false) => (self.compactness / step_f).powi(2),
         };
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
@@ -256,8 +280,10 @@ impl Slic {
                 }
             };
             if self.slic_zero {
+                let floor = 1e-3 * self.compactness;
                 for (wgt, &m) in colour_weight.iter_mut().zip(&max_colour) {
-                    *wgt = 1.0 / (m * m).max(1e-6 * self.compactness * self.compactness);
+                    let m = m.max(floor);
+                    *wgt = if manhattan { 1.0 / m } else { 1.0 / (m * m) };
                 }
             }
             let ctx = AssignCtx {
@@ -268,6 +294,7 @@ impl Slic {
                 colour_weight: &colour_weight,
                 spatial_weight,
                 spacing: self.spacing,
+                manhattan,
                 rows,
             };
             labels
@@ -288,11 +315,16 @@ impl Slic {
                 break;
             }
             if self.slic_zero {
-                max_colour = largest_colour_distance(w, &planes, &centres, &labels, rows)
-                    .into_iter()
-                    .zip(&max_colour)
-                    .map(|(m, &old)| if m > 0.0 { m.sqrt() } else { old })
-                    .collect();
+                max_colour =
+                    largest_colour_distance(w, &planes, &centres, &labels, rows, manhattan)
+                        .into_iter()
+                        .zip(&max_colour)
+                        .map(|(m, &old)| match (m > 0.0, manhattan) {
+                            (false, _) => old,
+                            (true, true) => m,
+                            (true, false) => m.sqrt(),
+                        })
+                        .collect();
             }
             update_centres(w, &planes, &labels, &mut centres, &grid, rows);
         }
@@ -534,6 +566,8 @@ struct AssignCtx<'a, const C: usize> {
     spatial_weight: f32,
     /// Spacing along rows and columns.
     spacing: [f32; 2],
+    /// City-block distances (`SlicDistance::Manhattan`) instead of squared Euclidean ones.
+    manhattan: bool,
     /// The rows this pass assigns.
     rows: Rows,
 }
@@ -571,7 +605,11 @@ fn assign_band<const C: usize>(
         unsafe { assign_band_avx2::<C>(ctx, y0, labels, dist) };
         return;
     }
-    assign_band_with::<C, false>(ctx, y0, labels, dist);
+    if ctx.manhattan {
+        assign_band_with::<C, false, true>(ctx, y0, labels, dist);
+    } else {
+        assign_band_with::<C, false, false>(ctx, y0, labels, dist);
+    }
 }
 
 /// [`assign_band_with`] compiled for AVX2.
@@ -583,13 +621,17 @@ fn assign_band_avx2<const C: usize>(
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    assign_band_with::<C, true>(ctx, y0, labels, dist);
+    if ctx.manhattan {
+        assign_band_with::<C, true, true>(ctx, y0, labels, dist);
+    } else {
+        assign_band_with::<C, true, false>(ctx, y0, labels, dist);
+    }
 }
 
 /// The assignment loop; `AVX2` selects the vector kernel and must only be true on a CPU that
-/// has AVX2 (only [`assign_band_avx2`] sets it).
+/// has AVX2 (only [`assign_band_avx2`] sets it); `L1` selects city-block distances.
 #[inline(always)]
-fn assign_band_with<const C: usize, const AVX2: bool>(
+fn assign_band_with<const C: usize, const AVX2: bool, const L1: bool>(
     ctx: &AssignCtx<'_, C>,
     y0: usize,
     labels: &mut [u32],
@@ -614,14 +656,14 @@ fn assign_band_with<const C: usize, const AVX2: bool>(
         let len = xs.len();
         for (i, t) in xterm[..len].iter_mut().enumerate() {
             let dx = ((wx0 + i) as f32 - cx) * sx;
-            *t = b * dx * dx;
+            *t = if L1 { b * dx.abs() } else { b * dx * dx };
         }
         let col = centres.colour[k];
         let a = ctx.colour_weight[k];
         let label = k as u32;
         for y in (ctx.rows.first_from(wy0)..wy1).step_by(ctx.rows.stride) {
             let dy = (y as f32 - cy) * sy;
-            let dy2 = b * dy * dy;
+            let dy2 = if L1 { b * dy.abs() } else { b * dy * dy };
             let g = y * w + wx0;
             let l = (y - y0) * w + wx0;
             let feats: [&[f32]; C] = std::array::from_fn(|c| &ctx.planes[c][g..g + len]);
@@ -637,10 +679,10 @@ fn assign_band_with<const C: usize, const AVX2: bool>(
             #[cfg(target_arch = "x86_64")]
             if AVX2 {
                 // SAFETY: AVX2 is only requested after the CPU was checked for it.
-                unsafe { row_kernel_avx2::<C>(&row, lr, dr) };
+                unsafe { row_kernel_avx2::<C, L1>(&row, lr, dr) };
                 continue;
             }
-            row_kernel::<C>(&row, 0, lr, dr);
+            row_kernel::<C, L1>(&row, 0, lr, dr);
         }
     }
 }
@@ -651,25 +693,31 @@ struct Row<'a, const C: usize> {
     col: &'a [f32; C],
     /// Weight of the squared colour distance.
     a: f32,
-    /// Weighted squared vertical distance.
+    /// Weighted vertical distance (squared unless L1).
     dy2: f32,
-    /// Weighted squared horizontal distance per column.
+    /// Weighted horizontal distance per column (squared unless L1).
     xterm: &'a [f32],
     label: u32,
 }
 
 /// The inner loop over one window row, from column `from` on, pixel by pixel:
-/// `d = min(a * |f - col|^2 + xterm + dy2, f32::MAX)`, keeping the first of equal distances.
+/// `d = min(a * |f - col|^2 + xterm + dy2, f32::MAX)` (with `L1`, `|f - col|_1` instead of
+/// the squared norm), keeping the first of equal distances.
 /// The clamp (which also maps NaN to `f32::MAX`) makes every visited pixel take a label even
 /// when extreme parameters or samples overflow the distance.
 #[inline(always)]
-fn row_kernel<const C: usize>(row: &Row<'_, C>, from: usize, lr: &mut [u32], dr: &mut [f32]) {
+fn row_kernel<const C: usize, const L1: bool>(
+    row: &Row<'_, C>,
+    from: usize,
+    lr: &mut [u32],
+    dr: &mut [f32],
+) {
     let len = lr.len().min(dr.len()).min(row.xterm.len());
     for i in from..len {
         let mut dc = 0.0f32;
         for c in 0..C {
             let t = row.feats[c][i] - row.col[c];
-            dc += t * t;
+            dc += if L1 { t.abs() } else { t * t };
         }
         let d = (row.a * dc + row.xterm[i] + row.dy2).min(f32::MAX);
         if d < dr[i] {
@@ -684,7 +732,11 @@ fn row_kernel<const C: usize>(row: &Row<'_, C>, from: usize, lr: &mut [u32], dr:
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::needless_range_loop)] // channels index three arrays in step
-fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f32]) {
+fn row_kernel_avx2<const C: usize, const L1: bool>(
+    row: &Row<'_, C>,
+    lr: &mut [u32],
+    dr: &mut [f32],
+) {
     use std::arch::x86_64::*;
     let len = lr.len().min(dr.len()).min(row.xterm.len());
     assert!(row.feats.iter().all(|f| f.len() >= len));
@@ -692,6 +744,8 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
     let va = _mm256_set1_ps(row.a);
     let vdy = _mm256_set1_ps(row.dy2);
     let vmax = _mm256_set1_ps(f32::MAX);
+    // `abs` clears the sign bit, as `f32::abs` does.
+    let sign = _mm256_set1_ps(-0.0);
     let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(row.label as i32));
     let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(row.col[c]));
     // Whole groups of eight, then (when the row is at least eight long) one more group that
@@ -710,7 +764,12 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
             let mut dc = _mm256_setzero_ps();
             for c in 0..C {
                 let t = _mm256_sub_ps(_mm256_loadu_ps(row.feats[c].as_ptr().add(i)), vcol[c]);
-                dc = _mm256_add_ps(dc, _mm256_mul_ps(t, t));
+                let term = if L1 {
+                    _mm256_andnot_ps(sign, t)
+                } else {
+                    _mm256_mul_ps(t, t)
+                };
+                dc = _mm256_add_ps(dc, term);
             }
             let d = _mm256_add_ps(
                 _mm256_add_ps(
@@ -737,7 +796,7 @@ fn row_kernel_avx2<const C: usize>(row: &Row<'_, C>, lr: &mut [u32], dr: &mut [f
         i += 8;
     }
     if !tail {
-        row_kernel::<C>(row, full, lr, dr);
+        row_kernel::<C, L1>(row, full, lr, dr);
     }
 }
 
@@ -990,13 +1049,15 @@ fn group_avx2<const C: usize>(
     }
 }
 
-/// The largest squared colour distance between each centre and its pixels.
+/// The largest colour distance between each centre and its pixels: squared Euclidean, or
+/// city-block with `manhattan`.
 fn largest_colour_distance<const C: usize>(
     w: usize,
     planes: &[&[f32]; C],
     centres: &Centres<C>,
     labels: &[u32],
     rows: Rows,
+    manhattan: bool,
 ) -> Vec<f32> {
     let nc = centres.len();
     let partial: Vec<Vec<f32>> = labels
@@ -1013,7 +1074,12 @@ fn largest_colour_distance<const C: usize>(
                     continue;
                 }
                 let col = &centres.colour[l as usize];
-                let d: f32 = (0..C).map(|c| (planes[c][base + i] - col[c]).powi(2)).sum();
+                let d: f32 = (0..C)
+                    .map(|c| {
+                        let t = planes[c][base + i] - col[c];
+                        if manhattan { t.abs() } else { t * t }
+                    })
+                    .sum();
                 let slot = &mut m[l as usize];
                 *slot = slot.max(d);
             }
@@ -1311,16 +1377,24 @@ mod tests {
                 label: 9,
             };
             let start: Vec<f32> = (0..len).map(|_| next() * 20.0).collect();
-            let (mut l1, mut d1) = (vec![1u32; len], start.clone());
-            let (mut l2, mut d2) = (vec![1u32; len], start);
-            row_kernel(&row, 0, &mut l1, &mut d1);
-            // SAFETY: AVX2 was detected above.
-            unsafe { row_kernel_avx2(&row, &mut l2, &mut d2) };
-            assert_eq!(l1, l2);
-            assert_eq!(
-                d1.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
-                d2.iter().map(|d| d.to_bits()).collect::<Vec<_>>()
-            );
+            for manhattan in [false, true] {
+                let (mut l1, mut d1) = (vec![1u32; len], start.clone());
+                let (mut l2, mut d2) = (vec![1u32; len], start.clone());
+                if manhattan {
+                    row_kernel::<3, true>(&row, 0, &mut l1, &mut d1);
+                    // SAFETY: AVX2 was detected above.
+                    unsafe { row_kernel_avx2::<3, true>(&row, &mut l2, &mut d2) };
+                } else {
+                    row_kernel::<3, false>(&row, 0, &mut l1, &mut d1);
+                    // SAFETY: AVX2 was detected above.
+                    unsafe { row_kernel_avx2::<3, false>(&row, &mut l2, &mut d2) };
+                }
+                assert_eq!(l1, l2);
+                assert_eq!(
+                    d1.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
+                    d2.iter().map(|d| d.to_bits()).collect::<Vec<_>>()
+                );
+            }
         }
     }
 
@@ -1331,13 +1405,14 @@ mod tests {
             w in 1u32..48, h in 1u32..48, channels in prop::sample::select(vec![1u8, 3]),
             k in 1u32..80, compactness in 0.01f32..100.0, iterations in 1u32..6,
             connect in any::<bool>(), zero in any::<bool>(), seed in any::<u64>(),
-            subsample in 1u32..4, perturb in any::<bool>()
+            subsample in 1u32..4, perturb in any::<bool>(), manhattan in any::<bool>()
         ) {
             let img = random_image(w, h, channels, seed);
+            let distance = if manhattan { SlicDistance::Manhattan } else { SlicDistance::Euclidean };
             let slic = Slic {
                 n_segments: k, compactness, max_iterations: iterations,
                 enforce_connectivity: connect, slic_zero: zero, subsample,
-                perturb_seeds: perturb, ..Slic::default()
+                perturb_seeds: perturb, distance, ..Slic::default()
             };
             let seg = slic.segment(&img).unwrap();
             prop_assert_eq!(seg.labels().len(), (w * h) as usize);
@@ -1366,7 +1441,8 @@ mod tests {
             iterations in 1u32..4, connect in any::<bool>(), zero in any::<bool>(),
             min_size_factor in prop::sample::select(vec![0.0f32, 0.5, 3.0, f32::MAX]),
             huge_samples in any::<bool>(), seed in any::<u64>(),
-            subsample in prop::sample::select(vec![0u32, 1, 2, 3, u32::MAX]), perturb in any::<bool>()
+            subsample in prop::sample::select(vec![0u32, 1, 2, 3, u32::MAX]), perturb in any::<bool>(),
+            manhattan in any::<bool>()
         ) {
             let mut x = seed | 1;
             let n = (w * h * channels as u32) as usize;
@@ -1381,6 +1457,7 @@ mod tests {
                 spacing: [spacing, 1.0], convert_to_lab: lab, enforce_connectivity: connect,
                 slic_zero: zero, min_size_factor, max_size_factor: f32::MAX,
                 perturb_seeds: perturb, subsample,
+                distance: if manhattan { SlicDistance::Manhattan } else { SlicDistance::Euclidean },
             };
             match slic.segment(&img) {
                 Ok(seg) => {
@@ -1418,7 +1495,8 @@ mod tests {
         #[test]
         fn same_output_on_any_thread_count(w in 20u32..120, h in 20u32..120, k in 2u32..200, seed in any::<u64>()) {
             let img = random_image(w, h, 3, seed);
-            let slic = Slic { n_segments: k, subsample: 1 + (seed % 3) as u32, ..Slic::default() };
+            let distance = if seed % 2 == 0 { SlicDistance::Manhattan } else { SlicDistance::Euclidean };
+            let slic = Slic { n_segments: k, subsample: 1 + (seed % 3) as u32, distance, ..Slic::default() };
             let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
                 .install(|| slic.segment(&img).unwrap());
             prop_assert_eq!(run(1), run(3));
