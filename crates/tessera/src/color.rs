@@ -55,10 +55,11 @@ fn lab_f(t: f32) -> f32 {
     const EPS: f32 = 216.0 / 24389.0;
     const KAPPA: f32 = 24389.0 / 27.0;
     let linear = (KAPPA * t + 16.0) / 116.0;
-    // Cube root: an exponent-splitting first guess, then three Newton steps.
+    // Cube root: an exponent-splitting first guess (within about 3%), then two Newton steps
+    // (relative error about 1e-6, far below the 1e-3 the tests allow against `palette`).
     let guess = f32::from_bits(t.max(EPS).to_bits() / 3 + 709_921_077);
     let mut y = guess;
-    for _ in 0..3 {
+    for _ in 0..2 {
         y = (2.0 * y + t.max(EPS) / (y * y)) * (1.0 / 3.0);
     }
     if t > EPS { y } else { linear }
@@ -253,9 +254,9 @@ mod tests {
     #[test]
     fn agrees_with_palette() {
         let mut samples = Vec::new();
-        for r in (0..=255u32).step_by(15) {
-            for g in (0..=255u32).step_by(17) {
-                for b in (0..=255u32).step_by(51) {
+        for r in (0..=255u32).step_by(5) {
+            for g in (0..=255u32).step_by(5) {
+                for b in (0..=255u32).step_by(5) {
                     samples.extend([r as u8, g as u8, b as u8]);
                 }
             }
