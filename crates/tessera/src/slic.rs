@@ -740,7 +740,11 @@ fn row_kernel_avx2<const C: usize, const L1: bool>(
     use std::arch::x86_64::*;
     let len = lr.len().min(dr.len()).min(row.xterm.len());
     assert!(row.feats.iter().all(|f| f.len() >= len));
-    let full = len - len % 8;
+    if len < LANES {
+        row_kernel::<C, L1>(row, 0, lr, dr);
+        return;
+    }
+    let full = len - len % LANES;
     let va = _mm256_set1_ps(row.a);
     let vdy = _mm256_set1_ps(row.dy2);
     let vmax = _mm256_set1_ps(f32::MAX);
@@ -748,55 +752,64 @@ fn row_kernel_avx2<const C: usize, const L1: bool>(
     let sign = _mm256_set1_ps(-0.0);
     let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(row.label as i32));
     let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(row.col[c]));
-    // Whole groups of eight, then (when the row is at least eight long) one more group that
-    // ends at the row's end and overlaps the previous one: a pixel processed twice with the
-    // same centre gets the same distance, which is not less than what the first time left,
-    // so nothing changes there. No scalar tail is left.
-    let tail = full < len && len >= LANES;
+    // The new distances and labels of the eight pixels from `i`.
+    // SAFETY (of each call): i + 8 <= len, and every slice read holds at least len elements
+    // (asserted above); unaligned loads throughout.
+    let group = |i: usize, dr: &[f32], lr: &[u32]| unsafe {
+        let mut dc = _mm256_setzero_ps();
+        for c in 0..C {
+            let t = _mm256_sub_ps(_mm256_loadu_ps(row.feats[c].as_ptr().add(i)), vcol[c]);
+            let term = if L1 {
+                _mm256_andnot_ps(sign, t)
+            } else {
+                _mm256_mul_ps(t, t)
+            };
+            dc = _mm256_add_ps(dc, term);
+        }
+        let d = _mm256_add_ps(
+            _mm256_add_ps(
+                _mm256_mul_ps(va, dc),
+                _mm256_loadu_ps(row.xterm.as_ptr().add(i)),
+            ),
+            vdy,
+        );
+        // Like `f32::min`, `minps` returns its second operand when the first is NaN.
+        let d = _mm256_min_ps(d, vmax);
+        let old = _mm256_loadu_ps(dr.as_ptr().add(i));
+        let better = _mm256_cmp_ps::<_CMP_LT_OQ>(d, old);
+        let mut dist = _mm256_blendv_ps(old, d, better);
+        let old_labels = _mm256_loadu_ps(lr.as_ptr().add(i) as *const f32);
+        let mut labels = _mm256_blendv_ps(old_labels, vlabel, better);
+        // LLVM turns "load, blend, store back" into a masked store (`vmaskmovps`), which AMD
+        // cores run many times slower than a blend and a plain store: it took over half of
+        // SLIC's time. An empty asm statement makes the blended values opaque.
+        std::arch::asm!("/* {0} {1} */", inout(ymm_reg) dist, inout(ymm_reg) labels,
+            options(pure, nomem, nostack, preserves_flags));
+        (dist, labels)
+    };
+    // SAFETY (of each call): as for `group`; the stores write the same eight pixels.
+    let store = |i: usize, (dist, labels): (__m256, __m256), dr: &mut [f32], lr: &mut [u32]| unsafe {
+        _mm256_storeu_ps(dr.as_mut_ptr().add(i), dist);
+        _mm256_storeu_ps(lr.as_mut_ptr().add(i) as *mut f32, labels);
+    };
+    // Whole groups of eight but the last; then the last whole group together with, when the
+    // row is not a multiple of eight long, a group ending at the row's end that overlaps it.
+    // Both are loaded before either is stored (a load overlapping a store still in flight
+    // stalls), and where they overlap both compute the same values from the same inputs, so
+    // no scalar tail is left and the result is the scalar kernel's.
     let mut i = 0;
-    while i < full || (tail && i < len) {
-        if i >= full {
-            i = len - LANES;
-        }
-        // SAFETY: i + 8 <= len, and every slice read or written holds at least len elements
-        // (asserted above); unaligned loads and stores are used throughout.
-        unsafe {
-            let mut dc = _mm256_setzero_ps();
-            for c in 0..C {
-                let t = _mm256_sub_ps(_mm256_loadu_ps(row.feats[c].as_ptr().add(i)), vcol[c]);
-                let term = if L1 {
-                    _mm256_andnot_ps(sign, t)
-                } else {
-                    _mm256_mul_ps(t, t)
-                };
-                dc = _mm256_add_ps(dc, term);
-            }
-            let d = _mm256_add_ps(
-                _mm256_add_ps(
-                    _mm256_mul_ps(va, dc),
-                    _mm256_loadu_ps(row.xterm.as_ptr().add(i)),
-                ),
-                vdy,
-            );
-            // Like `f32::min`, `minps` returns its second operand when the first is NaN.
-            let d = _mm256_min_ps(d, vmax);
-            let old = _mm256_loadu_ps(dr.as_ptr().add(i));
-            let better = _mm256_cmp_ps::<_CMP_LT_OQ>(d, old);
-            let lp = lr.as_mut_ptr().add(i) as *mut f32;
-            let mut dist = _mm256_blendv_ps(old, d, better);
-            let mut labels = _mm256_blendv_ps(_mm256_loadu_ps(lp), vlabel, better);
-            // LLVM turns "load, blend, store back" into a masked store (`vmaskmovps`), which
-            // AMD cores run many times slower than a blend and a plain store: it took over
-            // half of SLIC's time. An empty asm statement makes the blended values opaque.
-            std::arch::asm!("/* {0} {1} */", inout(ymm_reg) dist, inout(ymm_reg) labels,
-                options(pure, nomem, nostack, preserves_flags));
-            _mm256_storeu_ps(dr.as_mut_ptr().add(i), dist);
-            _mm256_storeu_ps(lp, labels);
-        }
-        i += 8;
+    while i + LANES < full {
+        let v = group(i, dr, lr);
+        store(i, v, dr, lr);
+        i += LANES;
     }
-    if !tail {
-        row_kernel::<C, L1>(row, full, lr, dr);
+    let last = group(i, dr, lr);
+    if full < len {
+        let end = group(len - LANES, dr, lr);
+        store(i, last, dr, lr);
+        store(len - LANES, end, dr, lr);
+    } else {
+        store(i, last, dr, lr);
     }
 }
 
