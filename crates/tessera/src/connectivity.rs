@@ -54,6 +54,17 @@ pub fn enforce_connectivity(
     Ok(connect(width, height, labels, min_size, max_size))
 }
 
+/// The neighbour a region too small to keep is merged into.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MergeInto<'a> {
+    /// The one sharing the longest border (ties: the lower region number).
+    LongestBorder,
+    /// The one whose mean feature vector (over `planes`, one value per pixel each) is nearest
+    /// in squared Euclidean distance (ties: the longest border, then the lower number). Means
+    /// are updated as regions merge.
+    NearestMean(&'a [&'a [f32]]),
+}
+
 /// [`enforce_connectivity`] once the size is checked.
 pub(crate) fn connect(
     width: u32,
@@ -61,6 +72,26 @@ pub(crate) fn connect(
     labels: &[u32],
     min_size: usize,
     max_size: usize,
+) -> Segmentation {
+    connect_with(
+        width,
+        height,
+        labels,
+        min_size,
+        max_size,
+        MergeInto::LongestBorder,
+    )
+}
+
+/// [`connect`] with a choice of merge target. The planes of [`MergeInto::NearestMean`] must
+/// hold one value per pixel.
+pub(crate) fn connect_with(
+    width: u32,
+    height: u32,
+    labels: &[u32],
+    min_size: usize,
+    max_size: usize,
+    rule: MergeInto<'_>,
 ) -> Segmentation {
     let (w, h) = (width as usize, height as usize);
     let (comp, sizes) = components(w, h, labels, max_size.max(1));
@@ -75,6 +106,21 @@ pub(crate) fn connect(
         .filter(|&c| (sizes[c as usize] as usize) < min_size)
         .collect();
     order.sort_by_key(|&c| (sizes[c as usize], c));
+    // Feature sums per region, for the nearest-mean rule.
+    let (channels, mut sums) = match rule {
+        MergeInto::LongestBorder => (0, Vec::new()),
+        MergeInto::NearestMean(planes) => (planes.len(), region_sums(&comp, sizes.len(), planes)),
+    };
+    let mean_distance = |sums: &[f64], size: &[usize], a: u32, b: u32| -> f64 {
+        let (a, b) = (a as usize, b as usize);
+        (0..channels)
+            .map(|ch| {
+                let t = sums[a * channels + ch] / size[a] as f64
+                    - sums[b * channels + ch] / size[b] as f64;
+                t * t
+            })
+            .sum()
+    };
     let mut score: Vec<(u32, u32)> = Vec::new();
     for c in order {
         // `c` is still a root: a region's parent changes only when it is itself merged.
@@ -92,13 +138,23 @@ pub(crate) fn connect(
                 None => score.push((r, len)),
             }
         }
-        let best = score
-            .iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|&(r, _)| r);
+        let by_border = |a: &(u32, u32), b: &(u32, u32)| a.1.cmp(&b.1).then(b.0.cmp(&a.0));
+        let best = if channels == 0 {
+            score.iter().max_by(|a, b| by_border(a, b))
+        } else {
+            score.iter().max_by(|a, b| {
+                let da = mean_distance(&sums, &size, c, a.0);
+                let db = mean_distance(&sums, &size, c, b.0);
+                db.total_cmp(&da).then(by_border(a, b))
+            })
+        }
+        .map(|&(r, _)| r);
         if let Some(target) = best {
             parent[c as usize] = target;
             size[target as usize] += size[c as usize];
+            for ch in 0..channels {
+                sums[target as usize * channels + ch] += sums[c as usize * channels + ch];
+            }
         }
     }
     // Number the merged regions in raster order of their first pixel.
@@ -117,6 +173,21 @@ pub(crate) fn connect(
         *v = number[r];
     }
     Segmentation::from_parts(width, height, out, next)
+}
+
+/// Per-region sums of each plane, `channels` values per region (`f64`: a region may be large).
+fn region_sums(comp: &[u32], regions: usize, planes: &[&[f32]]) -> Vec<f64> {
+    let channels = planes.len();
+    let mut sums = vec![0.0f64; regions * channels];
+    for (p, &c) in comp.iter().enumerate() {
+        if c == UNLABELLED {
+            continue;
+        }
+        for (ch, plane) in planes.iter().enumerate() {
+            sums[c as usize * channels + ch] += f64::from(plane[p]);
+        }
+    }
+    sums
 }
 
 /// The 4-connected regions of equal label, each cut at `max_size` pixels: one region number
@@ -340,6 +411,55 @@ mod tests {
         let labels = [1, 1, 1, 1, 9, 1, 1, 1, 1];
         let s = enforce_connectivity(3, 3, &labels, 2, usize::MAX).unwrap();
         assert_eq!(s.count(), 1);
+    }
+
+    #[test]
+    fn nearest_mean_beats_longest_border() {
+        // Label 7 (one pixel, value 9) touches label 1 (value 0) on three sides and label 2
+        // (value 10) on one: the longest border says 1, the nearest mean says 2.
+        //   1 1 2
+        //   1 7 2
+        //   1 1 2
+        let labels = [1, 1, 2, 1, 7, 2, 1, 1, 2];
+        let values = [0.0f32, 0.0, 10.0, 0.0, 9.0, 10.0, 0.0, 0.0, 10.0];
+        let by_border = connect(3, 3, &labels, 2, usize::MAX);
+        assert_eq!(by_border.labels(), &[0, 0, 1, 0, 0, 1, 0, 0, 1]);
+        let planes: [&[f32]; 1] = [&values];
+        let by_mean = connect_with(
+            3,
+            3,
+            &labels,
+            2,
+            usize::MAX,
+            MergeInto::NearestMean(&planes),
+        );
+        assert_eq!(by_mean.labels(), &[0, 0, 1, 0, 1, 1, 0, 0, 1]);
+    }
+
+    #[test]
+    fn nearest_mean_follows_merged_means() {
+        // X (value 80) is enclosed by L (8 pixels of 0) and joins it first, moving L's mean
+        // to 80 / 9 = 8.9. Y (value 14) touches L once and R (6 pixels of 20) three times:
+        // against L's first mean, 0, R (6 away) would be nearer; against the merged one
+        // (5.1 away), L is.
+        //   L L L R R
+        //   L X L Y R
+        //   L L L R R
+        let (l, r, x, y) = (1, 2, 3, 4);
+        let labels = [l, l, l, r, r, l, x, l, y, r, l, l, l, r, r];
+        let values = [
+            0.0f32, 0.0, 0.0, 20.0, 20.0, 0.0, 80.0, 0.0, 14.0, 20.0, 0.0, 0.0, 0.0, 20.0, 20.0,
+        ];
+        let planes: [&[f32]; 1] = [&values];
+        let s = connect_with(
+            5,
+            3,
+            &labels,
+            2,
+            usize::MAX,
+            MergeInto::NearestMean(&planes),
+        );
+        assert_eq!(s.labels(), &[0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1]);
     }
 
     #[test]
