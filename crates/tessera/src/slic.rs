@@ -266,9 +266,9 @@ impl Slic {
         let full_pass = stride > 1;
         for it in 0..self.max_iterations as usize + usize::from(full_pass) {
             let last = it == self.max_iterations as usize;
-            // The first pass always covers every row: the windows around the seeds cover
-            // every cell, so each pixel gets a label that later passes can only improve on.
-            let rows = if last || it == 0 {
+            // Subsampled passes take every `stride`-th row; the last, full pass labels every
+            // pixel (any pixel that no window reaches then is left to `label_leftovers`).
+            let rows = if last {
                 Rows {
                     stride: 1,
                     phase: 0,
