@@ -323,10 +323,116 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 }
 
 #[cfg(test)]
+mod reference;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::Error;
+    use crate::algorithm::Superpixels;
+    use crate::image::Mask;
+    use crate::slic::Slic;
+    use crate::test_support::noisy_image;
     use proptest::prelude::*;
+
+    /// `connect` against the reference implementation, labels and count.
+    fn same_as_reference(w: u32, h: u32, labels: &[u32], min: usize, max: usize) {
+        let new = connect(w, h, labels, min, max);
+        let old = reference::connect(w, h, labels, min, max);
+        assert_eq!(new.count(), old.count(), "{w}x{h} min {min} max {max}");
+        assert_eq!(new.labels(), old.labels(), "{w}x{h} min {min} max {max}");
+    }
+
+    /// Random label maps with few labels, so that fragments and small regions abound, and
+    /// with unlabelled pixels at a rate of `holes` in 16.
+    fn random_labels(n: usize, labels: u64, holes: u64, seed: u64) -> Vec<u32> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if (x >> 40) % 16 < holes {
+                    UNLABELLED
+                } else {
+                    (x % labels) as u32
+                }
+            })
+            .collect()
+    }
+
+    fn size_limit() -> impl Strategy<Value = usize> {
+        prop_oneof![0usize..3, 0usize..40, Just(1000), Just(usize::MAX)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn matches_the_reference(
+            w in 1u32..24, h in 1u32..24, labels in 1u64..6, holes in prop_oneof![Just(0u64), 0u64..8],
+            min in size_limit(), max in size_limit(), seed in any::<u64>()
+        ) {
+            let map = random_labels((w * h) as usize, labels, holes, seed);
+            same_as_reference(w, h, &map, min, max);
+        }
+
+        #[test]
+        fn matches_the_reference_on_blocky_maps(
+            w in 1u32..40, h in 1u32..40, labels in 1u64..8, holes in 0u64..3,
+            min in size_limit(), max in size_limit(), seed in any::<u64>()
+        ) {
+            // Rectangles of random labels with sprinkled noise: long runs, as in superpixel
+            // maps, plus fragments.
+            let noise = random_labels((w * h) as usize, labels, holes, seed);
+            let map: Vec<u32> = (0..(w * h) as usize)
+                .map(|i| {
+                    let (x, y) = (i as u32 % w, i as u32 / w);
+                    if noise[i] == UNLABELLED || (seed >> (i % 61)) & 7 == 0 {
+                        noise[i]
+                    } else {
+                        (x / 5 + 3 * (y / 4)) % labels as u32
+                    }
+                })
+                .collect();
+            same_as_reference(w, h, &map, min, max);
+        }
+    }
+
+    #[test]
+    fn matches_the_reference_on_slic_output() {
+        for (seed, (w, h)) in [(1, (97, 61)), (2, (160, 120)), (3, (64, 200))] {
+            let img = noisy_image(w, h, 3, seed);
+            for k in [20, 150, 600] {
+                let slic = Slic {
+                    n_segments: k,
+                    enforce_connectivity: false,
+                    ..Slic::default()
+                };
+                let raw = slic.segment(&img).unwrap();
+                // The inside of a disc, so that unlabelled pixels border the regions.
+                let inside: Vec<bool> = (0..w * h)
+                    .map(|i| {
+                        let (x, y) = ((i % w) as i64 - w as i64 / 2, (i / w) as i64 - h as i64 / 2);
+                        x * x + y * y < (w.min(h) as i64 / 2).pow(2)
+                    })
+                    .collect();
+                let mask = Mask::new(w, h, inside).unwrap();
+                let masked = slic.segment_masked(&img, &mask).unwrap();
+                for seg in [&raw, &masked] {
+                    let nominal = (w * h) as usize / k as usize;
+                    for (min, max) in [
+                        (nominal / 2, 3 * nominal),
+                        (nominal / 4, nominal),
+                        (nominal, usize::MAX),
+                        (0, usize::MAX),
+                        (2, 5),
+                    ] {
+                        same_as_reference(w, h, seg.labels(), min, max);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn splits_a_label_in_two() {
