@@ -757,6 +757,7 @@ fn row_kernel_avx2<const C: usize, const L1: bool>(
     }
     let full = len - len % LANES;
     let va = _mm256_set1_ps(row.a);
+    let unit = row.a == 1.0;
     let vdy = _mm256_set1_ps(row.dy2);
     let vmax = _mm256_set1_ps(f32::MAX);
     // `abs` clears the sign bit, as `f32::abs` does.
@@ -777,11 +778,10 @@ fn row_kernel_avx2<const C: usize, const L1: bool>(
             };
             dc = _mm256_add_ps(dc, term);
         }
+        // Standard SLIC weighs colour by 1: skipping the product gives the same bits.
+        let weighted = if unit { dc } else { _mm256_mul_ps(va, dc) };
         let d = _mm256_add_ps(
-            _mm256_add_ps(
-                _mm256_mul_ps(va, dc),
-                _mm256_loadu_ps(row.xterm.as_ptr().add(i)),
-            ),
+            _mm256_add_ps(weighted, _mm256_loadu_ps(row.xterm.as_ptr().add(i))),
             vdy,
         );
         // Like `f32::min`, `minps` returns its second operand when the first is NaN.
@@ -1388,14 +1388,17 @@ mod tests {
             x ^= x << 17;
             (x >> 40) as f32 / 1000.0
         };
-        for len in [1usize, 7, 8, 9, 41, 64] {
+        for (len, a) in [1usize, 7, 8, 9, 41, 64]
+            .into_iter()
+            .flat_map(|l| [(l, 0.7f32), (l, 1.0)])
+        {
             let feats: Vec<Vec<f32>> = (0..3).map(|_| (0..len).map(|_| next()).collect()).collect();
             let xterm: Vec<f32> = (0..len).map(|_| next()).collect();
             let refs: [&[f32]; 3] = [&feats[0], &feats[1], &feats[2]];
             let row = Row {
                 feats: &refs,
                 col: &[5.0, 6.0, 7.0],
-                a: 0.7,
+                a,
                 dy2: 3.0,
                 xterm: &xterm,
                 label: 9,
