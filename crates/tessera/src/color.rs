@@ -65,30 +65,9 @@ fn lab_f(t: f32) -> f32 {
     if t > EPS { y } else { linear }
 }
 
-/// Converts linear RGB (`rgb[c][i]` for `BLOCK` pixels) to `[L, a, b]` per pixel, with
-/// 8-lane AVX2 arithmetic where the CPU has it (the same operations in the same order, so the
-/// same results as the baseline 4-lane build).
-fn lab_block(rgb: &[[f32; BLOCK]; 3], out: &mut [[f32; BLOCK]; 3]) {
-    // Runtime dispatch by hand, as for SLIC's distance kernel: the standard library's
-    // `is_x86_feature_detected!` (cached after the first call) and `#[target_feature]`.
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { lab_block_avx2(rgb, out) };
-        return;
-    }
-    lab_block_portable(rgb, out);
-}
-
-/// [`lab_block_portable`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn lab_block_avx2(rgb: &[[f32; BLOCK]; 3], out: &mut [[f32; BLOCK]; 3]) {
-    lab_block_portable(rgb, out);
-}
-
+/// Converts linear RGB (`rgb[c][i]` for `BLOCK` pixels) to `[L, a, b]` per pixel.
 #[inline(always)]
-fn lab_block_portable(rgb: &[[f32; BLOCK]; 3], out: &mut [[f32; BLOCK]; 3]) {
+fn lab_block(rgb: &[[f32; BLOCK]; 3], out: &mut [[f32; BLOCK]; 3]) {
     let m = RGB_TO_XYZN;
     let mut f = [[0.0f32; BLOCK]; 3];
     for (row, fr) in m.iter().zip(f.iter_mut()) {
@@ -163,28 +142,7 @@ pub(crate) fn lab_planes_from_planes(planes: &[Vec<f32>]) -> Option<Vec<Vec<f32>
 /// `linear(p * c + ch)` gives the linear value of channel `ch` of pixel `p`.
 fn convert(n: usize, c: usize, linear: impl Fn(usize) -> f32 + Sync) -> Vec<Vec<f32>> {
     let mut out = vec![vec![0.0f32; n]; c];
-    let convert_chunk = |base: usize, planes: &mut [&mut [f32]]| {
-        let len = planes[0].len();
-        let mut rgb = [[0.0f32; BLOCK]; 3];
-        let mut lab = [[0.0f32; BLOCK]; 3];
-        for start in (0..len).step_by(BLOCK) {
-            let m = BLOCK.min(len - start);
-            for j in 0..m {
-                let p = base + start + j;
-                for (ch, plane) in rgb.iter_mut().enumerate() {
-                    plane[j] = if c == 3 {
-                        linear(p * 3 + ch)
-                    } else {
-                        linear(p)
-                    };
-                }
-            }
-            lab_block(&rgb, &mut lab);
-            for (plane, values) in planes.iter_mut().zip(&lab) {
-                plane[start..start + m].copy_from_slice(&values[..m]);
-            }
-        }
-    };
+    let linear = &linear;
     if c == 3 {
         let [l, a, b] = &mut out[..] else {
             unreachable!("three planes were allocated")
@@ -193,14 +151,76 @@ fn convert(n: usize, c: usize, linear: impl Fn(usize) -> f32 + Sync) -> Vec<Vec<
             .zip(a.par_chunks_mut(CHUNK))
             .zip(b.par_chunks_mut(CHUNK))
             .enumerate()
-            .for_each(|(ci, ((l, a), b))| convert_chunk(ci * CHUNK, &mut [l, a, b]));
+            .for_each(|(ci, ((l, a), b))| convert_chunk(c, linear, ci * CHUNK, &mut [l, a, b]));
     } else {
         out[0]
             .par_chunks_mut(CHUNK)
             .enumerate()
-            .for_each(|(ci, l)| convert_chunk(ci * CHUNK, &mut [l]));
+            .for_each(|(ci, l)| convert_chunk(c, linear, ci * CHUNK, &mut [l]));
     }
     out
+}
+
+/// Converts the pixels from `base` on into `planes`, with 8-lane AVX2 arithmetic where the CPU
+/// has it (the same operations in the same order, so the same results as the baseline 4-lane
+/// build).
+fn convert_chunk<F: Fn(usize) -> f32>(
+    c: usize,
+    linear: &F,
+    base: usize,
+    planes: &mut [&mut [f32]],
+) {
+    // Runtime dispatch by hand, as for SLIC's distance kernel: the standard library's
+    // `is_x86_feature_detected!` and `#[target_feature]`.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { convert_chunk_avx2(c, linear, base, planes) };
+        return;
+    }
+    convert_chunk_portable(c, linear, base, planes);
+}
+
+/// [`convert_chunk_portable`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn convert_chunk_avx2<F: Fn(usize) -> f32>(
+    c: usize,
+    linear: &F,
+    base: usize,
+    planes: &mut [&mut [f32]],
+) {
+    convert_chunk_portable(c, linear, base, planes);
+}
+
+/// See [`convert_chunk`].
+#[inline(always)]
+fn convert_chunk_portable<F: Fn(usize) -> f32>(
+    c: usize,
+    linear: &F,
+    base: usize,
+    planes: &mut [&mut [f32]],
+) {
+    let len = planes[0].len();
+    let mut rgb = [[0.0f32; BLOCK]; 3];
+    let mut lab = [[0.0f32; BLOCK]; 3];
+    for start in (0..len).step_by(BLOCK) {
+        let m = BLOCK.min(len - start);
+        for j in 0..m {
+            let p = base + start + j;
+            for (ch, plane) in rgb.iter_mut().enumerate() {
+                plane[j] = if c == 3 {
+                    linear(p * 3 + ch)
+                } else {
+                    linear(p)
+                };
+            }
+        }
+        lab_block(&rgb, &mut lab);
+        for (plane, values) in planes.iter_mut().zip(&lab) {
+            plane[start..start + m].copy_from_slice(&values[..m]);
+        }
+    }
 }
 
 #[cfg(test)]

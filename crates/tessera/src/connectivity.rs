@@ -154,16 +154,13 @@ pub(crate) fn connect_with(
             let (ta, tb) = (total[a as usize], total[b as usize]);
             ta.cmp(&tb).then(b.cmp(&a))
         };
-        let best = if channels == 0 {
-            touched.iter().max_by(|&&a, &&b| by_border(a, b))
-        } else {
-            touched.iter().max_by(|&&a, &&b| {
-                let da = mean_distance(&sums, &size, c, a);
-                let db = mean_distance(&sums, &size, c, b);
-                db.total_cmp(&da).then(by_border(a, b))
-            })
-        }
-        .copied();
+        // Each candidate's mean distance once (0 for every one under the longest-border rule,
+        // which then decides by border alone).
+        let best = touched
+            .iter()
+            .map(|&r| (r, mean_distance(&sums, &size, c, r)))
+            .max_by(|&(a, da), &(b, db)| db.total_cmp(&da).then(by_border(a, b)))
+            .map(|(r, _)| r);
         for &r in &touched {
             total[r as usize] = 0;
         }

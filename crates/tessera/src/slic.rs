@@ -608,35 +608,41 @@ fn assign_band<const C: usize>(
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    // Runtime dispatch by hand: `is_x86_feature_detected!` plus `#[target_feature]` is the
-    // standard library's own mechanism, and this one kernel is all that needs it.
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { assign_band_avx2::<C>(ctx, y0, labels, dist) };
-        return;
-    }
     if ctx.manhattan {
-        assign_band_with::<C, false, true>(ctx, y0, labels, dist);
+        assign_band_on_cpu::<C, true>(ctx, y0, labels, dist);
     } else {
-        assign_band_with::<C, false, false>(ctx, y0, labels, dist);
+        assign_band_on_cpu::<C, false>(ctx, y0, labels, dist);
     }
 }
 
-/// [`assign_band_with`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn assign_band_avx2<const C: usize>(
+/// [`assign_band_with`] with the vector kernel where the CPU has AVX2.
+fn assign_band_on_cpu<const C: usize, const L1: bool>(
     ctx: &AssignCtx<'_, C>,
     y0: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    if ctx.manhattan {
-        assign_band_with::<C, true, true>(ctx, y0, labels, dist);
-    } else {
-        assign_band_with::<C, true, false>(ctx, y0, labels, dist);
+    // Runtime dispatch by hand: `is_x86_feature_detected!` plus `#[target_feature]` is the
+    // standard library's own mechanism, and this one kernel is all that needs it.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { assign_band_avx2::<C, L1>(ctx, y0, labels, dist) };
+        return;
     }
+    assign_band_with::<C, false, L1>(ctx, y0, labels, dist);
+}
+
+/// [`assign_band_with`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn assign_band_avx2<const C: usize, const L1: bool>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    assign_band_with::<C, true, L1>(ctx, y0, labels, dist);
 }
 
 /// The assignment loop; `AVX2` selects the vector kernel and must only be true on a CPU that

@@ -87,6 +87,8 @@ impl Solver for Expansion {
             candidate: vec![0; n],
             proposal: vec![0; n],
         };
+        // The unary proposals depend on the unaries alone: ranked once, when first needed.
+        let mut ranks: Option<UnaryRanks> = None;
         let mut cycles = 0;
         while cycles < self.max_cycles {
             cycles += 1;
@@ -105,8 +107,9 @@ impl Solver for Expansion {
                 }
             }
             if !improved && self.unary_fusion {
+                let ranks = ranks.get_or_insert_with(|| UnaryRanks::of(energy));
                 for excluded in 0..=energy.n_labels() {
-                    unary_proposal(energy, excluded, &mut moves.proposal);
+                    ranks.proposal(excluded, &mut moves.proposal);
                     improved |= moves.try_fusion(&mut x, None);
                 }
             }
@@ -162,18 +165,37 @@ impl Moves<'_> {
     }
 }
 
-/// Writes to `proposal` each node's cheapest label by its unary alone, leaving out label
-/// `excluded` (no label is left out when `excluded >= n_labels`). Ties go to the lower label.
-fn unary_proposal(energy: &Energy, excluded: usize, proposal: &mut [u32]) {
-    for (i, p) in proposal.iter_mut().enumerate() {
-        let mut best: Option<(usize, f64)> = None;
-        for (l, &u) in energy.unary(i).iter().enumerate() {
-            if l != excluded && best.is_none_or(|(_, b)| u < b) {
-                best = Some((l, u));
-            }
+/// Each node's cheapest and second-cheapest label by its unary alone (ties go to the lower
+/// label; a single-label energy has label 0 as both).
+struct UnaryRanks {
+    best: Vec<u32>,
+    second: Vec<u32>,
+}
+
+impl UnaryRanks {
+    fn of(energy: &Energy) -> Self {
+        let best = energy.unary_argmin();
+        let second = best
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                let u = energy.unary(i);
+                (0..u.len())
+                    .filter(|&l| l != b as usize)
+                    .reduce(|m, l| if u[l] < u[m] { l } else { m })
+                    .map_or(0, |l| l as u32)
+            })
+            .collect();
+        UnaryRanks { best, second }
+    }
+
+    /// Writes to `proposal` each node's cheapest label leaving out label `excluded` (no label
+    /// is left out when `excluded >= n_labels`): the cheapest, or the second when the
+    /// cheapest is the one left out.
+    fn proposal(&self, excluded: usize, proposal: &mut [u32]) {
+        for ((p, &b), &s) in proposal.iter_mut().zip(&self.best).zip(&self.second) {
+            *p = if b as usize == excluded { s } else { b };
         }
-        // With a single label and it excluded, there is nothing else to propose.
-        *p = best.map_or(0, |(l, _)| l as u32);
     }
 }
 
@@ -262,11 +284,12 @@ mod tests {
     fn unary_proposal_leaves_out_one_label() {
         let e = Energy::new(3, vec![1., 0., 2., 0., 5., 4.], vec![], Pairwise::Potts).unwrap();
         let mut p = vec![9; 2];
-        unary_proposal(&e, 3, &mut p);
+        let ranks = UnaryRanks::of(&e);
+        ranks.proposal(3, &mut p);
         assert_eq!(p, [1, 0]);
-        unary_proposal(&e, 1, &mut p);
+        ranks.proposal(1, &mut p);
         assert_eq!(p, [0, 0]);
-        unary_proposal(&e, 0, &mut p);
+        ranks.proposal(0, &mut p);
         assert_eq!(p, [1, 2]);
     }
 }

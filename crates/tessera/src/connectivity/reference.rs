@@ -1,6 +1,8 @@
 //! The connectivity enforcement as it was before it worked on runs, kept verbatim for the
-//! tests: the faster version must give bit-identical segmentations.
+//! tests: the faster version must give bit-identical segmentations. `cut_large` and `find`
+//! did not change and are shared with it.
 
+use super::{cut_large, find};
 use crate::segmentation::{Segmentation, UNLABELLED};
 
 /// `enforce_connectivity` once the size is checked.
@@ -142,53 +144,6 @@ fn components(w: usize, h: usize, labels: &[u32], max_size: usize) -> (Vec<u32>,
     (out, sizes)
 }
 
-/// Cuts every region larger than `max_size` into pieces grown breadth-first from the first
-/// unassigned pixel in raster order, each of at most `max_size` pixels. The first piece keeps
-/// the region's number; the others get new numbers.
-fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_size: usize) {
-    let large: Vec<bool> = sizes.iter().map(|&s| s as usize > max_size).collect();
-    let mut done = vec![false; comp.len()];
-    let mut queue: Vec<u32> = Vec::new();
-    let mut first_piece = vec![true; sizes.len()];
-    for start in 0..comp.len() {
-        let c = comp[start];
-        if done[start] || c == UNLABELLED || !large[c as usize] {
-            continue;
-        }
-        let id = if std::mem::replace(&mut first_piece[c as usize], false) {
-            c
-        } else {
-            sizes.push(0);
-            sizes.len() as u32 - 1
-        };
-        queue.clear();
-        queue.push(start as u32);
-        done[start] = true;
-        let mut head = 0;
-        while head < queue.len() && queue.len() < max_size {
-            let p = queue[head] as usize;
-            head += 1;
-            let (x, y) = (p % w, p / w);
-            let neighbours = [
-                (x > 0).then(|| p - 1),
-                (x + 1 < w).then(|| p + 1),
-                (y > 0).then(|| p - w),
-                (y + 1 < h).then(|| p + w),
-            ];
-            for q in neighbours.into_iter().flatten() {
-                if !done[q] && comp[q] == c && queue.len() < max_size {
-                    done[q] = true;
-                    queue.push(q as u32);
-                }
-            }
-        }
-        for &p in &queue {
-            comp[p as usize] = id;
-        }
-        sizes[id as usize] = queue.len() as u32;
-    }
-}
-
 /// Border lengths between regions: for each region smaller than a size, its neighbours and
 /// the number of 4-neighbour pixel pairs they share (compressed rows; larger regions have
 /// none listed, as they are never merged).
@@ -260,13 +215,4 @@ impl Borders {
     fn of_region(&self, c: u32) -> &[(u32, u32)] {
         &self.entries[self.start[c as usize]..self.start[c as usize + 1]]
     }
-}
-
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        let grand = parent[parent[x as usize] as usize];
-        parent[x as usize] = grand;
-        x = grand;
-    }
-    x
 }
