@@ -3,7 +3,7 @@
 
 use crate::ground_truth;
 use crate::labels_io::read_segmentation;
-use crate::load::{DEFAULT_MAX_PIXELS, load_image};
+use crate::load_args::LoadArgs;
 use crate::output::write_text;
 use crate::threads::worker_pool;
 use anyhow::{Context, Result, bail};
@@ -46,6 +46,9 @@ pub struct EvalArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 /// The scoring conventions, shared with `sweep`.
@@ -196,10 +199,12 @@ fn label_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 
 /// The image `<id>.<ext>` in `dir`, if there is one.
 pub fn find_image(dir: &Path, id: &str) -> Option<PathBuf> {
-    ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "ppm", "webp"]
-        .iter()
-        .map(|ext| dir.join(format!("{id}.{ext}")))
-        .find(|p| p.is_file())
+    [
+        "jpg", "jpeg", "png", "bmp", "tif", "tiff", "ppm", "webp", "gif",
+    ]
+    .iter()
+    .map(|ext| dir.join(format!("{id}.{ext}")))
+    .find(|p| p.is_file())
 }
 
 /// Scores one label map file.
@@ -220,7 +225,9 @@ fn score_file(
             let Some(path) = find_image(dir, id) else {
                 bail!("no image {}/{id}.<ext>", dir.display());
             };
-            let decoded = load_image(&path, DEFAULT_MAX_PIXELS)
+            let decoded = args
+                .load
+                .load(&path)
                 .with_context(|| format!("cannot read the image {}", path.display()))?;
             Some(Image::from_dynamic(&decoded)?)
         }

@@ -2,7 +2,7 @@
 //! per-pixel class probabilities.
 
 use crate::algo::AlgoArgs;
-use crate::load::{DEFAULT_MAX_PIXELS, load_image};
+use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -68,9 +68,8 @@ pub struct LabelArgs {
     #[arg(long, value_name = "FILE.uai")]
     pub save_model: Option<PathBuf>,
 
-    /// Refuse images with more pixels than this.
-    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
-    pub max_pixels: u64,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 /// `--solver` values.
@@ -144,7 +143,9 @@ pub fn run(args: LabelArgs) -> Result<ExitCode> {
     };
     let (classes_path, overlay_path) = (output(".classes.png"), output(".classes-overlay.png"));
 
-    let decoded = load_image(&args.input, args.max_pixels)
+    let decoded = args
+        .load
+        .load(&args.input)
         .with_context(|| format!("{}", args.input.display()))?;
     let image = Image::from_dynamic(&decoded)?;
     let (w, h) = (image.width(), image.height());
@@ -157,8 +158,10 @@ pub fn run(args: LabelArgs) -> Result<ExitCode> {
 
     let t = Instant::now();
     let (unaries, n_classes, class_values) = if let Some(path) = &args.scribbles {
-        let scribble_img =
-            load_image(path, args.max_pixels).with_context(|| format!("{}", path.display()))?;
+        let scribble_img = args
+            .load
+            .load(path)
+            .with_context(|| format!("{}", path.display()))?;
         let (scribbles, values) =
             scribble_classes(&scribble_img, w, h).with_context(|| format!("{}", path.display()))?;
         let lab = tessera::cielab_planes(&image)?;

@@ -19,6 +19,7 @@ mod interrupt;
 mod label;
 mod labels_io;
 mod load;
+mod load_args;
 mod output;
 mod segment;
 mod sweep;

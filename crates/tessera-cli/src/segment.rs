@@ -4,7 +4,7 @@ use crate::algo::{AlgoArgs, Boxed};
 use crate::inputs::{Job, discover};
 use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
-use crate::load::{DEFAULT_MAX_PIXELS, load_image};
+use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png, write_text};
 use crate::threads::worker_pool;
 use anyhow::{Context, Result, anyhow};
@@ -70,9 +70,8 @@ pub struct SegmentArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// Refuse images with more pixels than this.
-    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
-    pub max_pixels: u64,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 /// What `--overlay` draws.
@@ -308,7 +307,7 @@ fn process(
         }
     }
     // The decoded buffer is dropped as soon as it is converted.
-    let image = Image::from_dynamic(&load_image(&job.input, args.max_pixels)?)?;
+    let image = Image::from_dynamic(&args.load.load(&job.input)?)?;
     let t = Instant::now();
     let (seg, chosen) = algo.segment_explained(&image)?;
     let segment_ms = t.elapsed().as_secs_f64() * 1e3;

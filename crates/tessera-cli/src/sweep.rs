@@ -6,7 +6,7 @@ use crate::algo::{Algo, AlgoParams, Boxed};
 use crate::chart::{Panel, Series, write_charts};
 use crate::eval::{Conventions, METRICS, cell, find_image, metric_values};
 use crate::ground_truth;
-use crate::load::{DEFAULT_MAX_PIXELS, load_image};
+use crate::load_args::LoadArgs;
 use crate::output::write_text;
 use crate::threads::worker_pool;
 use anyhow::{Context, Result, bail};
@@ -51,6 +51,9 @@ pub struct SweepArgs {
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
 
+    #[command(flatten)]
+    pub load: LoadArgs,
+
     /// TrueType font for the charts' text (default: a usual system font).
     #[arg(long, value_name = "FILE")]
     pub font: Option<PathBuf>,
@@ -80,7 +83,9 @@ fn sweep_image(
     opts: &EvalOptions,
 ) -> Result<Vec<Row>> {
     let path = find_image(&args.images, id).with_context(|| format!("image {id} vanished"))?;
-    let decoded = load_image(&path, DEFAULT_MAX_PIXELS)
+    let decoded = args
+        .load
+        .load(&path)
         .with_context(|| format!("cannot read the image {}", path.display()))?;
     let image = Image::from_dynamic(&decoded)?;
     let Some(gt_paths) = gt_paths else {
