@@ -2,13 +2,13 @@
 //! folders (with `--recursive`, in subfolders too), each with the output stem that mirrors
 //! its path relative to the folder it was found in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 /// File extensions taken from folders (case-insensitive). Files named on the command line are
 /// read whatever their extension.
 const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp", "pnm", "ppm", "pgm", "pbm",
+    "png", "jpg", "jpeg", "tif", "tiff", "gif", "bmp", "webp", "pnm", "ppm", "pgm", "pbm",
 ];
 
 /// Names of tessera's own outputs, which are never taken as inputs from a folder.
@@ -31,41 +31,89 @@ pub struct Discovery {
     pub jobs: Vec<Job>,
     /// Inputs that cannot be processed, with the reason.
     pub problems: Vec<(PathBuf, String)>,
+    /// Symbolic links not followed (loops, folders walked already) and files reached a second
+    /// time through a link, with what was done: warnings, not failures.
+    pub notes: Vec<(PathBuf, String)>,
+}
+
+/// What identifies a file or folder whatever the path it is reached by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileId {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+/// The identity of what `path` leads to (links followed).
+fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileId::Inode(meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        path.canonicalize().ok().map(FileId::Path)
+    }
 }
 
 /// Expands the command-line inputs. `skip_dir` (the output folder) is never descended into.
+/// Each real file is taken once, under the first path that reaches it without a link when
+/// there is one.
 pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) -> Discovery {
     let mut found = Discovery::default();
-    let skip = skip_dir.and_then(|d| d.canonicalize().ok());
+    let skip = skip_dir.and_then(file_id);
+    let mut seen: HashMap<FileId, PathBuf> = HashMap::new();
+    let mut take = |found: &mut Discovery, input: PathBuf, stem: PathBuf| {
+        if let Some(id) = file_id(&input) {
+            match seen.get(&id) {
+                Some(first) if first == &input => return, // named twice: processed once
+                Some(first) => {
+                    found.notes.push((
+                        input,
+                        format!("the same file as {}; processed once", first.display()),
+                    ));
+                    return;
+                }
+                None => {
+                    seen.insert(id, input.clone());
+                }
+            }
+        }
+        found.jobs.push(Job { input, stem });
+    };
     for input in inputs {
         match std::fs::metadata(input) {
             Err(e) => found
                 .problems
                 .push((input.clone(), format!("cannot read: {e}"))),
             Ok(meta) if meta.is_dir() => {
-                let mut files = Vec::new();
-                walk(
-                    input,
+                let mut walk = Walk {
                     recursive,
-                    skip.as_deref(),
-                    &mut files,
-                    &mut found.problems,
-                );
-                files.sort();
-                for f in files {
-                    let rel = f.strip_prefix(input).unwrap_or(&f).to_path_buf();
-                    found.jobs.push(Job {
-                        stem: rel.with_extension(""),
-                        input: f,
-                    });
+                    skip: skip.clone(),
+                    ..Walk::default()
+                };
+                walk.run(input);
+                found.problems.append(&mut walk.problems);
+                found.notes.append(&mut walk.notes);
+                // Files reached without a link first, so that a file keeps its real path.
+                walk.files.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+                let mut files = Vec::new();
+                for (f, _) in walk.files {
+                    let rel = f.strip_prefix(input).unwrap_or(&f).with_extension("");
+                    files.push((f, rel));
                 }
+                let before = found.jobs.len();
+                for (f, stem) in files {
+                    take(&mut found, f, stem);
+                }
+                found.jobs[before..].sort_by(|a, b| a.input.cmp(&b.input));
             }
             Ok(_) => {
                 let name = input.file_name().map(PathBuf::from).unwrap_or_default();
-                found.jobs.push(Job {
-                    stem: name.with_extension(""),
-                    input: input.clone(),
-                });
+                take(&mut found, input.clone(), name.with_extension(""));
             }
         }
     }
@@ -73,32 +121,86 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) ->
     found
 }
 
-fn walk(
-    dir: &Path,
+/// A folder walk that follows symbolic links to folders but walks each folder once, so that a
+/// link back up the tree (or to any folder walked already) is reported once and not followed.
+/// Written here rather than taken from `walkdir`, whose loop check covers a folder's ancestors
+/// only: two links to the same sibling folder would walk it twice, and a chain of such links
+/// exponentially often. Real subfolders are walked before any link is followed, so files keep
+/// the paths that reach them without a link.
+#[derive(Default)]
+struct Walk {
     recursive: bool,
-    skip: Option<&Path>,
-    files: &mut Vec<PathBuf>,
-    problems: &mut Vec<(PathBuf, String)>,
-) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            problems.push((dir.to_path_buf(), format!("cannot list folder: {e}")));
+    skip: Option<FileId>,
+    /// Every folder walked, by identity, with the path it was walked as.
+    walked: HashMap<FileId, PathBuf>,
+    /// Links to folders, to follow once the real folders are walked.
+    links: VecDeque<PathBuf>,
+    /// Image files found, and whether a link led to them.
+    files: Vec<(PathBuf, bool)>,
+    problems: Vec<(PathBuf, String)>,
+    notes: Vec<(PathBuf, String)>,
+}
+
+impl Walk {
+    fn run(&mut self, root: &Path) {
+        self.folder(root, false);
+        while let Some(link) = self.links.pop_front() {
+            self.folder(&link, true);
+        }
+    }
+
+    /// Walks `dir` and its real subfolders; `via_link` when a link led there.
+    fn folder(&mut self, dir: &Path, via_link: bool) {
+        let Some(id) = file_id(dir) else {
+            self.problems
+                .push((dir.to_path_buf(), "cannot read the folder".into()));
+            return;
+        };
+        if self.skip.as_ref() == Some(&id) {
             return;
         }
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
-            let is_skipped = skip.is_some_and(|s| path.canonicalize().is_ok_and(|p| p == s));
-            if recursive && !is_skipped {
-                walk(&path, recursive, skip, files, problems);
+        if let Some(first) = self.walked.get(&id) {
+            let why = if dir.starts_with(first) {
+                format!(
+                    "a link back to {}, a folder it is inside (a loop); not followed",
+                    first.display()
+                )
+            } else {
+                format!(
+                    "a link to {}, walked already; not followed",
+                    first.display()
+                )
+            };
+            self.notes.push((dir.to_path_buf(), why));
+            return;
+        }
+        self.walked.insert(id, dir.to_path_buf());
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                self.problems
+                    .push((dir.to_path_buf(), format!("cannot list folder: {e}")));
+                return;
             }
-        } else if is_image_name(&path) {
-            files.push(path);
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if self.recursive {
+                    self.folder(&path, via_link);
+                }
+            } else if kind.is_symlink() && path.is_dir() {
+                if self.recursive {
+                    self.links.push_back(path);
+                }
+            } else if is_image_name(&path) {
+                self.files.push((path, via_link || kind.is_symlink()));
+            }
         }
     }
 }

@@ -140,6 +140,9 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
     interrupt::install();
 
     let found = discover(&args.inputs, args.recursive, Some(&args.out));
+    for (path, note) in &found.notes {
+        eprintln!("warning: {}: {note}", path.display());
+    }
     let progress = progress_bar(found.jobs.len() as u64);
     let description = args.algo.describe(args.algo.algo, args.algo.segments);
     // No output may replace any input of the run (say `a.png` and `a.overlay.png` named
