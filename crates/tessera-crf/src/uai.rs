@@ -2,25 +2,81 @@
 //! cardinalities and the factors' scopes, then one table per factor holding potentials
 //! `exp(-energy)`, the last variable of the scope changing fastest.
 //!
-//! [`write()`] emits one unary factor per node and one pairwise factor per edge. [`read()`] accepts
-//! factors of one and two variables, all variables having the same number of labels; unaries
-//! of a node are summed, pairwise factors become edges with per-edge tables (weight 1). A zero
-//! potential (infinite energy) is read as [`HARD_COST`].
+//! [`write()`] emits one unary factor per node and one pairwise factor per edge. Each factor's
+//! energies are shifted by their minimum before exponentiation, so that a potential underflows
+//! only when its factor's energy *range* exceeds [`MAX_RANGE`] (plain `exp(-energy)` turns every
+//! energy above about 745 into 0, an impossible state); the shifts are written in `c` comment
+//! lines, and [`read()`] adds them back. Energies of [`HARD_COST`] or more (fixed nodes) are
+//! written as potential 0 on purpose. An entry that still cannot be represented is written as
+//! the smallest normal `f64` and reported in the returned [`Written`].
+//!
+//! [`read()`] accepts factors of one and two variables, all variables having the same number
+//! of labels; unaries of a node are summed, pairwise factors become edges with per-edge tables
+//! (weight 1). A zero potential (infinite energy) is read as [`HARD_COST`].
 
 use crate::energy::{Edge, Energy, Pairwise};
 use crate::error::{Error, Result};
 use std::io::{BufRead, Write};
 
-/// The energy given to zero potentials when reading.
+/// The energy given to zero potentials when reading; energies this high or higher are
+/// written as potential 0.
 pub const HARD_COST: f64 = 1e9;
 
-/// Writes `energy` as a UAI `MARKOV` model.
+/// The largest energy above a factor's minimum that a potential can hold as a normal `f64`:
+/// `-ln(f64::MIN_POSITIVE)`, about 708.4.
+pub const MAX_RANGE: f64 = 708.396_418_532_264_1;
+
+/// The comment prefix of the lines holding the factors' shifts.
+const SHIFTS: &str = "c shifts";
+
+/// A factor of the written model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    /// The unary factor of a node.
+    Node(usize),
+    /// The pairwise factor of an edge, and its two nodes.
+    Edge(usize, u32, u32),
+}
+
+impl std::fmt::Display for Factor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Factor::Node(i) => write!(f, "unary factor of node {i}"),
+            Factor::Edge(e, a, b) => write!(f, "pairwise factor of edge {e} ({a}-{b})"),
+        }
+    }
+}
+
+/// A factor whose energy range a UAI table cannot hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clipped {
+    /// The factor (its index in the file is the node, or the node count plus the edge).
+    pub factor: Factor,
+    /// Its largest energy above its minimum (energies of [`HARD_COST`] and more excepted).
+    pub range: f64,
+}
+
+/// What [`write()`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Written {
+    /// The sum of the factors' shifts: the energy of a labelling is the sum of
+    /// `-ln(potential)` over the factors plus this.
+    pub total_shift: f64,
+    /// Factors with entries more than [`MAX_RANGE`] above their minimum: those entries are
+    /// written as `f64::MIN_POSITIVE` (energy [`MAX_RANGE`] above the shift) and do not read
+    /// back exactly.
+    pub clipped: Vec<Clipped>,
+}
+
+/// Writes `energy` as a UAI `MARKOV` model, each factor shifted by its least energy.
 ///
 /// ```
 /// use tessera_crf::{Edge, Energy, Pairwise, uai};
-/// let e = Energy::new(2, vec![0.0, 1.0, 2.0, 0.5], vec![Edge { a: 0, b: 1, weight: 3.0 }], Pairwise::Potts)?;
+/// // Energies in the thousands: plain exp(-energy) would make every potential 0.
+/// let e = Energy::new(2, vec![3000.0, 3001.0, 2000.0, 2000.5], vec![Edge { a: 0, b: 1, weight: 900.0 }], Pairwise::Potts)?;
 /// let mut text = Vec::new();
-/// uai::write(&e, &mut text)?;
+/// let written = uai::write(&e, &mut text)?;
+/// assert!(written.clipped.is_empty());
 /// let back = uai::read(&text[..])?;
 /// assert!((back.energy(&[0, 1])? - e.energy(&[0, 1])?).abs() < 1e-9);
 /// # Ok::<(), tessera_crf::Error>(())
@@ -28,33 +84,90 @@ pub const HARD_COST: f64 = 1e9;
 ///
 /// # Errors
 /// [`Error::Io`] when writing fails.
-pub fn write(energy: &Energy, mut out: impl Write) -> Result<()> {
+pub fn write(energy: &Energy, mut out: impl Write) -> Result<Written> {
     let (n, l) = (energy.n_nodes(), energy.n_labels());
+    let n_edges = energy.edges().len();
+    let tables = |f: usize| -> Vec<f64> {
+        if f < n {
+            energy.unary(f).to_vec()
+        } else {
+            let e = f - n;
+            (0..l * l)
+                .map(|k| energy.pair_cost(e, k / l, k % l))
+                .collect()
+        }
+    };
+    let factor = |f: usize| {
+        if f < n {
+            Factor::Node(f)
+        } else {
+            let e = &energy.edges()[f - n];
+            Factor::Edge(f - n, e.a, e.b)
+        }
+    };
+    let n_factors = n + n_edges;
+    let mut shifts = Vec::with_capacity(n_factors);
+    let mut written = Written::default();
+    for f in 0..n_factors {
+        let t = tables(f);
+        let soft = t.iter().copied().filter(|&v| v < HARD_COST);
+        let shift = soft.clone().fold(f64::INFINITY, f64::min);
+        let shift = if shift.is_finite() { shift } else { 0.0 };
+        let range = soft.fold(0.0f64, |m, v| m.max(v - shift));
+        if range > MAX_RANGE {
+            written.clipped.push(Clipped {
+                factor: factor(f),
+                range,
+            });
+        }
+        shifts.push(shift);
+    }
+    written.total_shift = shifts.iter().sum();
+
     writeln!(out, "MARKOV")?;
+    writeln!(
+        out,
+        "c written by tessera-crf: potential = exp(-(energy - shift)), each factor shifted by its least energy;"
+    )?;
+    writeln!(
+        out,
+        "c energy(x) = sum over factors of -ln(potential) + total shift. Potential 0: energy >= {HARD_COST:e} (fixed)."
+    )?;
+    writeln!(out, "c total shift {:e}", written.total_shift)?;
+    writeln!(
+        out,
+        "c the factors' shifts, in factor order, on the `{SHIFTS}` lines:"
+    )?;
+    for chunk in shifts.chunks(16) {
+        let row: Vec<String> = chunk.iter().map(|v| format!("{v:e}")).collect();
+        writeln!(out, "{SHIFTS} {}", row.join(" "))?;
+    }
     writeln!(out, "{n}")?;
     writeln!(out, "{}", vec![l.to_string(); n].join(" "))?;
-    writeln!(out, "{}", n + energy.edges().len())?;
+    writeln!(out, "{n_factors}")?;
     for i in 0..n {
         writeln!(out, "1 {i}")?;
     }
     for e in energy.edges() {
         writeln!(out, "2 {} {}", e.a, e.b)?;
     }
-    let pot = |v: f64| format!("{:e}", (-v).exp());
-    for i in 0..n {
-        writeln!(out, "\n{l}")?;
-        let row: Vec<String> = energy.unary(i).iter().map(|&u| pot(u)).collect();
-        writeln!(out, " {}", row.join(" "))?;
-    }
-    for e in 0..energy.edges().len() {
-        writeln!(out, "\n{}", l * l)?;
-        for a in 0..l {
-            let row: Vec<String> = (0..l).map(|b| pot(energy.pair_cost(e, a, b))).collect();
+    let pot = |v: f64, shift: f64| {
+        if v >= HARD_COST {
+            "0".to_string()
+        } else {
+            format!("{:e}", (-(v - shift)).exp().max(f64::MIN_POSITIVE))
+        }
+    };
+    for (f, &shift) in shifts.iter().enumerate() {
+        let t = tables(f);
+        writeln!(out, "\n{}", t.len())?;
+        for row in t.chunks(l) {
+            let row: Vec<String> = row.iter().map(|&v| pot(v, shift)).collect();
             writeln!(out, " {}", row.join(" "))?;
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(written)
 }
 
 /// Reads a UAI `MARKOV` model of unary and pairwise factors.
@@ -64,8 +177,18 @@ pub fn write(energy: &Energy, mut out: impl Write) -> Result<()> {
 /// cardinalities or negative potentials; [`Error::Io`] when reading fails.
 pub fn read(input: impl BufRead) -> Result<Energy> {
     let mut text = String::new();
+    let mut shifts: Vec<f64> = Vec::new();
     for line in input.lines() {
         let line = line?;
+        if let Some(rest) = line.trim_start().strip_prefix(SHIFTS) {
+            for s in rest.split_whitespace() {
+                shifts.push(
+                    s.parse().map_err(|_| {
+                        Error::Parse(format!("shift comment: `{s}` is not a number"))
+                    })?,
+                );
+            }
+        }
         // `c` comment lines are not in the spec but common; skip them.
         if !line.trim_start().starts_with('c') {
             text.push_str(&line);
@@ -124,6 +247,12 @@ pub fn read(input: impl BufRead) -> Result<Energy> {
         }
         scopes.push(scope);
     }
+    if !shifts.is_empty() && shifts.len() != n_factors {
+        return Err(Error::Parse(format!(
+            "{} shifts in the comments for {n_factors} factors",
+            shifts.len()
+        )));
+    }
     let mut unary = vec![0.0; n * l];
     let mut edges = Vec::new();
     let mut tables = Vec::new();
@@ -146,8 +275,9 @@ pub fn read(input: impl BufRead) -> Result<Energy> {
                     "factor {f}: potential {p} is not >= 0"
                 )));
             }
+            let shift = shifts.get(f).copied().unwrap_or(0.0);
             values.push(if p > 0.0 {
-                (-p.ln()).min(HARD_COST)
+                (shift - p.ln()).min(HARD_COST)
             } else {
                 HARD_COST
             });
