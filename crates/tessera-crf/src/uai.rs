@@ -7,8 +7,9 @@
 //! only when its factor's energy *range* exceeds [`MAX_RANGE`] (plain `exp(-energy)` turns every
 //! energy above about 745 into 0, an impossible state); the shifts are written in `c` comment
 //! lines, and [`read()`] adds them back. Energies of [`HARD_COST`] or more (fixed nodes) are
-//! written as potential 0 on purpose. An entry that still cannot be represented is written as
-//! the smallest normal `f64` and reported in the returned [`Written`].
+//! written as potential 0 on purpose. An entry still too small for an `f64` is written exactly
+//! in decimal (`3.1e-412`), which [`read()`] takes in the log domain but a reader parsing
+//! doubles takes as 0; [`write()`] reports such factors in the returned [`Written`].
 //!
 //! [`read()`] accepts factors of one and two variables, all variables having the same number
 //! of labels; unaries of a node are summed, pairwise factors become edges with per-edge tables
@@ -47,7 +48,7 @@ impl std::fmt::Display for Factor {
     }
 }
 
-/// A factor whose energy range a UAI table cannot hold.
+/// A factor whose energy range an `f64` potential cannot hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Clipped {
     /// The factor (its index in the file is the node, or the node count plus the edge).
@@ -62,9 +63,9 @@ pub struct Written {
     /// The sum of the factors' shifts: the energy of a labelling is the sum of
     /// `-ln(potential)` over the factors plus this.
     pub total_shift: f64,
-    /// Factors with entries more than [`MAX_RANGE`] above their minimum: those entries are
-    /// written as `f64::MIN_POSITIVE` (energy [`MAX_RANGE`] above the shift) and do not read
-    /// back exactly.
+    /// Factors with entries more than [`MAX_RANGE`] above their minimum: those potentials
+    /// are below the smallest normal `f64`, written exactly in decimal; [`read()`] recovers
+    /// them, a reader parsing doubles sees 0 (an impossible state).
     pub clipped: Vec<Clipped>,
 }
 
@@ -155,7 +156,7 @@ pub fn write(energy: &Energy, mut out: impl Write) -> Result<Written> {
         if v >= HARD_COST {
             "0".to_string()
         } else {
-            format!("{:e}", (-(v - shift)).exp().max(f64::MIN_POSITIVE))
+            potential(v - shift)
         }
     };
     for (f, &shift) in shifts.iter().enumerate() {
@@ -168,6 +169,34 @@ pub fn write(energy: &Energy, mut out: impl Write) -> Result<Written> {
     }
     out.flush()?;
     Ok(written)
+}
+
+/// `exp(-energy)` as text: shortest round-trip `f64` when it is a normal `f64`, else exactly
+/// in decimal with a mantissa and a base-10 exponent computed in the log domain.
+fn potential(energy: f64) -> String {
+    if energy <= MAX_RANGE {
+        return format!("{:e}", (-energy).exp());
+    }
+    let lg = -energy / std::f64::consts::LN_10;
+    let exponent = lg.floor();
+    format!("{}e{}", 10f64.powf(lg - exponent), exponent as i64)
+}
+
+/// The energy `-ln(p)` of a potential written as text, in the log domain so that potentials
+/// below the `f64` range keep their value; `None` for a negative, infinite or malformed one.
+fn energy_of(text: &str) -> Option<f64> {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m.parse::<f64>().ok()?, e.parse::<i64>().ok()?),
+        None => (text.parse::<f64>().ok()?, 0),
+    };
+    if !(mantissa >= 0.0 && mantissa.is_finite()) {
+        return None;
+    }
+    if mantissa == 0.0 {
+        return Some(f64::INFINITY);
+    }
+    let e = -(mantissa.ln() + exponent as f64 * std::f64::consts::LN_10);
+    (!e.is_nan()).then_some(e)
 }
 
 /// Reads a UAI `MARKOV` model of unary and pairwise factors.
@@ -267,17 +296,12 @@ pub fn read(input: impl BufRead) -> Result<Energy> {
         let mut values = Vec::with_capacity(len);
         for _ in 0..len {
             let s = next("table entry")?;
-            let p: f64 = s
-                .parse()
-                .map_err(|_| Error::Parse(format!("factor {f}: `{s}` is not a number")))?;
-            if p.is_nan() || p < 0.0 || p.is_infinite() {
-                return Err(Error::Parse(format!(
-                    "factor {f}: potential {p} is not >= 0"
-                )));
-            }
+            let e = energy_of(s).ok_or_else(|| {
+                Error::Parse(format!("factor {f}: `{s}` is not a finite potential >= 0"))
+            })?;
             let shift = shifts.get(f).copied().unwrap_or(0.0);
-            values.push(if p > 0.0 {
-                (shift - p.ln()).min(HARD_COST)
+            values.push(if e.is_finite() {
+                (e + shift).min(HARD_COST)
             } else {
                 HARD_COST
             });
@@ -323,6 +347,59 @@ mod tests {
             let (a, b) = (e.energy(&x).unwrap(), back.energy(&x).unwrap());
             prop_assert!((a - b).abs() <= 1e-9 * (1.0 + a.abs()), "{} vs {}", a, b);
         }
+    }
+
+    /// Energies in the thousands, ranges beyond an `f64` potential included, read back.
+    #[test]
+    fn large_energies_survive() {
+        let e = Energy::new(
+            3,
+            vec![2500.0, 3100.0, 4000.5, 1e9, 0.25, 1e9],
+            vec![Edge {
+                a: 0,
+                b: 1,
+                weight: 1200.0,
+            }],
+            Pairwise::Potts,
+        )
+        .unwrap();
+        let mut text = Vec::new();
+        let written = write(&e, &mut text).unwrap();
+        assert_eq!(
+            written.clipped.iter().map(|c| c.factor).collect::<Vec<_>>(),
+            vec![Factor::Node(0), Factor::Edge(0, 0, 1)]
+        );
+        assert!((written.total_shift - 2500.25).abs() < 1e-9);
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("c total shift 2.50025e3"), "{text}");
+        let back = read(text.as_bytes()).unwrap();
+        for x in [[0, 1], [1, 1], [2, 1], [0, 0]] {
+            let (a, b) = (e.energy(&x).unwrap(), back.energy(&x).unwrap());
+            assert!((a - b).abs() <= 1e-9 * a.abs(), "{x:?}: {a} vs {b}");
+        }
+        // Without the shift comments the file is still a valid model, shifted.
+        let plain: String = text
+            .lines()
+            .filter(|l| !l.starts_with('c'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let shifted = read(plain.as_bytes()).unwrap();
+        let d = e.energy(&[0, 1]).unwrap() - shifted.energy(&[0, 1]).unwrap();
+        assert!((d - written.total_shift).abs() < 1e-6);
+    }
+
+    #[test]
+    fn potentials_keep_their_value_below_the_f64_range() {
+        for energy in [0.0, 1.5, 700.0, 709.0, 2000.0, 123_456.75] {
+            let back = energy_of(&potential(energy)).unwrap();
+            assert!(
+                (back - energy).abs() <= 1e-12 * (1.0 + energy),
+                "{energy}: {back}"
+            );
+        }
+        assert_eq!(energy_of("0"), Some(f64::INFINITY));
+        assert_eq!(energy_of("-1"), None);
+        assert_eq!(energy_of("inf"), None);
     }
 
     #[test]
