@@ -143,6 +143,11 @@ struct Walk {
 
 impl Walk {
     fn run(&mut self, root: &Path) {
+        // The output folder is skipped below the folder given, not when it is that folder.
+        let skip = self.skip.take();
+        if file_id(root) != skip {
+            self.skip = skip;
+        }
         self.folder(root, false);
         while let Some(link) = self.links.pop_front() {
             self.folder(&link, true);

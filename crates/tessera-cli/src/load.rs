@@ -103,16 +103,28 @@ fn load_other(
     limits.max_alloc = Some(opts.max_pixels.saturating_mul(16).saturating_add(64 << 20));
     reader.limits(limits);
     let name = format_name(format);
-    let decoder = reader
-        .into_decoder()
-        .map_err(|e| anyhow!("cannot decode the {name} header: {}", describe(&e)))?;
+    let decoder = reader.into_decoder().map_err(|e| {
+        if is_truncation(&e) {
+            anyhow!(
+                "the {name} file is truncated: it ends before its header is complete ({})",
+                describe(&e)
+            )
+        } else {
+            anyhow!("cannot decode the {name} header: {}", describe(&e))
+        }
+    })?;
     let (w, h) = decoder.dimensions();
     check_size(w, h, opts.max_pixels)?;
     let image = DynamicImage::from_decoder(decoder).map_err(|e| {
         if is_truncation(&e) {
             anyhow!(
-                "the {name} file is truncated: it ends before the pixel data of its {w}x{h} image is complete ({})",
-                describe(&e)
+                "the {name} file is truncated: it ends before the pixel data of its {w}x{h} image is complete ({}){}",
+                describe(&e),
+                if opts.allow_truncated {
+                    "; the decoder recovers no part of it, so --allow-truncated cannot accept it"
+                } else {
+                    ""
+                }
             )
         } else {
             anyhow!("cannot decode the {name} image: {}", describe(&e))
@@ -253,9 +265,14 @@ fn load_jpeg(bytes: &[u8], opts: &LoadOptions) -> Result<Loaded> {
         .set_max_width(usize::MAX)
         .set_max_height(usize::MAX);
     let mut header = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), lenient_opts);
-    header
-        .decode_headers()
-        .map_err(|e| anyhow!("cannot decode the JPEG header: {}", describe(&e)))?;
+    header.decode_headers().map_err(|e| {
+        let text = describe(&e);
+        if text.contains("Not enough bytes") || text.to_lowercase().contains("eof") {
+            anyhow!("the JPEG file is truncated: it ends before its header is complete ({text})")
+        } else {
+            anyhow!("cannot decode the JPEG header: {text}")
+        }
+    })?;
     let (w, h) = header
         .dimensions()
         .ok_or_else(|| anyhow!("cannot decode the JPEG header: no image size"))?;
