@@ -137,3 +137,107 @@ fn bad_inputs_fail_cleanly() {
         .code(2);
     assert!(!out.join("photo.classes.png").exists());
 }
+
+/// `--save-model` in both formats on a model whose energies are in the thousands: the energy
+/// of tessera's labelling recomputed from either file equals the reported one.
+#[test]
+fn saved_models_give_back_the_reported_energy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, h) = (64u32, 48u32);
+    write_photo(&dir.path().join("photo.png"), w, h);
+    // Confident probabilities (one pixel in five contradicts its half): large superpixels
+    // sum -ln(0.001) over hundreds of pixels.
+    let probs = ndarray::Array3::from_shape_fn((h as usize, w as usize, 3), |(y, x, c)| {
+        let mut class = if x >= w as usize / 2 { 1 } else { 0 };
+        if (x * 7 + y * 3) % 5 == 0 {
+            class = 2;
+        }
+        if c == class { 0.998f32 } else { 0.001 }
+    });
+    let npy = dir.path().join("p.npy");
+    ndarray_npy::write_npy(&npy, &probs).unwrap();
+    let run = |model: &Path| -> f64 {
+        let assert = tessera()
+            .arg("label")
+            .arg(dir.path().join("photo.png"))
+            .arg("--probs")
+            .arg(&npy)
+            .args(["-k", "6", "--smoothness", "40", "-o"])
+            .arg(dir.path().join("out"))
+            .arg("--save-model")
+            .arg(model)
+            .assert()
+            .success();
+        let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        let record: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        record["energy"].as_f64().unwrap()
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1.0);
+
+    // .npz: the energy recomputed by hand from the arrays.
+    let npz_path = dir.path().join("model.npz");
+    let reported = run(&npz_path);
+    assert!(reported > 1000.0, "energies in the thousands: {reported}");
+    let mut npz = ndarray_npy::NpzReader::new(std::fs::File::open(&npz_path).unwrap()).unwrap();
+    let unary: ndarray::Array2<f64> = npz.by_name("unary").unwrap();
+    let edges: ndarray::Array2<i64> = npz.by_name("edges").unwrap();
+    let pairwise: ndarray::Array3<f64> = npz.by_name("pairwise").unwrap();
+    let x: ndarray::Array1<i64> = npz.by_name("labelling").unwrap();
+    let map: ndarray::Array2<i64> = npz.by_name("superpixels").unwrap();
+    assert_eq!(unary.dim(), (x.len(), 3));
+    assert_eq!(edges.ncols(), 2);
+    assert_eq!(pairwise.dim(), (edges.nrows(), 3, 3));
+    assert_eq!(map.dim(), (h as usize, w as usize));
+    let mut energy: f64 = x
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| unary[[i, l as usize]])
+        .sum();
+    for (e, row) in edges.rows().into_iter().enumerate() {
+        let (a, b) = (x[row[0] as usize] as usize, x[row[1] as usize] as usize);
+        energy += pairwise[[e, a, b]];
+    }
+    assert!(close(energy, reported), "{energy} vs {reported}");
+    // The class map is the labelling seen through the superpixel map.
+    let classes = image::open(dir.path().join("out/photo.classes.png"))
+        .unwrap()
+        .to_luma8();
+    for ((yy, xx), &node) in map.indexed_iter() {
+        assert_eq!(
+            i64::from(classes.get_pixel(xx as u32, yy as u32)[0]),
+            x[node as usize]
+        );
+    }
+    let model = tessera_crf::npz::read(std::fs::File::open(&npz_path).unwrap()).unwrap();
+    let labels: Vec<u32> = x.iter().map(|&v| v as u32).collect();
+    assert!(close(model.energy.energy(&labels).unwrap(), reported));
+
+    // .uai: read back (the shifts in the comments added again) gives the same energy, and no
+    // potential of a soft energy is 0.
+    let uai_path = dir.path().join("model.uai");
+    assert!(close(run(&uai_path), reported));
+    let text = std::fs::read_to_string(&uai_path).unwrap();
+    assert!(text.contains("c total shift "));
+    let back = tessera_crf::uai::read(text.as_bytes()).unwrap();
+    assert!(
+        close(back.energy(&labels).unwrap(), reported),
+        "{} vs {reported}",
+        back.energy(&labels).unwrap()
+    );
+    // Table rows are the indented lines.
+    let tables = text.lines().filter(|l| l.starts_with(' '));
+    let potentials: Vec<&str> = tables.flat_map(|l| l.split_whitespace()).collect();
+    assert!(!potentials.is_empty() && potentials.iter().all(|&t| t != "0"));
+
+    // Any other extension is a usage error.
+    tessera()
+        .arg("label")
+        .arg(dir.path().join("photo.png"))
+        .arg("--probs")
+        .arg(&npy)
+        .arg("--save-model")
+        .arg(dir.path().join("model.txt"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".uai or .npz"));
+}
