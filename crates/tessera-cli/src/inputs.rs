@@ -271,6 +271,31 @@ mod tests {
         assert!(deep.problems.is_empty());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn links_lead_to_each_folder_and_file_once() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        for f in ["x.png", "a/y.png", "a/b/z.png"] {
+            std::fs::write(root.join(f), b"").unwrap();
+        }
+        symlink("../..", root.join("a/b/loop")).unwrap();
+        symlink("..", root.join("a/b/loop2")).unwrap();
+        symlink("a", root.join("0link")).unwrap(); // sorts before the real `a`
+        symlink("x.png", root.join("same.png")).unwrap();
+        let found = discover(&[root.to_path_buf()], true, None);
+        let stems: Vec<_> = found.jobs.iter().map(|j| j.stem.clone()).collect();
+        assert_eq!(
+            stems,
+            ["a/b/z", "a/y", "x"].map(PathBuf::from).to_vec(),
+            "real paths win over links"
+        );
+        assert_eq!(found.notes.len(), 4, "{:?}", found.notes);
+        assert!(found.problems.is_empty());
+    }
+
     #[test]
     fn collisions_and_missing_files_are_problems() {
         let dir = tempfile::tempdir().unwrap();

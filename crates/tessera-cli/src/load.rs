@@ -326,6 +326,53 @@ fn load_jpeg(bytes: &[u8], opts: &LoadOptions) -> Result<Loaded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
+    fn jpeg(w: u32, h: u32, grey: bool) -> Vec<u8> {
+        let rgb = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 5 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+            ])
+        });
+        let img = if grey {
+            DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(rgb).to_luma8())
+        } else {
+            DynamicImage::ImageRgb8(rgb)
+        };
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    }
+
+    /// The strict decode gives exactly the pixels `image` gives.
+    #[test]
+    fn jpeg_pixels_match_image() {
+        for grey in [false, true] {
+            let bytes = jpeg(70, 45, grey);
+            let ours = load_jpeg(&bytes, &LoadOptions::default()).unwrap();
+            assert!(ours.warning.is_none());
+            let theirs = image::load_from_memory(&bytes).unwrap();
+            assert_eq!(ours.image.color(), theirs.color());
+            assert_eq!(ours.image.as_bytes(), theirs.as_bytes());
+        }
+    }
+
+    #[test]
+    fn truncated_jpeg_is_refused_or_accepted_with_a_warning() {
+        let bytes = jpeg(64, 64, false);
+        let cut = &bytes[..bytes.len() * 2 / 3];
+        let err = load_jpeg(cut, &LoadOptions::default()).unwrap_err();
+        assert!(format!("{err}").contains("truncated"), "{err}");
+        let opts = LoadOptions {
+            allow_truncated: true,
+            ..LoadOptions::default()
+        };
+        let ok = load_jpeg(cut, &opts).unwrap();
+        assert_eq!((ok.image.width(), ok.image.height()), (64, 64));
+        assert!(ok.warning.unwrap().contains("truncated"));
+    }
 
     #[test]
     fn causes_are_said_once() {

@@ -347,7 +347,9 @@ fn mixed_folder_processes_the_good_and_names_the_bad() {
         // Each cause is said once ("Invalid PNG signature.: Invalid PNG signature." no more).
         let parts: Vec<&str> = line.split(": ").map(|p| p.trim_end_matches('.')).collect();
         assert!(
-            parts.windows(2).all(|w| w[0] != w[1] && !w[0].ends_with(w[1])),
+            parts
+                .windows(2)
+                .all(|w| w[0] != w[1] && !w[0].ends_with(w[1])),
             "a cause repeated: `{line}`"
         );
     }
@@ -384,7 +386,9 @@ fn allow_truncated_accepts_a_cut_jpeg_with_a_warning() {
         .arg(&jpg)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("cut.jpg: the JPEG file is truncated"))
+        .stderr(predicate::str::contains(
+            "cut.jpg: the JPEG file is truncated",
+        ))
         .stderr(predicate::str::contains("rows"))
         .stderr(predicate::str::contains("--allow-truncated accepts it"));
     assert!(!out.join("cut.overlay.png").exists());
@@ -420,7 +424,9 @@ fn allow_truncated_accepts_a_cut_jpeg_with_a_warning() {
         .arg(&out)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("cut.jpg: the JPEG file is truncated"));
+        .stderr(predicate::str::contains(
+            "cut.jpg: the JPEG file is truncated",
+        ));
 }
 
 /// `eval --images` and `sweep` refuse a truncated image as `segment` does, and take it with
@@ -492,7 +498,13 @@ fn link_loops_are_reported_once_and_not_followed() {
     std::fs::create_dir_all(root.join("a/b")).unwrap();
     std::fs::create_dir_all(root.join("c")).unwrap();
     let names = [
-        "1.png", "2.jpg", "a/3.png", "a/4.tif", "a/b/5.png", "c/6.png", "c/7.gif",
+        "1.png",
+        "2.jpg",
+        "a/3.png",
+        "a/4.tif",
+        "a/b/5.png",
+        "c/6.png",
+        "c/7.gif",
     ];
     for (i, n) in names.iter().enumerate() {
         photo(24, 18, i as u32).save(root.join(n)).unwrap();
