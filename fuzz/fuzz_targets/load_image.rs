@@ -32,7 +32,12 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(path, data).is_err() {
         return;
     }
-    if let Ok(decoded) = load::load_image(path, MAX_PIXELS) {
+    // Damaged files accepted too, so that the lenient JPEG path is fuzzed as well.
+    let opts = load::LoadOptions {
+        max_pixels: MAX_PIXELS,
+        allow_truncated: true,
+    };
+    if let Ok(load::Loaded { image: decoded, .. }) = load::load_image(path, &opts) {
         assert!(decoded.width() as u64 * decoded.height() as u64 <= MAX_PIXELS);
         let _ = tessera::Image::from_dynamic(&decoded);
     }
