@@ -73,8 +73,8 @@ pub struct Written {
 ///
 /// ```
 /// use tessera_crf::{Edge, Energy, Pairwise, uai};
-/// // Energies in the thousands: plain exp(-energy) would make every potential 0.
-/// let e = Energy::new(2, vec![3000.0, 3001.0, 2000.0, 2000.5], vec![Edge { a: 0, b: 1, weight: 900.0 }], Pairwise::Potts)?;
+/// // Unaries in the thousands: plain exp(-energy) would make every unary potential 0.
+/// let e = Energy::new(2, vec![3000.0, 3001.0, 2000.0, 2000.5], vec![Edge { a: 0, b: 1, weight: 500.0 }], Pairwise::Potts)?;
 /// let mut text = Vec::new();
 /// let written = uai::write(&e, &mut text)?;
 /// assert!(written.clipped.is_empty());
