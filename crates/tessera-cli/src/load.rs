@@ -73,7 +73,7 @@ pub fn load_image(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
             let bytes = std::fs::read(path).map_err(|e| anyhow!("cannot read the file: {e}"))?;
             load_jpeg(&bytes, opts)
         }
-        Some(format) => load_other(reader, format, opts),
+        Some(format) => load_other(path, reader, format, opts),
     }
 }
 
@@ -92,8 +92,10 @@ fn check_size(w: u32, h: u32, max_pixels: u64) -> Result<()> {
 
 /// Every format but JPEG, through `image`. Their decoders refuse a file cut short (PNG: a
 /// missing image-data chunk or checksum; TIFF: a short strip), so the error only needs to say
-/// so plainly.
+/// so plainly; for a non-interlaced PNG the rows before the cut are recovered to say how much
+/// is missing, and to accept them with `allow_truncated`.
 fn load_other(
+    path: &Path,
     mut reader: ImageReader<std::io::BufReader<std::fs::File>>,
     format: ImageFormat,
     opts: &LoadOptions,
@@ -115,13 +117,32 @@ fn load_other(
     })?;
     let (w, h) = decoder.dimensions();
     check_size(w, h, opts.max_pixels)?;
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| {
+    let decoded = DynamicImage::from_decoder(decoder);
+    if let Err(e) = &decoded
+        && format == ImageFormat::Png
+        && is_truncation(e)
+        && let Some((image, rows)) = recover_png(path)
+    {
+        let problem = format!(
+            "the PNG file is truncated: its data ends at row {rows} of {h}, the last {} rows ({:.0}% of the image) are missing",
+            h - rows,
+            100.0 * f64::from(h - rows) / f64::from(h)
+        );
+        if !opts.allow_truncated {
+            bail!("{problem} (--allow-truncated accepts it)");
+        }
+        return Ok(Loaded {
+            image,
+            warning: Some(format!("{problem}; accepted (--allow-truncated)")),
+        });
+    }
+    let image = decoded.map_err(|e| {
         if is_truncation(&e) {
             anyhow!(
                 "the {name} file is truncated: it ends before the pixel data of its {w}x{h} image is complete ({}){}",
                 describe(&e),
                 if opts.allow_truncated {
-                    "; the decoder recovers no part of it, so --allow-truncated cannot accept it"
+                    "; no part of it can be recovered, so --allow-truncated cannot accept it"
                 } else {
                     ""
                 }
@@ -134,6 +155,75 @@ fn load_other(
         image,
         warning: None,
     })
+}
+
+/// The rows of a truncated, non-interlaced PNG up to where its data ends, the rest mid-grey
+/// (128 in every byte, as the JPEG decoder fills); and how many rows were decoded. `None` when
+/// no row can be read. `image` gives nothing of a PNG that fails part-way, so the `png`
+/// decoder it uses is called row by row here.
+fn recover_png(path: &Path) -> Option<(DynamicImage, u32)> {
+    use png::{BitDepth, ColorType};
+    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut decoder = png::Decoder::new(file);
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().ok()?;
+    let (w, h, interlaced) = {
+        let info = reader.info();
+        (info.width, info.height, info.interlaced)
+    };
+    if interlaced {
+        return None;
+    }
+    let (color, depth) = reader.output_color_type();
+    let line = reader.output_line_size(w)?;
+    // The size was checked against --max-pixels before the first decode.
+    let mut buf = vec![128u8; line.checked_mul(h as usize)?];
+    let mut rows = 0usize;
+    while rows < h as usize {
+        match reader.next_row() {
+            Ok(Some(row)) if row.data().len() == line => {
+                buf[rows * line..(rows + 1) * line].copy_from_slice(row.data());
+                rows += 1;
+            }
+            _ => break,
+        }
+    }
+    if rows == 0 {
+        return None;
+    }
+    let wide = || -> Vec<u16> {
+        buf.chunks_exact(2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .collect()
+    };
+    let image = match (color, depth) {
+        (ColorType::Grayscale, BitDepth::Eight) => {
+            DynamicImage::ImageLuma8(image::ImageBuffer::from_raw(w, h, buf)?)
+        }
+        (ColorType::GrayscaleAlpha, BitDepth::Eight) => {
+            DynamicImage::ImageLumaA8(image::ImageBuffer::from_raw(w, h, buf)?)
+        }
+        (ColorType::Rgb, BitDepth::Eight) => {
+            DynamicImage::ImageRgb8(image::ImageBuffer::from_raw(w, h, buf)?)
+        }
+        (ColorType::Rgba, BitDepth::Eight) => {
+            DynamicImage::ImageRgba8(image::ImageBuffer::from_raw(w, h, buf)?)
+        }
+        (ColorType::Grayscale, BitDepth::Sixteen) => {
+            DynamicImage::ImageLuma16(image::ImageBuffer::from_raw(w, h, wide())?)
+        }
+        (ColorType::GrayscaleAlpha, BitDepth::Sixteen) => {
+            DynamicImage::ImageLumaA16(image::ImageBuffer::from_raw(w, h, wide())?)
+        }
+        (ColorType::Rgb, BitDepth::Sixteen) => {
+            DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, wide())?)
+        }
+        (ColorType::Rgba, BitDepth::Sixteen) => {
+            DynamicImage::ImageRgba16(image::ImageBuffer::from_raw(w, h, wide())?)
+        }
+        _ => return None,
+    };
+    Some((image, rows as u32))
 }
 
 fn format_name(format: ImageFormat) -> &'static str {
@@ -356,6 +446,38 @@ mod tests {
             let theirs = image::load_from_memory(&bytes).unwrap();
             assert_eq!(ours.image.color(), theirs.color());
             assert_eq!(ours.image.as_bytes(), theirs.as_bytes());
+        }
+    }
+
+    /// The rows before the cut of a truncated PNG are recovered exactly, 8- and 16-bit.
+    #[test]
+    fn truncated_png_rows_are_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgb = image::RgbImage::from_fn(50, 40, |x, y| {
+            image::Rgb([
+                (x * 37 % 256) as u8,
+                (y * 11 % 256) as u8,
+                ((x * y) % 256) as u8,
+            ])
+        });
+        for img in [
+            DynamicImage::ImageRgb8(rgb.clone()),
+            DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(rgb).to_rgb16()),
+        ] {
+            let mut bytes = Cursor::new(Vec::new());
+            img.write_to(&mut bytes, ImageFormat::Png).unwrap();
+            let bytes = bytes.into_inner();
+            let path = dir.path().join("cut.png");
+            std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+            let err = load_image(&path, &LoadOptions::default()).unwrap_err();
+            assert!(format!("{err}").contains("its data ends at row"), "{err}");
+            let (back, rows) = recover_png(&path).unwrap();
+            assert!(rows > 0 && rows < 40, "{rows}");
+            assert_eq!(back.color(), img.color());
+            let row_bytes = img.as_bytes().len() / 40;
+            let n = rows as usize * row_bytes;
+            assert_eq!(&back.as_bytes()[..n], &img.as_bytes()[..n]);
+            assert!(back.as_bytes()[n..].iter().all(|&v| v == 128));
         }
     }
 

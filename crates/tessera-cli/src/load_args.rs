@@ -14,8 +14,8 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
 
-    /// Accept truncated or partly corrupt images (what the decoder recovers; a JPEG's missing
-    /// rows are grey) with a warning, instead of refusing them.
+    /// Accept truncated or partly corrupt images (what the decoder recovers of a JPEG or a
+    /// non-interlaced PNG; the missing rows are grey) with a warning, instead of refusing them.
     #[arg(long)]
     pub allow_truncated: bool,
 }

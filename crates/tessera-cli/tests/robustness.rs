@@ -164,7 +164,7 @@ fn bad_files() -> Vec<Bad> {
         Bad {
             name: "truncated_data.png",
             bytes: png[..png.len() / 2].to_vec(),
-            reason: "the PNG file is truncated",
+            reason: "the PNG file is truncated: its data ends at row",
         },
         Bad {
             name: "truncated_photo.jpg",
@@ -405,14 +405,33 @@ fn allow_truncated_accepts_a_cut_jpeg_with_a_warning() {
         .stderr(predicate::str::contains("accepted (--allow-truncated)"));
     let labels = image::open(out.join("cut.labels.png")).unwrap();
     assert_eq!((labels.width(), labels.height()), (160, 120));
-    // A PNG cut short holds no recoverable picture: still an error, saying why.
+    // A PNG cut short: its rows before the cut are counted, and taken with the option.
+    tessera()
+        .args(["segment", "-o"])
+        .arg(&out)
+        .arg(&png)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the PNG file is truncated: its data ends at row",
+        ));
     tessera()
         .args(["segment", "--allow-truncated", "-o"])
         .arg(&out)
         .arg(&png)
         .assert()
+        .success()
+        .stderr(predicate::str::contains("accepted (--allow-truncated)"));
+    // A TIFF strip cut short gives nothing to accept: still an error, saying why.
+    let tif = dir.path().join("cut.tif");
+    std::fs::write(&tif, tiff(50, 50, 3, 8, 1, &[7; 10])).unwrap();
+    tessera()
+        .args(["segment", "--allow-truncated", "-o"])
+        .arg(&out)
+        .arg(&tif)
+        .assert()
         .code(1)
-        .stderr(predicate::str::contains("the PNG file is truncated"))
+        .stderr(predicate::str::contains("the TIFF file is truncated"))
         .stderr(predicate::str::contains("cannot accept it"));
     // `label` loads through the same loader.
     tessera()
