@@ -3,7 +3,7 @@
 
 use crate::algo::AlgoArgs;
 use crate::load_args::LoadArgs;
-use crate::model_io::{self, model_path};
+use crate::model_export::{self, model_path};
 use crate::output::write_png;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -214,7 +214,7 @@ pub fn run(args: LabelArgs) -> Result<ExitCode> {
         .map(|&l| solution.labels.get(l as usize).map_or(0, |&c| c as u8))
         .collect();
     if let Some(path) = &args.save_model {
-        model_io::save(path, &energy, &solution.labels, &seg)?;
+        model_export::save(path, &energy, &solution.labels, &seg)?;
     }
     write_png(&classes_path, &classes, w, h, ExtendedColorType::L8)?;
     let overlay = class_overlay(&image.to_rgb8(), &classes, &seg)?;

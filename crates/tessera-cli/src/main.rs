@@ -20,7 +20,7 @@ mod label;
 mod labels_io;
 mod load;
 mod load_args;
-mod model_io;
+mod model_export;
 mod output;
 mod segment;
 mod sweep;
