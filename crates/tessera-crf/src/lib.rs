@@ -33,6 +33,7 @@
 
 mod energy;
 mod error;
+pub mod features;
 mod graph;
 pub mod maxflow;
 pub mod solver;
