@@ -13,12 +13,16 @@ mod algo;
 mod chart;
 mod compare;
 mod eval;
+mod features_export;
 mod ground_truth;
 mod inputs;
 mod interrupt;
 mod label;
+mod label_model;
 mod labels_io;
+mod learn;
 mod load;
+mod model_io;
 mod output;
 mod segment;
 mod sweep;
@@ -47,6 +51,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Label the superpixels of an image with a CRF, from scribbles or class probabilities.
     Label(label::LabelArgs),
+    /// Learn a superpixel CRF from labelled images (structured SVM); use it with `label --model`.
+    Learn(learn::LearnArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +63,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Label(args) => label::run(args),
+        Command::Learn(args) => learn::run(args),
     };
     match result {
         Ok(code) => code,
