@@ -73,8 +73,9 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = LearnParams::default().class_weight_power)]
     pub class_weight_power: f64,
 
-    /// Loss-augmented inference and prediction solver.
-    #[arg(long, value_enum, default_value_t = InferenceName::Expansion)]
+    /// Loss-augmented inference solver (the model predicts with it too, with expansion for
+    /// expansion-only).
+    #[arg(long, value_enum, default_value_t = InferenceName::ExpansionOnly)]
     pub inference: InferenceName,
 
     /// Also write the features as .npy to this folder, for other tools (see the README):
@@ -98,6 +99,8 @@ pub struct LearnArgs {
 pub enum InferenceName {
     /// Alpha-expansion with fusion moves.
     Expansion,
+    /// Alpha-expansion without fusion moves (faster with many classes).
+    ExpansionOnly,
     /// TRW-S.
     Trws,
 }
@@ -127,7 +130,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         eprintln!("error: --unary-c must be numbers > 0");
         return Ok(ExitCode::from(2));
     }
-    if args.segments == 0 || !(args.compactness > 0.0) {
+    if args.segments == 0 || args.compactness.is_nan() || args.compactness <= 0.0 {
         eprintln!("error: --segments must be >= 1 and --compactness > 0");
         return Ok(ExitCode::from(2));
     }
@@ -166,6 +169,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
     let samples: Vec<Sample> = train.iter().map(|l| l.sample.clone()).collect();
     let inference = match args.inference {
         InferenceName::Expansion => Inference::Expansion,
+        InferenceName::ExpansionOnly => Inference::ExpansionOnly,
         InferenceName::Trws => Inference::Trws,
     };
     let base = LearnParams {

@@ -134,7 +134,8 @@ impl ModelFile {
                 path.display()
             );
         }
-        if file.segmentation.n_segments == 0 || !(file.segmentation.compactness > 0.0) {
+        let c = file.segmentation.compactness;
+        if file.segmentation.n_segments == 0 || c.is_nan() || c <= 0.0 {
             bail!("{}: bad segmentation parameters", path.display());
         }
         Ok(file)

@@ -243,9 +243,9 @@ impl ImageFeatures {
         let mut next = 0u32;
         let mut nodes = Vec::new();
         let mut sizes = Vec::new();
-        for i in 0..self.len() {
+        for (i, slot) in index.iter_mut().enumerate() {
             if keep.get(i).copied().unwrap_or(false) {
-                index[i] = next;
+                *slot = next;
                 next += 1;
                 nodes.extend_from_slice(self.node(i));
                 sizes.push(self.sizes[i]);

@@ -118,7 +118,9 @@ pub fn superpixel_labels(seg: &Segmentation, truth: &[u8], n_classes: usize) -> 
 }
 
 /// Learns a model from `samples` (see the module documentation). Void superpixels are
-/// dropped from the graphs. `progress` is called after every pass.
+/// dropped from the graphs. `progress` is called after every pass. The model predicts with
+/// the training solver, except that [`Inference::ExpansionOnly`] becomes
+/// [`Inference::Expansion`].
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for bad parameters; [`Error::InvalidModel`] for no samples, no
@@ -202,7 +204,11 @@ pub fn fit(
         &standard,
         &w,
         params.pairwise,
-        params.ssvm.inference,
+        // Prediction always gets the full solver: expansion-only is a training speed-up.
+        match params.ssvm.inference {
+            Inference::ExpansionOnly => Inference::Expansion,
+            other => other,
+        },
     );
     Ok((model, report))
 }

@@ -16,6 +16,12 @@ pub enum Inference {
     /// non-submodular term are truncated).
     #[default]
     Expansion,
+    /// Alpha-expansion cycles only, without the fusion moves: several times faster with many
+    /// labels (the pair proposals of the fusion moves are `L (L - 1) / 2` cuts), for
+    /// loss-augmented inference during training, where the previous answer of each image is
+    /// kept when it is more violating.
+    #[serde(rename = "expansion-only")]
+    ExpansionOnly,
     /// TRW-S ([`Trws`]): exact on trees (chains included), elsewhere the best labelling of its
     /// rounding, with a lower bound.
     Trws,
@@ -26,6 +32,10 @@ impl Inference {
     pub fn solver(self) -> Box<dyn Solver> {
         match self {
             Inference::Expansion => Box::new(Expansion::default()),
+            Inference::ExpansionOnly => Box::new(Expansion {
+                unary_fusion: false,
+                ..Expansion::default()
+            }),
             Inference::Trws => Box::new(Trws::default()),
         }
     }
@@ -120,7 +130,9 @@ impl Model {
             .iter()
             .chain(&self.unary)
             .chain(self.pairwise.iter().flatten());
-        if all.clone().any(|v| !v.is_finite()) || self.feature_scale.iter().any(|&s| !(s > 0.0)) {
+        if all.clone().any(|v| !v.is_finite())
+            || self.feature_scale.iter().any(|&s| s.is_nan() || s <= 0.0)
+        {
             return Err(Error::InvalidModel(
                 "a weight is not finite, or a feature scale is not > 0".into(),
             ));

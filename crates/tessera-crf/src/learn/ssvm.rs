@@ -78,7 +78,7 @@ impl SsvmParams {
         if self.eval_every == 0 {
             return Err(Error::param("eval_every", "must be at least 1"));
         }
-        if !(self.tolerance >= 0.0) {
+        if self.tolerance.is_nan() || self.tolerance < 0.0 {
             return Err(Error::param("tolerance", "must be >= 0"));
         }
         Ok(())

@@ -249,8 +249,11 @@ proptest! {
             }
         }
         let (layout, p, w) = prepared(n, 2, edges, seed);
-        let (_, h) = oracle(&layout, &p, &w, None, Inference::Expansion).unwrap();
-        prop_assert!((h - brute_force(&layout, &p, &w)).abs() < 1e-9);
+        let best = brute_force(&layout, &p, &w);
+        for inference in [Inference::Expansion, Inference::ExpansionOnly] {
+            let (_, h) = oracle(&layout, &p, &w, None, inference).unwrap();
+            prop_assert!((h - best).abs() < 1e-9);
+        }
     }
 
     /// Three labels and any pairwise weights on a chain: TRW-S is exact.
