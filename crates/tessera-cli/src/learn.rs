@@ -73,6 +73,11 @@ pub struct LearnArgs {
     #[arg(long, default_value_t = LearnParams::default().class_weight_power)]
     pub class_weight_power: f64,
 
+    /// Multiply the edge features by this in training (the pairwise weights are then
+    /// regularised this squared times less; the model's scores do not change).
+    #[arg(long, default_value_t = 1.0)]
+    pub pairwise_scale: f64,
+
     /// Loss-augmented inference solver (the model predicts with it too, with expansion for
     /// expansion-only).
     #[arg(long, value_enum, default_value_t = InferenceName::ExpansionOnly)]
@@ -177,6 +182,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         features: fparams,
         pairwise: true,
         class_weight_power: args.class_weight_power,
+        pairwise_scale: args.pairwise_scale,
         ssvm: SsvmParams {
             max_passes: args.max_passes,
             tolerance: args.tolerance,

@@ -66,6 +66,10 @@ pub struct LearnParams {
     /// Exponent of the inverse class frequency in the loss's class weights
     /// ([`loss::class_weights`]): 0 for none, 1 (default) for balanced classes.
     pub class_weight_power: f64,
+    /// Edge features are multiplied by this during training (and the learned pairwise
+    /// weights by it afterwards, so the model's scores are unchanged): the pairwise weights
+    /// are then regularised `pairwise_scale^2` times less than the unary ones. Default 1.
+    pub pairwise_scale: f64,
     /// The structured-SVM solver's parameters.
     pub ssvm: SsvmParams,
 }
@@ -77,6 +81,7 @@ impl Default for LearnParams {
             features: FeatureParams::default(),
             pairwise: true,
             class_weight_power: 1.0,
+            pairwise_scale: 1.0,
             ssvm: SsvmParams::default(),
         }
     }
@@ -137,6 +142,13 @@ pub fn fit(
     if !(params.class_weight_power >= 0.0 && params.class_weight_power.is_finite()) {
         return Err(Error::param("class_weight_power", "must be >= 0"));
     }
+    let scale = params.pairwise_scale;
+    if !(scale > 0.0 && scale.is_finite()) {
+        return Err(Error::param(
+            "pairwise_scale",
+            "must be a finite number > 0",
+        ));
+    }
     let dim = samples
         .first()
         .map(|s| s.features.dim())
@@ -166,8 +178,27 @@ pub fn fit(
         .map(|s| {
             let keep: Vec<bool> = s.labels.iter().map(|&y| y != VOID).collect();
             let labels = s.labels.iter().copied().filter(|&y| y != VOID).collect();
-            (s.features.subgraph(&keep), labels)
+            let f = s.features.subgraph(&keep);
+            let f = if scale == 1.0 {
+                f
+            } else {
+                let ef = f
+                    .edge_features()
+                    .iter()
+                    .map(|&v| v * scale as f32)
+                    .collect();
+                ImageFeatures::new(
+                    f.dim(),
+                    f.nodes().to_vec(),
+                    f.sizes().to_vec(),
+                    f.edges().to_vec(),
+                    ef,
+                )?
+            };
+            Ok((f, labels))
         })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
         .filter(|(f, _)| !f.is_empty())
         .collect();
     if kept.is_empty() {
@@ -197,7 +228,11 @@ pub fn fit(
         d: dim + 1,
         pairwise: params.pairwise,
     };
-    let (w, report) = ssvm::bcfw(&layout, &data, &params.ssvm, progress)?;
+    let (mut w, report) = ssvm::bcfw(&layout, &data, &params.ssvm, progress)?;
+    let nu = params.n_classes * (dim + 1);
+    w[nu..]
+        .iter_mut()
+        .for_each(|v| *v *= f64::from(scale as f32));
     let model = Model::from_weights(
         params.n_classes,
         params.features,

@@ -80,6 +80,17 @@ fn separable_chain_needs_the_pairwise_term() {
     for s in &data {
         assert_eq!(predict(&model, &s.features).unwrap(), s.labels);
     }
+    // Scaling the edge features in training changes the regularisation, not the scores'
+    // meaning: the scaled model separates the chains too.
+    let scaled = LearnParams {
+        pairwise_scale: 3.0,
+        ..params(true, Inference::Trws)
+    };
+    let (model3, report) = fit(&data, &scaled, None).unwrap();
+    check_trace(&report);
+    for s in &data {
+        assert_eq!(predict(&model3, &s.features).unwrap(), s.labels);
+    }
     // The unary-only model cannot: the nodes after the first look the same in both classes.
     let (unary, report) = fit(&data, &params(false, Inference::Trws), None).unwrap();
     check_trace(&report);
