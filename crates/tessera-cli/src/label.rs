@@ -26,13 +26,20 @@ pub struct LabelArgs {
     #[arg(value_name = "IMAGE")]
     pub input: PathBuf,
 
+    /// With --model: more images or folders.
+    #[arg(value_name = "IMAGES", requires = "model")]
+    pub more: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub model: crate::label_model::ModelArgs,
+
     /// Scribble image of the same size: 0 (black or transparent) is "no scribble", every other
     /// value (grey level or RGB colour) is a class; classes are numbered from 0 in increasing
     /// order of value.
     #[arg(
         long,
         value_name = "PNG",
-        required_unless_present = "probs",
+        required_unless_present_any = ["probs", "model"],
         conflicts_with = "probs"
     )]
     pub scribbles: Option<PathBuf>,
@@ -122,6 +129,9 @@ const PALETTE: [[u8; 3]; 10] = [
 
 /// Runs `tessera label`.
 pub fn run(args: LabelArgs) -> Result<ExitCode> {
+    if args.model.model.is_some() {
+        return crate::label_model::run(&args);
+    }
     let start = Instant::now();
     if !(args.smoothness >= 0.0 && args.smoothness.is_finite()) {
         eprintln!("error: --smoothness must be a number >= 0");

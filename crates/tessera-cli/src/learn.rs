@@ -1,0 +1,410 @@
+//! `tessera learn`: learn a superpixel CRF (and its unary-only baseline) from labelled images
+//! with a structured SVM, choosing `C` on a validation split.
+
+use crate::load_args::LoadArgs;
+use crate::model_io::{FORMAT, ModelFile, SegAlgorithm, SegmentationSpec, VERSION};
+use crate::threads::worker_pool;
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use rayon::prelude::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use tessera::{Image, Segmentation, UNLABELLED};
+use tessera_crf::features::{FeatureParams, ImageFeatures};
+use tessera_crf::learn::{self, Confusion, Inference, LearnParams, Model, Sample, SsvmParams};
+
+/// Options of `tessera learn`.
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// Folder of the images (`<name>.jpg`, `.png`, ...).
+    #[arg(long, value_name = "DIR")]
+    pub images: PathBuf,
+
+    /// Folder of the ground truths: `<name>.png`, 8-bit grey, one class index per pixel
+    /// (`0..classes`); any larger value (255) is void.
+    #[arg(long, value_name = "DIR")]
+    pub gt: PathBuf,
+
+    /// The training images' names, one a line.
+    #[arg(long, value_name = "NAMES.txt")]
+    pub list: PathBuf,
+
+    /// Validation images' names: C is chosen on them (the best mean of global and average
+    /// per-class pixel accuracy), and their scores are reported.
+    #[arg(long, value_name = "NAMES.txt")]
+    pub val: Option<PathBuf>,
+
+    /// The model file to write.
+    #[arg(short, long, value_name = "MODEL.json")]
+    pub out: PathBuf,
+
+    /// Number of classes.
+    #[arg(long, default_value_t = 21)]
+    pub classes: usize,
+
+    /// SLIC superpixels per image.
+    #[arg(short = 'k', long = "segments", default_value_t = 400)]
+    pub segments: u32,
+
+    /// SLIC compactness.
+    #[arg(long, default_value_t = 10.0)]
+    pub compactness: f32,
+
+    /// Values of the structured SVM's C to try (comma-separated); without --val only the
+    /// first is used.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,1,10")]
+    pub c: Vec<f64>,
+
+    /// Values of C for the unary-only model (default: the same as --c).
+    #[arg(long, value_delimiter = ',')]
+    pub unary_c: Vec<f64>,
+
+    /// Maximum passes of the solver over the training images.
+    #[arg(long, default_value_t = SsvmParams::default().max_passes)]
+    pub max_passes: u32,
+
+    /// Stop when the duality gap is below this fraction of the primal objective.
+    #[arg(long, default_value_t = SsvmParams::default().tolerance)]
+    pub tolerance: f64,
+
+    /// Exponent of the inverse class frequency in the loss weights (0: none, 1: balanced).
+    #[arg(long, default_value_t = LearnParams::default().class_weight_power)]
+    pub class_weight_power: f64,
+
+    /// Multiply the edge features by this in training (the pairwise weights are then
+    /// regularised this squared times less; the model's scores do not change).
+    #[arg(long, default_value_t = 1.0)]
+    pub pairwise_scale: f64,
+
+    /// Loss-augmented inference solver (the model predicts with it too, with expansion for
+    /// expansion-only).
+    #[arg(long, value_enum, default_value_t = InferenceName::ExpansionOnly)]
+    pub inference: InferenceName,
+
+    /// Also write the features as .npy to this folder, for other tools (see the README):
+    /// `<split>_X.npy` (superpixels x features, float32), `<split>_y.npy` (majority class, -1
+    /// void, int64), `<split>_counts.npy` (ground-truth pixels of each class per superpixel,
+    /// int64), `<split>_image.npy` (image index, int64), with split `train` and `val`.
+    #[arg(long, value_name = "DIR")]
+    pub export_features: Option<PathBuf>,
+
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+
+    /// Image loading: `--max-pixels`, `--allow-truncated`.
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// `--inference` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InferenceName {
+    /// Alpha-expansion with fusion moves.
+    Expansion,
+    /// Alpha-expansion without fusion moves (faster with many classes).
+    ExpansionOnly,
+    /// TRW-S.
+    Trws,
+}
+
+/// One loaded image: its superpixels, features, per-superpixel classes and ground truth.
+pub struct Loaded {
+    /// Its superpixels.
+    pub seg: Segmentation,
+    /// Their features and majority classes.
+    pub sample: Sample,
+    /// The ground truth, one value per pixel.
+    pub truth: Vec<u8>,
+}
+
+/// Runs `tessera learn`.
+pub fn run(args: LearnArgs) -> Result<ExitCode> {
+    let start = Instant::now();
+    if args.classes < 2 || args.classes > 255 {
+        eprintln!("error: --classes must be in 2..=255 (255 is void)");
+        return Ok(ExitCode::from(2));
+    }
+    if args.c.is_empty() || args.c.iter().any(|c| !(*c > 0.0 && c.is_finite())) {
+        eprintln!("error: --c must be numbers > 0");
+        return Ok(ExitCode::from(2));
+    }
+    if args.unary_c.iter().any(|c| !(*c > 0.0 && c.is_finite())) {
+        eprintln!("error: --unary-c must be numbers > 0");
+        return Ok(ExitCode::from(2));
+    }
+    if args.segments == 0 || args.compactness.is_nan() || args.compactness <= 0.0 {
+        eprintln!("error: --segments must be >= 1 and --compactness > 0");
+        return Ok(ExitCode::from(2));
+    }
+    let Some(pool) = worker_pool(args.threads)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let spec = SegmentationSpec {
+        algorithm: SegAlgorithm::Slic,
+        n_segments: args.segments,
+        compactness: args.compactness,
+    };
+    let fparams = FeatureParams::default();
+    let train_names = read_list(&args.list)?;
+    let val_names = match &args.val {
+        Some(p) => read_list(p)?,
+        None => Vec::new(),
+    };
+    let t = Instant::now();
+    let (train, val) = pool.install(|| -> Result<_> {
+        let train = load_all(&args, &spec, &fparams, &train_names)?;
+        let val = load_all(&args, &spec, &fparams, &val_names)?;
+        Ok((train, val))
+    })?;
+    let features_s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "features: {} train and {} val images in {features_s:.1} s",
+        train.len(),
+        val.len()
+    );
+    if let Some(dir) = &args.export_features {
+        crate::features_export::export(dir, "train", &train, args.classes)?;
+        if !val.is_empty() {
+            crate::features_export::export(dir, "val", &val, args.classes)?;
+        }
+    }
+    let samples: Vec<Sample> = train.iter().map(|l| l.sample.clone()).collect();
+    let inference = match args.inference {
+        InferenceName::Expansion => Inference::Expansion,
+        InferenceName::ExpansionOnly => Inference::ExpansionOnly,
+        InferenceName::Trws => Inference::Trws,
+    };
+    let base = LearnParams {
+        n_classes: args.classes,
+        features: fparams,
+        pairwise: true,
+        class_weight_power: args.class_weight_power,
+        pairwise_scale: args.pairwise_scale,
+        ssvm: SsvmParams {
+            max_passes: args.max_passes,
+            tolerance: args.tolerance,
+            inference,
+            ..SsvmParams::default()
+        },
+    };
+    let unary_cs = if args.unary_c.is_empty() {
+        args.c.clone()
+    } else {
+        args.unary_c.clone()
+    };
+    let (unary, unary_record) = pool.install(|| choose(&samples, &val, &base, false, &unary_cs))?;
+    let (crf, crf_record) = pool.install(|| choose(&samples, &val, &base, true, &args.c))?;
+    let file = ModelFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        n_classes: args.classes,
+        segmentation: spec,
+        crf,
+        unary_only: unary,
+        training: json!({
+            "train_images": train.len(),
+            "val_images": val.len(),
+            "features_seconds": features_s,
+            "unary_only": unary_record,
+            "crf": crf_record,
+        }),
+    };
+    file.write(&args.out)?;
+    let record = json!({
+        "model": args.out.to_string_lossy(),
+        "train_images": train.len(),
+        "val_images": val.len(),
+        "superpixels": train.iter().map(|l| l.sample.labels.len()).sum::<usize>(),
+        "features_seconds": features_s,
+        "unary_only": unary_record,
+        "crf": crf_record,
+        "total_seconds": start.elapsed().as_secs_f64(),
+    });
+    println!("{record}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Trains one model per C, scores each on `val`, and keeps the best (the first C without
+/// validation images).
+fn choose(
+    samples: &[Sample],
+    val: &[Loaded],
+    base: &LearnParams,
+    pairwise: bool,
+    cs: &[f64],
+) -> Result<(Model, serde_json::Value)> {
+    let kind = if pairwise { "crf" } else { "unary-only" };
+    let cs = if val.is_empty() { &cs[..1] } else { cs };
+    let mut best: Option<(f64, Model, serde_json::Value)> = None;
+    let mut tried = Vec::new();
+    for &c in cs {
+        let params = LearnParams {
+            pairwise,
+            ssvm: SsvmParams { c, ..base.ssvm },
+            ..*base
+        };
+        let t = Instant::now();
+        let progress = |r: &learn::PassRecord| {
+            let primal = r.primal.map_or(String::new(), |p| {
+                format!(" primal {p:.6} gap {:.6}", p - r.dual)
+            });
+            eprintln!(
+                "{kind} C={c}: pass {} dual {:.6} gap estimate {:.6}{primal} ({:.1} s)",
+                r.pass, r.dual, r.gap_estimate, r.seconds
+            );
+        };
+        let (model, report) = learn::fit(samples, &params, Some(&progress))?;
+        let train_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let scores = if val.is_empty() {
+            None
+        } else {
+            Some(evaluate(&model, val)?)
+        };
+        let predict_s = t.elapsed().as_secs_f64();
+        let record = json!({
+            "c": c,
+            "train_seconds": train_s,
+            "passes": report.trace.len(),
+            "primal": report.primal,
+            "gap": report.gap,
+            "converged": report.converged,
+            "oracle_calls": report.oracle_calls,
+            "val_global": scores.map(|s| s.0),
+            "val_average": scores.map(|s| s.1),
+            "val_predict_seconds_per_image": (!val.is_empty()).then(|| predict_s / val.len() as f64),
+        });
+        eprintln!("{kind} C={c}: {record}");
+        let score = scores.map_or(0.0, |s| (s.0 + s.1) / 2.0);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, model, record.clone()));
+        }
+        tried.push(record);
+    }
+    let (_, model, chosen) = best.context("no C value to try")?;
+    Ok((model, json!({ "chosen": chosen, "tried": tried })))
+}
+
+/// Global and average per-class pixel accuracy of `model` on `images` (void ignored).
+pub fn evaluate(model: &Model, images: &[Loaded]) -> Result<(f64, f64)> {
+    let parts: Vec<Result<Confusion>> = images
+        .par_iter()
+        .map(|l| {
+            let classes = learn::predict(model, &l.sample.features)?;
+            let pixels = pixel_classes(&l.seg, &classes);
+            let mut c = Confusion::new(model.n_classes);
+            c.add(&l.truth, &pixels);
+            Ok(c)
+        })
+        .collect();
+    let mut total = Confusion::new(model.n_classes);
+    for p in parts {
+        total.merge(&p?);
+    }
+    Ok((total.global(), total.average()))
+}
+
+/// The class of every pixel from the class of every superpixel (0 for unlabelled pixels).
+pub fn pixel_classes(seg: &Segmentation, classes: &[u32]) -> Vec<u8> {
+    seg.labels()
+        .iter()
+        .map(|&l| {
+            if l == UNLABELLED {
+                0
+            } else {
+                classes.get(l as usize).map_or(0, |&c| c as u8)
+            }
+        })
+        .collect()
+}
+
+/// The names of a list file: one a line, blank lines and surrounding spaces ignored.
+fn read_list(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the list {}", path.display()))?;
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if names.is_empty() {
+        bail!("{}: no image name in the list", path.display());
+    }
+    Ok(names)
+}
+
+/// The image file of `name` in `dir`: the first of `<name>.jpg`, `.png`, ... that exists.
+fn find_image(dir: &Path, name: &str) -> Result<PathBuf> {
+    for ext in ["jpg", "png", "jpeg", "bmp", "tif", "tiff", "ppm", "webp"] {
+        let p = dir.join(format!("{name}.{ext}"));
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    bail!("no image file for {name} in {}", dir.display())
+}
+
+/// Loads, segments and describes every named image, in parallel (order kept).
+fn load_all(
+    args: &LearnArgs,
+    spec: &SegmentationSpec,
+    fparams: &FeatureParams,
+    names: &[String],
+) -> Result<Vec<Loaded>> {
+    names
+        .par_iter()
+        .map(|name| load_one(args, spec, fparams, name))
+        .collect()
+}
+
+fn load_one(
+    args: &LearnArgs,
+    spec: &SegmentationSpec,
+    fparams: &FeatureParams,
+    name: &str,
+) -> Result<Loaded> {
+    let path = find_image(&args.images, name)?;
+    let decoded =
+        args.load.load(&path).with_context(|| format!("{}", path.display()))?;
+    let image = Image::from_dynamic(&decoded).with_context(|| format!("{}", path.display()))?;
+    let gt_path = args.gt.join(format!("{name}.png"));
+    let truth = read_truth(&gt_path, image.width(), image.height())?;
+    let (seg, f): (Segmentation, ImageFeatures) = spec
+        .features(&image, fparams)
+        .with_context(|| format!("{}", path.display()))?;
+    let labels = learn::superpixel_labels(&seg, &truth, args.classes)?;
+    Ok(Loaded {
+        seg,
+        sample: Sample {
+            features: f,
+            labels,
+        },
+        truth,
+    })
+}
+
+/// Reads a class-index ground truth: an 8-bit grey PNG of the image's size.
+fn read_truth(path: &Path, w: u32, h: u32) -> Result<Vec<u8>> {
+    let img = image::open(path)
+        .with_context(|| format!("cannot read the ground truth {}", path.display()))?;
+    let image::DynamicImage::ImageLuma8(buf) = img else {
+        bail!(
+            "{}: {:?} pixels; a ground truth is 8-bit grey (class index per pixel)",
+            path.display(),
+            img.color()
+        );
+    };
+    if (buf.width(), buf.height()) != (w, h) {
+        bail!(
+            "{}: the ground truth is {}x{}, the image {w}x{h}",
+            path.display(),
+            buf.width(),
+            buf.height()
+        );
+    }
+    Ok(buf.into_raw())
+}
