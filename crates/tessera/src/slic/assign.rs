@@ -1,0 +1,173 @@
+//! Assignment: every pixel of a band of rows to the nearest centre whose window holds it.
+
+use super::*;
+
+/// Lanes of the distance kernel: one AVX2 register of `f32`.
+pub(super) const LANES: usize = 8;
+
+/// Everything the assignment of one band needs besides its output slices.
+pub(super) struct AssignCtx<'a, const C: usize> {
+    pub(super) w: usize,
+    pub(super) planes: &'a [&'a [f32]; C],
+    pub(super) centres: &'a Centres<C>,
+    pub(super) grid: &'a Grid,
+    /// Per-cluster weight of the squared colour distance.
+    pub(super) colour_weight: &'a [f32],
+    /// Weight of the squared spatial distance.
+    pub(super) spatial_weight: f32,
+    /// Spacing along rows and columns.
+    pub(super) spacing: [f32; 2],
+    /// City-block distances (`SlicDistance::Manhattan`) instead of squared Euclidean ones.
+    pub(super) manhattan: bool,
+    /// The rows this pass assigns.
+    pub(super) rows: Rows,
+}
+
+/// The rows one iteration works on: `y % stride == phase`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Rows {
+    pub(super) stride: usize,
+    pub(super) phase: usize,
+}
+
+impl Rows {
+    pub(super) fn takes(self, y: usize) -> bool {
+        y % self.stride == self.phase
+    }
+
+    /// The first row at or after `y` that this pass takes.
+    pub(super) fn first_from(self, y: usize) -> usize {
+        y + (self.phase + self.stride - y % self.stride) % self.stride
+    }
+}
+
+/// Assigns the pixels of one band (rows `y0..`) to their nearest centre.
+pub(super) fn assign_band<const C: usize>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    if ctx.manhattan {
+        assign_band_on_cpu::<C, true>(ctx, y0, labels, dist);
+    } else {
+        assign_band_on_cpu::<C, false>(ctx, y0, labels, dist);
+    }
+}
+
+/// [`assign_band_with`] with the vector kernel where the CPU has AVX2.
+pub(super) fn assign_band_on_cpu<const C: usize, const L1: bool>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    // Runtime dispatch by hand: `is_x86_feature_detected!` plus `#[target_feature]` is the
+    // standard library's own mechanism, and this one kernel is all that needs it.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { assign_band_avx2::<C, L1>(ctx, y0, labels, dist) };
+        return;
+    }
+    assign_band_with::<C, false, L1>(ctx, y0, labels, dist);
+}
+
+/// The assignment loop; `AVX2` selects the vector kernel and must only be true on a CPU that
+/// has AVX2 (only [`assign_band_avx2`] sets it); `L1` selects city-block distances.
+#[inline(always)]
+pub(super) fn assign_band_with<const C: usize, const AVX2: bool, const L1: bool>(
+    ctx: &AssignCtx<'_, C>,
+    y0: usize,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    let w = ctx.w;
+    let rows = labels.len() / w;
+    let y1 = y0 + rows;
+    let rx = ctx.grid.reach.1;
+    let [sy, sx] = ctx.spacing;
+    let b = ctx.spatial_weight;
+    let centres = ctx.centres;
+    // Squared, weighted horizontal distance of each window column, reused on every row.
+    let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
+    for k in 0..centres.len() {
+        let (cy, cx) = (centres.y[k], centres.x[k]);
+        let (ys, xs) = ctx.grid.window(cy, cx, y0, y1);
+        let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);
+        if ys.is_empty() || xs.is_empty() {
+            continue;
+        }
+        let len = xs.len();
+        for (i, t) in xterm[..len].iter_mut().enumerate() {
+            let dx = ((wx0 + i) as f32 - cx) * sx;
+            *t = if L1 { b * dx.abs() } else { b * dx * dx };
+        }
+        let col = centres.colour[k];
+        let a = ctx.colour_weight[k];
+        let label = k as u32;
+        for y in (ctx.rows.first_from(wy0)..wy1).step_by(ctx.rows.stride) {
+            let dy = (y as f32 - cy) * sy;
+            let dy2 = if L1 { b * dy.abs() } else { b * dy * dy };
+            let g = y * w + wx0;
+            let l = (y - y0) * w + wx0;
+            let feats: [&[f32]; C] = std::array::from_fn(|c| &ctx.planes[c][g..g + len]);
+            let row = Row {
+                feats: &feats,
+                col: &col,
+                a,
+                dy2,
+                xterm: &xterm[..len],
+                label,
+            };
+            let (lr, dr) = (&mut labels[l..l + len], &mut dist[l..l + len]);
+            #[cfg(target_arch = "x86_64")]
+            if AVX2 {
+                // SAFETY: AVX2 is only requested after the CPU was checked for it.
+                unsafe { row_kernel_avx2::<C, L1>(&row, lr, dr) };
+                continue;
+            }
+            row_kernel::<C, L1>(&row, 0, lr, dr);
+        }
+    }
+}
+
+/// One window row of one centre.
+pub(super) struct Row<'a, const C: usize> {
+    pub(super) feats: &'a [&'a [f32]; C],
+    pub(super) col: &'a [f32; C],
+    /// Weight of the squared colour distance.
+    pub(super) a: f32,
+    /// Weighted vertical distance (squared unless L1).
+    pub(super) dy2: f32,
+    /// Weighted horizontal distance per column (squared unless L1).
+    pub(super) xterm: &'a [f32],
+    pub(super) label: u32,
+}
+
+/// The inner loop over one window row, from column `from` on, pixel by pixel:
+/// `d = min(a * |f - col|^2 + xterm + dy2, f32::MAX)` (with `L1`, `|f - col|_1` instead of
+/// the squared norm), keeping the first of equal distances.
+/// The clamp (which also maps NaN to `f32::MAX`) makes every visited pixel take a label even
+/// when extreme parameters or samples overflow the distance.
+#[inline(always)]
+pub(super) fn row_kernel<const C: usize, const L1: bool>(
+    row: &Row<'_, C>,
+    from: usize,
+    lr: &mut [u32],
+    dr: &mut [f32],
+) {
+    let len = lr.len().min(dr.len()).min(row.xterm.len());
+    for i in from..len {
+        let mut dc = 0.0f32;
+        for c in 0..C {
+            let t = row.feats[c][i] - row.col[c];
+            dc += if L1 { t.abs() } else { t * t };
+        }
+        let d = (row.a * dc + row.xterm[i] + row.dy2).min(f32::MAX);
+        if d < dr[i] {
+            dr[i] = d;
+            lr[i] = row.label;
+        }
+    }
+}
