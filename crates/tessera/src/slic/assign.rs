@@ -1,5 +1,7 @@
 //! Assignment: every pixel of a band of rows to the nearest centre whose window holds it.
 
+#[cfg(target_arch = "x86_64")]
+use super::x86::{window_avx2, window_avx512};
 use super::*;
 
 /// Lanes of the distance kernel: one AVX2 register of `f32`.
@@ -55,7 +57,14 @@ pub(super) fn assign_band<const C: usize>(
     }
 }
 
-/// [`assign_band_with`] with the vector kernel where the CPU has AVX2.
+/// Which kernel runs the assignment.
+pub(super) const PORTABLE: u8 = 0;
+/// AVX2: eight lanes of `f32`.
+pub(super) const AVX2: u8 = 1;
+/// AVX-512F: sixteen lanes of `f32`, masked loads and stores for the last partial group.
+pub(super) const AVX512: u8 = 2;
+
+/// [`assign_band_with`] with the widest vector kernel the CPU has.
 pub(super) fn assign_band_on_cpu<const C: usize, const L1: bool>(
     ctx: &AssignCtx<'_, C>,
     y0: usize,
@@ -63,20 +72,28 @@ pub(super) fn assign_band_on_cpu<const C: usize, const L1: bool>(
     dist: &mut [f32],
 ) {
     // Runtime dispatch by hand: `is_x86_feature_detected!` plus `#[target_feature]` is the
-    // standard library's own mechanism, and this one kernel is all that needs it.
+    // standard library's own mechanism (it caches the answer), and the kernels are all that
+    // need it.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU supports AVX-512F, checked just above.
+        unsafe { assign_band_avx512::<C, L1>(ctx, y0, labels, dist) };
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
         unsafe { assign_band_avx2::<C, L1>(ctx, y0, labels, dist) };
         return;
     }
-    assign_band_with::<C, false, L1>(ctx, y0, labels, dist);
+    assign_band_with::<C, PORTABLE, L1>(ctx, y0, labels, dist);
 }
 
-/// The assignment loop; `AVX2` selects the vector kernel and must only be true on a CPU that
-/// has AVX2 (only [`assign_band_avx2`] sets it); `L1` selects city-block distances.
+/// The assignment loop; `KERNEL` selects the window kernel ([`PORTABLE`], [`AVX2`] or
+/// [`AVX512`]; the vector ones only on a CPU that has them: only [`assign_band_avx2`] and
+/// [`assign_band_avx512`] request them); `L1` selects city-block distances.
 #[inline(always)]
-pub(super) fn assign_band_with<const C: usize, const AVX2: bool, const L1: bool>(
+pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>(
     ctx: &AssignCtx<'_, C>,
     y0: usize,
     labels: &mut [u32],
@@ -91,6 +108,8 @@ pub(super) fn assign_band_with<const C: usize, const AVX2: bool, const L1: bool>
     let centres = ctx.centres;
     // Squared, weighted horizontal distance of each window column, reused on every row.
     let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
+    // Weighted vertical distance of each window row in the band.
+    let mut dy = vec![0.0f32; rows];
     for k in 0..centres.len() {
         let (cy, cx) = (centres.y[k], centres.x[k]);
         let (ys, xs) = ctx.grid.window(cy, cx, y0, y1);
@@ -98,37 +117,101 @@ pub(super) fn assign_band_with<const C: usize, const AVX2: bool, const L1: bool>
         if ys.is_empty() || xs.is_empty() {
             continue;
         }
+        let first = ctx.rows.first_from(wy0);
+        let mut n = 0;
+        for y in (first..wy1).step_by(ctx.rows.stride) {
+            let d = (y as f32 - cy) * sy;
+            dy[n] = if L1 { b * d.abs() } else { b * d * d };
+            n += 1;
+        }
+        if n == 0 {
+            continue;
+        }
         let len = xs.len();
         for (i, t) in xterm[..len].iter_mut().enumerate() {
             let dx = ((wx0 + i) as f32 - cx) * sx;
             *t = if L1 { b * dx.abs() } else { b * dx * dx };
         }
-        let col = centres.colour[k];
-        let a = ctx.colour_weight[k];
-        let label = k as u32;
-        for y in (ctx.rows.first_from(wy0)..wy1).step_by(ctx.rows.stride) {
-            let dy = (y as f32 - cy) * sy;
-            let dy2 = if L1 { b * dy.abs() } else { b * dy * dy };
-            let g = y * w + wx0;
-            let l = (y - y0) * w + wx0;
-            let feats: [&[f32]; C] = std::array::from_fn(|c| &ctx.planes[c][g..g + len]);
-            let row = Row {
-                feats: &feats,
-                col: &col,
-                a,
-                dy2,
-                xterm: &xterm[..len],
-                label,
-            };
-            let (lr, dr) = (&mut labels[l..l + len], &mut dist[l..l + len]);
-            #[cfg(target_arch = "x86_64")]
-            if AVX2 {
-                // SAFETY: AVX2 is only requested after the CPU was checked for it.
-                unsafe { row_kernel_avx2::<C, L1>(&row, lr, dr) };
-                continue;
-            }
-            row_kernel::<C, L1>(&row, 0, lr, dr);
+        let win = Window {
+            planes: ctx.planes,
+            at: first * w + wx0,
+            band_at: (first - y0) * w + wx0,
+            step: ctx.rows.stride * w,
+            dy: &dy[..n],
+            xterm: &xterm[..len],
+            col: centres.colour[k],
+            a: ctx.colour_weight[k],
+            label: k as u32,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if KERNEL == AVX512 {
+            // SAFETY: AVX-512F is only requested after the CPU was checked for it.
+            unsafe { window_avx512::<C, L1>(&win, labels, dist) };
+            continue;
         }
+        #[cfg(target_arch = "x86_64")]
+        if KERNEL == AVX2 {
+            // SAFETY: AVX2 is only requested after the CPU was checked for it.
+            unsafe { window_avx2::<C, L1>(&win, labels, dist) };
+            continue;
+        }
+        window_portable::<C, L1>(&win, labels, dist);
+    }
+}
+
+/// One centre's search window within a band: its rows (those the pass takes), its columns
+/// and the constants of its distance.
+pub(super) struct Window<'a, const C: usize> {
+    /// The whole image's feature planes.
+    pub(super) planes: &'a [&'a [f32]; C],
+    /// Offset of the window's first pixel in the planes.
+    pub(super) at: usize,
+    /// Offset of the same pixel in the band's labels and distances.
+    pub(super) band_at: usize,
+    /// Pixels from one window row to the next.
+    pub(super) step: usize,
+    /// Weighted vertical distance of each window row (squared unless L1).
+    pub(super) dy: &'a [f32],
+    /// Weighted horizontal distance of each window column (squared unless L1); its length
+    /// is the window's width.
+    pub(super) xterm: &'a [f32],
+    pub(super) col: [f32; C],
+    /// Weight of the colour distance.
+    pub(super) a: f32,
+    pub(super) label: u32,
+}
+
+impl<const C: usize> Window<'_, C> {
+    /// Whether every row of the window lies inside the planes and inside band maps of
+    /// `band_len` pixels.
+    pub(super) fn fits(&self, band_len: usize) -> bool {
+        let Some(last) = self.dy.len().checked_sub(1) else {
+            return true;
+        };
+        let span = last * self.step + self.xterm.len();
+        self.band_at + span <= band_len && self.planes.iter().all(|p| self.at + span <= p.len())
+    }
+}
+
+/// The window row by row with the scalar [`row_kernel`].
+pub(super) fn window_portable<const C: usize, const L1: bool>(
+    win: &Window<'_, C>,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    let len = win.xterm.len();
+    for (r, &dy2) in win.dy.iter().enumerate() {
+        let (g, l) = (win.at + r * win.step, win.band_at + r * win.step);
+        let feats: [&[f32]; C] = std::array::from_fn(|c| &win.planes[c][g..g + len]);
+        let row = Row {
+            feats: &feats,
+            col: &win.col,
+            a: win.a,
+            dy2,
+            xterm: win.xterm,
+            label: win.label,
+        };
+        row_kernel::<C, L1>(&row, 0, &mut labels[l..l + len], &mut dist[l..l + len]);
     }
 }
 
