@@ -370,6 +370,65 @@ impl Slic {
     }
 }
 
+impl Slic {
+    /// Benchmark hook, not API (the distance micro-benchmark in `benches/slic.rs` times the
+    /// assignment kernel alone with it): one pass of the kernel of `lanes` lanes (1: the
+    /// portable loop, 8: AVX2, 16: AVX-512F) over a window of `width`
+    /// columns and `dist.len() / stride` rows of three-channel planes (`stride` pixels a row),
+    /// Euclidean distances, colour weight 1, as the default SLIC path runs it. Returns the
+    /// number of distances computed, or `None` when there is no such kernel, the CPU lacks its instructions
+    /// or the sizes do not fit.
+    #[doc(hidden)]
+    pub fn distance_kernel_probe(
+        lanes: usize,
+        planes: [&[f32]; 3],
+        stride: usize,
+        width: usize,
+        labels: &mut [u32],
+        dist: &mut [f32],
+    ) -> Option<usize> {
+        let rows = dist.len() / stride.max(1);
+        if width > stride
+            || labels.len() < dist.len()
+            || planes.iter().any(|p| p.len() < dist.len())
+        {
+            return None;
+        }
+        let dy: Vec<f32> = (0..rows)
+            .map(|r| (r as f32 - rows as f32 / 2.0).powi(2))
+            .collect();
+        let xterm: Vec<f32> = (0..width)
+            .map(|i| (i as f32 - width as f32 / 2.0).powi(2))
+            .collect();
+        let win = assign::Window {
+            planes: &planes,
+            at: 0,
+            band_at: 0,
+            step: stride,
+            dy: &dy,
+            xterm: &xterm,
+            col: [50.0, 0.0, 0.0],
+            a: 1.0,
+            label: 7,
+        };
+        match lanes {
+            1 => assign::window_portable::<3, false>(&win, labels, dist),
+            #[cfg(target_arch = "x86_64")]
+            8 if std::arch::is_x86_feature_detected!("avx2") => {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { x86::window_avx2::<3, false>(&win, labels, dist) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            16 if std::arch::is_x86_feature_detected!("avx512f") => {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                unsafe { x86::window_avx512::<3, false>(&win, labels, dist) }
+            }
+            _ => return None,
+        }
+        Some(rows * width)
+    }
+}
+
 fn positive(name: &'static str, v: f32) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
