@@ -34,7 +34,7 @@ use grid::Grid;
 use grid::lowest_gradient;
 use update::update_centres;
 #[cfg(target_arch = "x86_64")]
-use x86::{assign_band_avx2, assign_band_avx512, group_avx2};
+use x86::{assign_band_avx2, assign_band_avx512, group_avx2, group_avx512};
 use zero::largest_colour_distance;
 
 /// Rows per parallel band. Fixed, so that results do not depend on the thread count.

@@ -102,7 +102,7 @@ pub(super) struct RowGroup<'a> {
 
 /// Sums over the pixels labelled `label` in rows `ys` (those `rows` takes) and columns `xs`.
 ///
-/// The AVX2 kernel and the portable loop add the same values (a pixel with another label adds
+/// The AVX2 and AVX-512 kernels and the portable loop add the same values (a pixel with another label adds
 /// zero) in the same lanes and order, so they give the same sums.
 pub(super) fn window_sums<const C: usize>(
     w: usize,
@@ -126,7 +126,10 @@ pub(super) fn window_sums<const C: usize>(
     let per_lane = len.div_ceil(LANES).max(1) * h.max(len).max(1);
     let group = (i32::MAX as usize / per_lane).clamp(1, 16);
     #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let (avx2, avx512) = (
+        std::arch::is_x86_feature_detected!("avx2"),
+        std::arch::is_x86_feature_detected!("avx512f"),
+    );
     let mut starts = [(0usize, 0u32); 16];
     let mut taken = (rows.first_from(ys.start)..ys.end)
         .step_by(rows.stride)
@@ -143,6 +146,13 @@ pub(super) fn window_sums<const C: usize>(
             label,
         };
         let mut lanes = Lanes::new();
+        #[cfg(target_arch = "x86_64")]
+        if avx512 {
+            // SAFETY: the CPU supports AVX-512F, checked above.
+            unsafe { group_avx512(&g, labels, planes, &mut lanes) };
+            lanes.total_into(&mut out);
+            continue;
+        }
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: the CPU supports AVX2, checked above.

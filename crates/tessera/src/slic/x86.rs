@@ -268,6 +268,79 @@ pub(super) fn group_avx2<const C: usize>(
     }
 }
 
+/// [`group_portable`] sixteen columns at a time with AVX-512F, the same sums in the same
+/// lanes and order: the label test and the integer sums (exact, so in any lane layout) run
+/// on sixteen lanes, folded into eight at the end; the colour sums stay in the eight lanes of
+/// the portable loop, adding the low eight columns and then the high eight, as AVX2 does
+/// group after group, so the `f32` sums are the same bits. Pixels of other labels are not
+/// even loaded (masked loads).
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)] // channels index two arrays in step
+pub(super) fn group_avx512<const C: usize>(
+    g: &RowGroup<'_>,
+    labels: &[u32],
+    planes: &[&[f32]; C],
+    lanes: &mut Lanes<C>,
+) {
+    use std::arch::x86_64::*;
+    const WIDE: usize = 16;
+    let len = g.len;
+    assert!(
+        g.starts
+            .iter()
+            .all(|&(at, _)| at + len <= labels.len() && planes.iter().all(|p| at + len <= p.len()))
+    );
+    let vlabel = _mm512_set1_epi32(g.label as i32);
+    let one = _mm512_set1_epi32(1);
+    let sixteen = _mm512_set1_epi32(WIDE as i32);
+    let mut count = _mm512_setzero_si512();
+    let mut ysum = _mm512_setzero_si512();
+    let mut xsum = _mm512_setzero_si512();
+    let mut colour = [_mm256_setzero_ps(); C];
+    for &(at, y) in g.starts {
+        let vy = _mm512_set1_epi32(y as i32);
+        let mut index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut i = 0;
+        while i < len {
+            let left = len - i;
+            let valid: __mmask16 = if left >= WIDE { !0 } else { (1u16 << left) - 1 };
+            // SAFETY: rows hold `len` values from `at` (asserted above); the masked loads
+            // touch only the lanes below `len` (and, for the features, only the hits).
+            unsafe {
+                let lab =
+                    _mm512_maskz_loadu_epi32(valid, labels.as_ptr().add(at + i) as *const i32);
+                let hit = _mm512_mask_cmpeq_epi32_mask(valid, lab, vlabel);
+                count = _mm512_mask_add_epi32(count, hit, count, one);
+                ysum = _mm512_mask_add_epi32(ysum, hit, ysum, vy);
+                xsum = _mm512_mask_add_epi32(xsum, hit, xsum, index);
+                for c in 0..C {
+                    let f = _mm512_maskz_loadu_ps(hit, planes[c].as_ptr().add(at + i));
+                    colour[c] = _mm256_add_ps(colour[c], _mm512_castps512_ps256(f));
+                    if left > LANES {
+                        let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(f));
+                        colour[c] = _mm256_add_ps(colour[c], _mm256_castpd_ps(high));
+                    }
+                }
+            }
+            index = _mm512_add_epi32(index, sixteen);
+            i += WIDE;
+        }
+    }
+    let fold = |v: __m512i| {
+        let (lo, hi) = (_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v));
+        _mm256_add_epi32(lo, hi)
+    };
+    // SAFETY: each destination is an array of LANES (8) 32-bit values.
+    unsafe {
+        _mm256_storeu_si256(lanes.count.as_mut_ptr() as *mut __m256i, fold(count));
+        _mm256_storeu_si256(lanes.y.as_mut_ptr() as *mut __m256i, fold(ysum));
+        _mm256_storeu_si256(lanes.x.as_mut_ptr() as *mut __m256i, fold(xsum));
+        for c in 0..C {
+            _mm256_storeu_ps(lanes.colour[c].as_mut_ptr(), colour[c]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,8 +349,10 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn vector_and_scalar_window_sums_agree_bit_for_bit() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("skipped: this CPU has no AVX2");
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        if !avx2 && !avx512 {
+            eprintln!("skipped: this CPU has neither AVX2 nor AVX-512F");
             return;
         }
         let mut x = 987654321u64;
@@ -294,7 +369,18 @@ mod tests {
             .collect();
         let refs: [&[f32]; 3] = [&planes[0], &planes[1], &planes[2]];
         let mut hits = 0;
-        for (x0, len) in [(0usize, 1usize), (3, 7), (5, 8), (0, 9), (10, 41), (0, 53)] {
+        for (x0, len) in [
+            (0usize, 1usize),
+            (3, 7),
+            (5, 8),
+            (0, 9),
+            (2, 15),
+            (1, 16),
+            (0, 17),
+            (4, 24),
+            (10, 41),
+            (0, 53),
+        ] {
             for rows in [(0usize, 1usize), (1, 5), (0, 16), (2, 17), (0, 37)] {
                 let starts: Vec<(usize, u32)> =
                     (rows.0..rows.1).map(|y| (y * w + x0, y as u32)).collect();
@@ -303,13 +389,25 @@ mod tests {
                     len,
                     label: 1,
                 };
-                let (mut a, mut b) = (Lanes::<3>::new(), Lanes::<3>::new());
+                let mut a = Lanes::<3>::new();
                 group_portable(&g, &labels, &refs, &mut a);
-                // SAFETY: AVX2 was detected above.
-                unsafe { group_avx2(&g, &labels, &refs, &mut b) };
-                assert_eq!((a.count, a.y, a.x), (b.count, b.y, b.x));
                 let bits = |l: &Lanes<3>| l.colour.map(|c| c.map(f32::to_bits));
-                assert_eq!(bits(&a), bits(&b), "x0 {x0} len {len} rows {rows:?}");
+                for (run, wide) in [(avx2, false), (avx512, true)] {
+                    if !run {
+                        continue;
+                    }
+                    let mut b = Lanes::<3>::new();
+                    // SAFETY: run only when the CPU has the feature (detected above).
+                    unsafe {
+                        if wide {
+                            group_avx512(&g, &labels, &refs, &mut b);
+                        } else {
+                            group_avx2(&g, &labels, &refs, &mut b);
+                        }
+                    }
+                    assert_eq!((a.count, a.y, a.x), (b.count, b.y, b.x));
+                    assert_eq!(bits(&a), bits(&b), "x0 {x0} len {len} rows {rows:?} {wide}");
+                }
                 hits += a.count.iter().sum::<u32>();
             }
         }
