@@ -10,6 +10,8 @@ pub(super) const LANES: usize = 8;
 /// Everything the assignment of one band needs besides its output slices.
 pub(super) struct AssignCtx<'a, const C: usize> {
     pub(super) w: usize,
+    /// The centres whose window reaches each band.
+    pub(super) by_band: &'a CentresByBand,
     pub(super) planes: &'a [&'a [f32]; C],
     pub(super) centres: &'a Centres<C>,
     pub(super) grid: &'a Grid,
@@ -23,6 +25,53 @@ pub(super) struct AssignCtx<'a, const C: usize> {
     pub(super) manhattan: bool,
     /// The rows this pass assigns.
     pub(super) rows: Rows,
+}
+
+/// For each band of [`BAND_ROWS`] rows, the centres whose search window reaches it, in index
+/// order (so a band visits them in the order it would visit all centres, and ties go the same
+/// way): a band then skips the centres far from it without even computing their windows.
+pub(super) struct CentresByBand {
+    /// Band `b`'s centres are `list[start[b]..start[b + 1]]`.
+    start: Vec<usize>,
+    list: Vec<u32>,
+}
+
+impl CentresByBand {
+    pub(super) fn of<const C: usize>(centres: &Centres<C>, grid: &Grid, h: usize) -> Self {
+        let bands = h.div_ceil(BAND_ROWS);
+        // The bands `b0..=b1` that centre `k`'s window reaches, if any.
+        let reach = |k: usize| {
+            let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
+            (!ys.is_empty() && !xs.is_empty())
+                .then(|| (ys.start / BAND_ROWS, (ys.end - 1) / BAND_ROWS))
+        };
+        let mut start = vec![0usize; bands + 1];
+        for k in 0..centres.len() {
+            if let Some((b0, b1)) = reach(k) {
+                for b in b0..=b1 {
+                    start[b + 1] += 1;
+                }
+            }
+        }
+        for b in 1..start.len() {
+            start[b] += start[b - 1];
+        }
+        let mut cursor = start.clone();
+        let mut list = vec![0u32; start[bands]];
+        for k in 0..centres.len() {
+            if let Some((b0, b1)) = reach(k) {
+                for b in b0..=b1 {
+                    list[cursor[b]] = k as u32;
+                    cursor[b] += 1;
+                }
+            }
+        }
+        CentresByBand { start, list }
+    }
+
+    fn of_band(&self, band: usize) -> &[u32] {
+        &self.list[self.start[band]..self.start[band + 1]]
+    }
 }
 
 /// The rows one iteration works on: `y % stride == phase`.
@@ -110,7 +159,8 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
     let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
     // Weighted vertical distance of each window row in the band.
     let mut dy = vec![0.0f32; rows];
-    for k in 0..centres.len() {
+    for &k in ctx.by_band.of_band(y0 / BAND_ROWS) {
+        let k = k as usize;
         let (cy, cx) = (centres.y[k], centres.x[k]);
         let (ys, xs) = ctx.grid.window(cy, cx, y0, y1);
         let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);

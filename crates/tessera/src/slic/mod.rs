@@ -28,7 +28,7 @@ mod update;
 mod x86;
 mod zero;
 
-use assign::{AssignCtx, LANES, Rows, assign_band};
+use assign::{AssignCtx, CentresByBand, LANES, Rows, assign_band};
 use grid::Grid;
 #[cfg(test)]
 use grid::lowest_gradient;
@@ -302,8 +302,10 @@ impl Slic {
                     *wgt = if manhattan { 1.0 / m } else { 1.0 / (m * m) };
                 }
             }
+            let by_band = CentresByBand::of(&centres, &grid, h);
             let ctx = AssignCtx {
                 w,
+                by_band: &by_band,
                 planes: &planes,
                 centres: &centres,
                 grid: &grid,
