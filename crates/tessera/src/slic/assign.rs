@@ -39,18 +39,18 @@ pub(super) struct CentresByBand {
 impl CentresByBand {
     pub(super) fn of<const C: usize>(centres: &Centres<C>, grid: &Grid, h: usize) -> Self {
         let bands = h.div_ceil(BAND_ROWS);
-        // The bands `b0..=b1` that centre `k`'s window reaches, if any.
-        let reach = |k: usize| {
-            let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
-            (!ys.is_empty() && !xs.is_empty())
-                .then(|| (ys.start / BAND_ROWS, (ys.end - 1) / BAND_ROWS))
-        };
+        // The bands `b0..=b1` that each centre's window reaches, if any.
+        let reach: Vec<Option<(usize, usize)>> = (0..centres.len())
+            .map(|k| {
+                let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
+                (!ys.is_empty() && !xs.is_empty())
+                    .then(|| (ys.start / BAND_ROWS, (ys.end - 1) / BAND_ROWS))
+            })
+            .collect();
         let mut start = vec![0usize; bands + 1];
-        for k in 0..centres.len() {
-            if let Some((b0, b1)) = reach(k) {
-                for b in b0..=b1 {
-                    start[b + 1] += 1;
-                }
+        for &(b0, b1) in reach.iter().flatten() {
+            for b in b0..=b1 {
+                start[b + 1] += 1;
             }
         }
         for b in 1..start.len() {
@@ -58,8 +58,8 @@ impl CentresByBand {
         }
         let mut cursor = start.clone();
         let mut list = vec![0u32; start[bands]];
-        for k in 0..centres.len() {
-            if let Some((b0, b1)) = reach(k) {
+        for (k, span) in reach.iter().enumerate() {
+            if let Some((b0, b1)) = *span {
                 for b in b0..=b1 {
                     list[cursor[b]] = k as u32;
                     cursor[b] += 1;
