@@ -21,6 +21,22 @@ use crate::smoothing::gaussian;
 use rayon::prelude::*;
 use std::ops::Range;
 
+mod assign;
+mod grid;
+mod update;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+mod zero;
+
+use assign::{AssignCtx, CentresByBand, LANES, Rows, assign_band};
+use grid::Grid;
+#[cfg(test)]
+use grid::lowest_gradient;
+use update::update_centres;
+#[cfg(target_arch = "x86_64")]
+use x86::{assign_band_avx2, assign_band_avx512, group_avx2, group_avx512};
+use zero::largest_colour_distance;
+
 /// Rows per parallel band. Fixed, so that results do not depend on the thread count.
 const BAND_ROWS: usize = 16;
 
@@ -286,8 +302,10 @@ impl Slic {
                     *wgt = if manhattan { 1.0 / m } else { 1.0 / (m * m) };
                 }
             }
+            let by_band = CentresByBand::of(&centres, &grid, h);
             let ctx = AssignCtx {
                 w,
+                by_band: &by_band,
                 planes: &planes,
                 centres: &centres,
                 grid: &grid,
@@ -354,6 +372,65 @@ impl Slic {
     }
 }
 
+impl Slic {
+    /// Benchmark hook, not API (the distance micro-benchmark in `benches/slic.rs` times the
+    /// assignment kernel alone with it): one pass of the kernel of `lanes` lanes (1: the
+    /// portable loop, 8: AVX2, 16: AVX-512F) over a window of `width`
+    /// columns and `dist.len() / stride` rows of three-channel planes (`stride` pixels a row),
+    /// Euclidean distances, colour weight 1, as the default SLIC path runs it. Returns the
+    /// number of distances computed, or `None` when there is no such kernel, the CPU lacks its instructions
+    /// or the sizes do not fit.
+    #[doc(hidden)]
+    pub fn distance_kernel_probe(
+        lanes: usize,
+        planes: [&[f32]; 3],
+        stride: usize,
+        width: usize,
+        labels: &mut [u32],
+        dist: &mut [f32],
+    ) -> Option<usize> {
+        let rows = dist.len() / stride.max(1);
+        if width > stride
+            || labels.len() < dist.len()
+            || planes.iter().any(|p| p.len() < dist.len())
+        {
+            return None;
+        }
+        let dy: Vec<f32> = (0..rows)
+            .map(|r| (r as f32 - rows as f32 / 2.0).powi(2))
+            .collect();
+        let xterm: Vec<f32> = (0..width)
+            .map(|i| (i as f32 - width as f32 / 2.0).powi(2))
+            .collect();
+        let win = assign::Window {
+            planes: &planes,
+            at: 0,
+            band_at: 0,
+            step: stride,
+            dy: &dy,
+            xterm: &xterm,
+            col: [50.0, 0.0, 0.0],
+            a: 1.0,
+            label: 7,
+        };
+        match lanes {
+            1 => assign::window_portable::<3, false>(&win, labels, dist),
+            #[cfg(target_arch = "x86_64")]
+            8 if std::arch::is_x86_feature_detected!("avx2") => {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { x86::window_avx2::<3, false>(&win, labels, dist) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            16 if std::arch::is_x86_feature_detected!("avx512f") => {
+                // SAFETY: the CPU supports AVX-512F, checked just above.
+                unsafe { x86::window_avx512::<3, false>(&win, labels, dist) }
+            }
+            _ => return None,
+        }
+        Some(rows * width)
+    }
+}
+
 fn positive(name: &'static str, v: f32) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
@@ -363,140 +440,6 @@ fn positive(name: &'static str, v: f32) -> Result<()> {
             format!("must be finite and > 0, got {v}"),
         ))
     }
-}
-
-/// The seed grid: `ny x nx` cells of `cell_h x cell_w` pixels.
-struct Grid {
-    width: usize,
-    nx: usize,
-    ny: usize,
-    cell_w: f64,
-    cell_h: f64,
-    /// Half-size of the search window, in pixels (rows, columns).
-    reach: (usize, usize),
-}
-
-impl Grid {
-    fn new(w: usize, h: usize, step: f64) -> Self {
-        let ny = ((h as f64 / step).round() as usize).clamp(1, h);
-        let nx = ((w as f64 / step).round() as usize).clamp(1, w);
-        let cell_h = h as f64 / ny as f64;
-        let cell_w = w as f64 / nx as f64;
-        Grid {
-            width: w,
-            nx,
-            ny,
-            cell_w,
-            cell_h,
-            reach: (cell_h.ceil() as usize, cell_w.ceil() as usize),
-        }
-    }
-
-    /// One centre per cell, at the cell's middle pixel; with a mask, at the mask pixel of the
-    /// cell nearest to its middle, and none for a cell without mask pixels.
-    fn seeds<const C: usize>(
-        &self,
-        mask: Option<&[bool]>,
-        planes: &[&[f32]; C],
-        perturb: bool,
-    ) -> Centres<C> {
-        let width = self.width;
-        let height = planes[0].len() / width;
-        let mut centres = Centres::with_capacity(self.nx * self.ny);
-        for i in 0..self.ny {
-            for j in 0..self.nx {
-                let cy = ((i as f64 + 0.5) * self.cell_h) as usize;
-                let cx = ((j as f64 + 0.5) * self.cell_w) as usize;
-                let seed = match mask {
-                    None => Some((cy, cx)),
-                    Some(m) if m[cy * width + cx] => Some((cy, cx)),
-                    Some(m) => {
-                        let (y0, y1) = self.span(i, self.cell_h);
-                        let (x0, x1) = self.span(j, self.cell_w);
-                        (y0..y1)
-                            .flat_map(|y| (x0..x1).map(move |x| (y, x)))
-                            .filter(|&(y, x)| m[y * width + x])
-                            .min_by_key(|&(y, x)| y.abs_diff(cy).pow(2) + x.abs_diff(cx).pow(2))
-                    }
-                };
-                if let Some((y, x)) = seed {
-                    let (y, x) = if perturb {
-                        lowest_gradient(planes, width, height, mask, y, x)
-                    } else {
-                        (y, x)
-                    };
-                    let p = y * width + x;
-                    centres.push(y as f32, x as f32, std::array::from_fn(|c| planes[c][p]));
-                }
-            }
-        }
-        centres
-    }
-
-    /// The search window of a centre at `(cy, cx)`: rows within `reach.0` and columns within
-    /// `reach.1` of its nearest pixel, clipped to the rows `y0..y1` and to the image width.
-    /// Assignment and update must agree on it: a pixel can only be labelled by a centre whose
-    /// window holds it.
-    fn window(&self, cy: f32, cx: f32, y0: usize, y1: usize) -> (Range<usize>, Range<usize>) {
-        let (ry, rx) = (self.reach.0 as isize, self.reach.1 as isize);
-        let (py, px) = (cy.round() as isize, cx.round() as isize);
-        let wy0 = (py - ry).max(y0 as isize) as usize;
-        let wy1 = ((py + ry + 1).max(0) as usize).min(y1);
-        let wx0 = (px - rx).max(0) as usize;
-        let wx1 = ((px + rx + 1).max(0) as usize).min(self.width);
-        (wy0..wy1.max(wy0), wx0..wx1.max(wx0))
-    }
-
-    fn span(&self, i: usize, cell: f64) -> (usize, usize) {
-        (
-            (i as f64 * cell).round() as usize,
-            ((i + 1) as f64 * cell).round() as usize,
-        )
-    }
-}
-
-/// The pixel of the 3x3 neighbourhood of `(y, x)` with the smallest colour gradient
-/// `|I(x+1) - I(x-1)|^2 + |I(y+1) - I(y-1)|^2` (Achanta et al.: seeds move off edges and
-/// noisy pixels). Only pixels with all four neighbours inside the image (and the mask) are
-/// candidates; ties keep the earlier pixel in raster order, the centre first.
-fn lowest_gradient<const C: usize>(
-    planes: &[&[f32]; C],
-    w: usize,
-    h: usize,
-    mask: Option<&[bool]>,
-    y: usize,
-    x: usize,
-) -> (usize, usize) {
-    let inside = |yy: usize, xx: usize| mask.is_none_or(|m| m[yy * w + xx]);
-    let gradient = |yy: usize, xx: usize| -> Option<f32> {
-        if yy == 0 || xx == 0 || yy + 1 >= h || xx + 1 >= w || !inside(yy, xx) {
-            return None;
-        }
-        let p = yy * w + xx;
-        let g = (0..C)
-            .map(|c| {
-                let dx = planes[c][p + 1] - planes[c][p - 1];
-                let dy = planes[c][p + w] - planes[c][p - w];
-                dx * dx + dy * dy
-            })
-            .sum();
-        Some(g)
-    };
-    let mut best = (y, x);
-    let Some(mut best_g) = gradient(y, x) else {
-        return best;
-    };
-    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-            if let Some(g) = gradient(yy, xx)
-                && g < best_g
-            {
-                best_g = g;
-                best = (yy, xx);
-            }
-        }
-    }
-    best
 }
 
 /// Gives any pixel to segment that no window reached (possible only with extreme parameters,
@@ -560,569 +503,6 @@ fn reset_distances(dist: &mut [f32], mask: Option<&[bool]>) {
             .zip(m)
             .for_each(|(d, &inside)| *d = if inside { f32::INFINITY } else { -1.0 }),
     }
-}
-
-/// Lanes of the distance kernel: one AVX2 register of `f32`.
-const LANES: usize = 8;
-
-/// Everything the assignment of one band needs besides its output slices.
-struct AssignCtx<'a, const C: usize> {
-    w: usize,
-    planes: &'a [&'a [f32]; C],
-    centres: &'a Centres<C>,
-    grid: &'a Grid,
-    /// Per-cluster weight of the squared colour distance.
-    colour_weight: &'a [f32],
-    /// Weight of the squared spatial distance.
-    spatial_weight: f32,
-    /// Spacing along rows and columns.
-    spacing: [f32; 2],
-    /// City-block distances (`SlicDistance::Manhattan`) instead of squared Euclidean ones.
-    manhattan: bool,
-    /// The rows this pass assigns.
-    rows: Rows,
-}
-
-/// The rows one iteration works on: `y % stride == phase`.
-#[derive(Debug, Clone, Copy)]
-struct Rows {
-    stride: usize,
-    phase: usize,
-}
-
-impl Rows {
-    fn takes(self, y: usize) -> bool {
-        y % self.stride == self.phase
-    }
-
-    /// The first row at or after `y` that this pass takes.
-    fn first_from(self, y: usize) -> usize {
-        y + (self.phase + self.stride - y % self.stride) % self.stride
-    }
-}
-
-/// Assigns the pixels of one band (rows `y0..`) to their nearest centre.
-fn assign_band<const C: usize>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
-    labels: &mut [u32],
-    dist: &mut [f32],
-) {
-    if ctx.manhattan {
-        assign_band_on_cpu::<C, true>(ctx, y0, labels, dist);
-    } else {
-        assign_band_on_cpu::<C, false>(ctx, y0, labels, dist);
-    }
-}
-
-/// [`assign_band_with`] with the vector kernel where the CPU has AVX2.
-fn assign_band_on_cpu<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
-    labels: &mut [u32],
-    dist: &mut [f32],
-) {
-    // Runtime dispatch by hand: `is_x86_feature_detected!` plus `#[target_feature]` is the
-    // standard library's own mechanism, and this one kernel is all that needs it.
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { assign_band_avx2::<C, L1>(ctx, y0, labels, dist) };
-        return;
-    }
-    assign_band_with::<C, false, L1>(ctx, y0, labels, dist);
-}
-
-/// [`assign_band_with`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn assign_band_avx2<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
-    labels: &mut [u32],
-    dist: &mut [f32],
-) {
-    assign_band_with::<C, true, L1>(ctx, y0, labels, dist);
-}
-
-/// The assignment loop; `AVX2` selects the vector kernel and must only be true on a CPU that
-/// has AVX2 (only [`assign_band_avx2`] sets it); `L1` selects city-block distances.
-#[inline(always)]
-fn assign_band_with<const C: usize, const AVX2: bool, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
-    labels: &mut [u32],
-    dist: &mut [f32],
-) {
-    let w = ctx.w;
-    let rows = labels.len() / w;
-    let y1 = y0 + rows;
-    let rx = ctx.grid.reach.1;
-    let [sy, sx] = ctx.spacing;
-    let b = ctx.spatial_weight;
-    let centres = ctx.centres;
-    // Squared, weighted horizontal distance of each window column, reused on every row.
-    let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
-    for k in 0..centres.len() {
-        let (cy, cx) = (centres.y[k], centres.x[k]);
-        let (ys, xs) = ctx.grid.window(cy, cx, y0, y1);
-        let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);
-        if ys.is_empty() || xs.is_empty() {
-            continue;
-        }
-        let len = xs.len();
-        for (i, t) in xterm[..len].iter_mut().enumerate() {
-            let dx = ((wx0 + i) as f32 - cx) * sx;
-            *t = if L1 { b * dx.abs() } else { b * dx * dx };
-        }
-        let col = centres.colour[k];
-        let a = ctx.colour_weight[k];
-        let label = k as u32;
-        for y in (ctx.rows.first_from(wy0)..wy1).step_by(ctx.rows.stride) {
-            let dy = (y as f32 - cy) * sy;
-            let dy2 = if L1 { b * dy.abs() } else { b * dy * dy };
-            let g = y * w + wx0;
-            let l = (y - y0) * w + wx0;
-            let feats: [&[f32]; C] = std::array::from_fn(|c| &ctx.planes[c][g..g + len]);
-            let row = Row {
-                feats: &feats,
-                col: &col,
-                a,
-                dy2,
-                xterm: &xterm[..len],
-                label,
-            };
-            let (lr, dr) = (&mut labels[l..l + len], &mut dist[l..l + len]);
-            #[cfg(target_arch = "x86_64")]
-            if AVX2 {
-                // SAFETY: AVX2 is only requested after the CPU was checked for it.
-                unsafe { row_kernel_avx2::<C, L1>(&row, lr, dr) };
-                continue;
-            }
-            row_kernel::<C, L1>(&row, 0, lr, dr);
-        }
-    }
-}
-
-/// One window row of one centre.
-struct Row<'a, const C: usize> {
-    feats: &'a [&'a [f32]; C],
-    col: &'a [f32; C],
-    /// Weight of the squared colour distance.
-    a: f32,
-    /// Weighted vertical distance (squared unless L1).
-    dy2: f32,
-    /// Weighted horizontal distance per column (squared unless L1).
-    xterm: &'a [f32],
-    label: u32,
-}
-
-/// The inner loop over one window row, from column `from` on, pixel by pixel:
-/// `d = min(a * |f - col|^2 + xterm + dy2, f32::MAX)` (with `L1`, `|f - col|_1` instead of
-/// the squared norm), keeping the first of equal distances.
-/// The clamp (which also maps NaN to `f32::MAX`) makes every visited pixel take a label even
-/// when extreme parameters or samples overflow the distance.
-#[inline(always)]
-fn row_kernel<const C: usize, const L1: bool>(
-    row: &Row<'_, C>,
-    from: usize,
-    lr: &mut [u32],
-    dr: &mut [f32],
-) {
-    let len = lr.len().min(dr.len()).min(row.xterm.len());
-    for i in from..len {
-        let mut dc = 0.0f32;
-        for c in 0..C {
-            let t = row.feats[c][i] - row.col[c];
-            dc += if L1 { t.abs() } else { t * t };
-        }
-        let d = (row.a * dc + row.xterm[i] + row.dy2).min(f32::MAX);
-        if d < dr[i] {
-            dr[i] = d;
-            lr[i] = row.label;
-        }
-    }
-}
-
-/// [`row_kernel`] eight pixels at a time with AVX2, the same operations in the same order
-/// (no fused multiply-add), then the remainder with the scalar loop.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::needless_range_loop)] // channels index three arrays in step
-fn row_kernel_avx2<const C: usize, const L1: bool>(
-    row: &Row<'_, C>,
-    lr: &mut [u32],
-    dr: &mut [f32],
-) {
-    use std::arch::x86_64::*;
-    let len = lr.len().min(dr.len()).min(row.xterm.len());
-    assert!(row.feats.iter().all(|f| f.len() >= len));
-    if len < LANES {
-        row_kernel::<C, L1>(row, 0, lr, dr);
-        return;
-    }
-    let full = len - len % LANES;
-    let va = _mm256_set1_ps(row.a);
-    let unit = row.a == 1.0;
-    let vdy = _mm256_set1_ps(row.dy2);
-    let vmax = _mm256_set1_ps(f32::MAX);
-    // `abs` clears the sign bit, as `f32::abs` does.
-    let sign = _mm256_set1_ps(-0.0);
-    let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(row.label as i32));
-    let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(row.col[c]));
-    // The new distances and labels of the eight pixels from `i`.
-    // SAFETY (of each call): i + 8 <= len, and every slice read holds at least len elements
-    // (asserted above); unaligned loads throughout.
-    let group = |i: usize, dr: &[f32], lr: &[u32]| unsafe {
-        let mut dc = _mm256_setzero_ps();
-        for c in 0..C {
-            let t = _mm256_sub_ps(_mm256_loadu_ps(row.feats[c].as_ptr().add(i)), vcol[c]);
-            let term = if L1 {
-                _mm256_andnot_ps(sign, t)
-            } else {
-                _mm256_mul_ps(t, t)
-            };
-            dc = _mm256_add_ps(dc, term);
-        }
-        // Standard SLIC weighs colour by 1: skipping the product gives the same bits.
-        let weighted = if unit { dc } else { _mm256_mul_ps(va, dc) };
-        let d = _mm256_add_ps(
-            _mm256_add_ps(weighted, _mm256_loadu_ps(row.xterm.as_ptr().add(i))),
-            vdy,
-        );
-        // Like `f32::min`, `minps` returns its second operand when the first is NaN.
-        let d = _mm256_min_ps(d, vmax);
-        let old = _mm256_loadu_ps(dr.as_ptr().add(i));
-        let better = _mm256_cmp_ps::<_CMP_LT_OQ>(d, old);
-        let mut dist = _mm256_blendv_ps(old, d, better);
-        let old_labels = _mm256_loadu_ps(lr.as_ptr().add(i) as *const f32);
-        let mut labels = _mm256_blendv_ps(old_labels, vlabel, better);
-        // LLVM turns "load, blend, store back" into a masked store (`vmaskmovps`), which AMD
-        // cores run many times slower than a blend and a plain store: it took over half of
-        // SLIC's time. An empty asm statement makes the blended values opaque.
-        std::arch::asm!("/* {0} {1} */", inout(ymm_reg) dist, inout(ymm_reg) labels,
-            options(pure, nomem, nostack, preserves_flags));
-        (dist, labels)
-    };
-    // SAFETY (of each call): as for `group`; the stores write the same eight pixels.
-    let store = |i: usize, (dist, labels): (__m256, __m256), dr: &mut [f32], lr: &mut [u32]| unsafe {
-        _mm256_storeu_ps(dr.as_mut_ptr().add(i), dist);
-        _mm256_storeu_ps(lr.as_mut_ptr().add(i) as *mut f32, labels);
-    };
-    // Whole groups of eight but the last; then the last whole group together with, when the
-    // row is not a multiple of eight long, a group ending at the row's end that overlaps it.
-    // Both are loaded before either is stored (a load overlapping a store still in flight
-    // stalls), and where they overlap both compute the same values from the same inputs, so
-    // no scalar tail is left and the result is the scalar kernel's.
-    let mut i = 0;
-    while i + LANES < full {
-        let v = group(i, dr, lr);
-        store(i, v, dr, lr);
-        i += LANES;
-    }
-    let last = group(i, dr, lr);
-    if full < len {
-        let end = group(len - LANES, dr, lr);
-        store(i, last, dr, lr);
-        store(len - LANES, end, dr, lr);
-    } else {
-        store(i, last, dr, lr);
-    }
-}
-
-/// Moves every centre to the mean position and colour of its pixels; a centre with no pixel
-/// stays where it is.
-///
-/// Each centre sums its own pixels by scanning its search window for its label (a pixel
-/// only ever takes the label of a centre whose window holds it), eight lanes at a time. This
-/// visits each pixel about four times but without branches or a chain of dependent additions,
-/// and is several times faster than one pass that adds each pixel (or run of equal labels) to
-/// its centre's sums. Centres are independent, so the result does not depend on the thread
-/// count.
-fn update_centres<const C: usize>(
-    w: usize,
-    planes: &[&[f32]; C],
-    labels: &[u32],
-    centres: &mut Centres<C>,
-    grid: &Grid,
-    rows: Rows,
-) {
-    let h = labels.len() / w;
-    let means: Vec<Option<(f32, f32, [f32; C])>> = (0..centres.len())
-        .into_par_iter()
-        .with_min_len(16)
-        .map(|k| {
-            let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
-            if ys.is_empty() || xs.is_empty() {
-                return None;
-            }
-            let sums = window_sums(w, planes, labels, k as u32, ys, xs.clone(), rows);
-            (sums.count > 0).then(|| {
-                let n = sums.count as f64;
-                (
-                    (sums.y as f64 / n) as f32,
-                    ((sums.x as f64 + n * xs.start as f64) / n) as f32,
-                    std::array::from_fn(|c| (sums.colour[c] / n) as f32),
-                )
-            })
-        })
-        .collect();
-    for (k, mean) in means.into_iter().enumerate() {
-        if let Some((y, x, colour)) = mean {
-            centres.y[k] = y;
-            centres.x[k] = x;
-            centres.colour[k] = colour;
-        }
-    }
-}
-
-/// What [`window_sums`] adds up for one centre.
-struct WindowSums<const C: usize> {
-    /// Pixels with the label.
-    count: u64,
-    /// Sum of their rows.
-    y: u64,
-    /// Sum of their columns, counted from the window's first column.
-    x: u64,
-    /// Sums of their features.
-    colour: [f64; C],
-}
-
-/// Per-lane partial sums over a group of window rows: lane `j` holds the columns `j, j + 8,
-/// ...` of the window. The group is small enough that the `u32` sums cannot overflow and the
-/// `f32` sums lose nothing that matters; groups are totalled in `u64` and `f64`.
-struct Lanes<const C: usize> {
-    count: [u32; LANES],
-    y: [u32; LANES],
-    x: [u32; LANES],
-    colour: [[f32; LANES]; C],
-}
-
-impl<const C: usize> Lanes<C> {
-    fn new() -> Self {
-        Lanes {
-            count: [0; LANES],
-            y: [0; LANES],
-            x: [0; LANES],
-            colour: [[0.0; LANES]; C],
-        }
-    }
-
-    /// Adds the lanes into the window totals.
-    fn total_into(&self, out: &mut WindowSums<C>) {
-        let sum = |v: &[u32; LANES]| v.iter().map(|&x| u64::from(x)).sum::<u64>();
-        out.count += sum(&self.count);
-        out.y += sum(&self.y);
-        out.x += sum(&self.x);
-        for (o, lanes) in out.colour.iter_mut().zip(&self.colour) {
-            *o += lanes.iter().map(|&v| f64::from(v)).sum::<f64>();
-        }
-    }
-}
-
-/// One group of window rows for [`window_sums`]: the rows' start offsets, the window width,
-/// and the label looked for.
-struct RowGroup<'a> {
-    starts: &'a [(usize, u32)],
-    len: usize,
-    label: u32,
-}
-
-/// Sums over the pixels labelled `label` in rows `ys` (those `rows` takes) and columns `xs`.
-///
-/// The AVX2 kernel and the portable loop add the same values (a pixel with another label adds
-/// zero) in the same lanes and order, so they give the same sums.
-fn window_sums<const C: usize>(
-    w: usize,
-    planes: &[&[f32]; C],
-    labels: &[u32],
-    label: u32,
-    ys: Range<usize>,
-    xs: Range<usize>,
-    rows: Rows,
-) -> WindowSums<C> {
-    let mut out = WindowSums {
-        count: 0,
-        y: 0,
-        x: 0,
-        colour: [0.0; C],
-    };
-    let len = xs.len();
-    let h = labels.len() / w;
-    // Rows per group: at most 16, and few enough that a lane's sum of rows, columns or hits
-    // (at most rows * ceil(len / 8) values below max(h, len)) stays below 2^31.
-    let per_lane = len.div_ceil(LANES).max(1) * h.max(len).max(1);
-    let group = (i32::MAX as usize / per_lane).clamp(1, 16);
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
-    let mut starts = [(0usize, 0u32); 16];
-    let mut taken = (rows.first_from(ys.start)..ys.end)
-        .step_by(rows.stride)
-        .peekable();
-    while taken.peek().is_some() {
-        let mut n = 0;
-        for y in taken.by_ref().take(group) {
-            starts[n] = (y * w + xs.start, y as u32);
-            n += 1;
-        }
-        let g = RowGroup {
-            starts: &starts[..n],
-            len,
-            label,
-        };
-        let mut lanes = Lanes::new();
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU supports AVX2, checked above.
-            unsafe { group_avx2(&g, labels, planes, &mut lanes) };
-            lanes.total_into(&mut out);
-            continue;
-        }
-        group_portable(&g, labels, planes, &mut lanes);
-        lanes.total_into(&mut out);
-    }
-    out
-}
-
-/// A group of window rows pixel by pixel, each into lane `column % 8`.
-#[allow(clippy::needless_range_loop)] // channels index two arrays in step
-fn group_portable<const C: usize>(
-    g: &RowGroup<'_>,
-    labels: &[u32],
-    planes: &[&[f32]; C],
-    lanes: &mut Lanes<C>,
-) {
-    for &(at, y) in g.starts {
-        for i in 0..g.len {
-            let j = i % LANES;
-            let hit = labels[at + i] == g.label;
-            lanes.count[j] += u32::from(hit);
-            lanes.y[j] += if hit { y } else { 0 };
-            lanes.x[j] += if hit { i as u32 } else { 0 };
-            for c in 0..C {
-                lanes.colour[c][j] += if hit { planes[c][at + i] } else { 0.0 };
-            }
-        }
-    }
-}
-
-/// [`group_portable`] eight columns at a time with AVX2; the last, partial group of columns
-/// of a row is read with masked loads.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::needless_range_loop)] // channels index two arrays in step
-fn group_avx2<const C: usize>(
-    g: &RowGroup<'_>,
-    labels: &[u32],
-    planes: &[&[f32]; C],
-    lanes: &mut Lanes<C>,
-) {
-    use std::arch::x86_64::*;
-    let len = g.len;
-    assert!(
-        g.starts
-            .iter()
-            .all(|&(at, _)| at + len <= labels.len() && planes.iter().all(|p| at + len <= p.len()))
-    );
-    let vlabel = _mm256_set1_epi32(g.label as i32);
-    let eight = _mm256_set1_epi32(LANES as i32);
-    let vlen = _mm256_set1_epi32(len as i32);
-    let mut count = _mm256_setzero_si256();
-    let mut ysum = _mm256_setzero_si256();
-    let mut xsum = _mm256_setzero_si256();
-    let mut colour = [_mm256_setzero_ps(); C];
-    for &(at, y) in g.starts {
-        let vy = _mm256_set1_epi32(y as i32);
-        let mut index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let mut i = 0;
-        while i < len {
-            // SAFETY: rows hold `len` values from `at` (asserted above). A whole group of
-            // eight is read with plain loads; a partial one with masked loads, which touch
-            // only the lanes below `len`.
-            unsafe {
-                let (lab, valid) = if i + LANES <= len {
-                    let p = labels.as_ptr().add(at + i) as *const __m256i;
-                    (_mm256_loadu_si256(p), _mm256_set1_epi32(-1))
-                } else {
-                    let valid = _mm256_cmpgt_epi32(vlen, index);
-                    let p = labels.as_ptr().add(at + i) as *const i32;
-                    (_mm256_maskload_epi32(p, valid), valid)
-                };
-                let hit = _mm256_and_si256(_mm256_cmpeq_epi32(lab, vlabel), valid);
-                // A hit lane is all ones, -1: subtracting it counts one.
-                count = _mm256_sub_epi32(count, hit);
-                ysum = _mm256_add_epi32(ysum, _mm256_and_si256(vy, hit));
-                xsum = _mm256_add_epi32(xsum, _mm256_and_si256(index, hit));
-                let keep = _mm256_castsi256_ps(hit);
-                for c in 0..C {
-                    let p = planes[c].as_ptr().add(at + i);
-                    let f = if i + LANES <= len {
-                        _mm256_loadu_ps(p)
-                    } else {
-                        _mm256_maskload_ps(p, valid)
-                    };
-                    colour[c] = _mm256_add_ps(colour[c], _mm256_and_ps(f, keep));
-                }
-            }
-            index = _mm256_add_epi32(index, eight);
-            i += LANES;
-        }
-    }
-    // SAFETY: each destination is an array of LANES (8) 32-bit values.
-    unsafe {
-        _mm256_storeu_si256(lanes.count.as_mut_ptr() as *mut __m256i, count);
-        _mm256_storeu_si256(lanes.y.as_mut_ptr() as *mut __m256i, ysum);
-        _mm256_storeu_si256(lanes.x.as_mut_ptr() as *mut __m256i, xsum);
-        for c in 0..C {
-            _mm256_storeu_ps(lanes.colour[c].as_mut_ptr(), colour[c]);
-        }
-    }
-}
-
-/// The largest colour distance between each centre and its pixels: squared Euclidean, or
-/// city-block with `manhattan`.
-fn largest_colour_distance<const C: usize>(
-    w: usize,
-    planes: &[&[f32]; C],
-    centres: &Centres<C>,
-    labels: &[u32],
-    rows: Rows,
-    manhattan: bool,
-) -> Vec<f32> {
-    let nc = centres.len();
-    let partial: Vec<Vec<f32>> = labels
-        .par_chunks(BAND_ROWS * w)
-        .enumerate()
-        .map(|(band, lab)| {
-            let mut m = vec![0.0f32; nc];
-            let base = band * BAND_ROWS * w;
-            for (i, &l) in lab.iter().enumerate() {
-                if !rows.takes((base + i) / w) {
-                    continue;
-                }
-                if l == UNLABELLED {
-                    continue;
-                }
-                let col = &centres.colour[l as usize];
-                let d: f32 = (0..C)
-                    .map(|c| {
-                        let t = planes[c][base + i] - col[c];
-                        if manhattan { t.abs() } else { t * t }
-                    })
-                    .sum();
-                let slot = &mut m[l as usize];
-                *slot = slot.max(d);
-            }
-            m
-        })
-        .collect();
-    let mut out = vec![0.0f32; nc];
-    for band in &partial {
-        for (o, &v) in out.iter_mut().zip(band) {
-            *o = o.max(v);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1334,100 +714,6 @@ mod tests {
         ] {
             let seg = slic.segment(&img).unwrap();
             assert!(seg.sizes().iter().all(|&n| n > 0));
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    #[cfg(target_arch = "x86_64")]
-    fn vector_and_scalar_window_sums_agree_bit_for_bit() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("skipped: this CPU has no AVX2");
-            return;
-        }
-        let mut x = 987654321u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x >> 40
-        };
-        let (w, h) = (53usize, 37usize);
-        let labels: Vec<u32> = (0..w * h).map(|_| (next() % 3) as u32).collect();
-        let planes: Vec<Vec<f32>> = (0..3)
-            .map(|_| (0..w * h).map(|_| next() as f32 / 1000.0).collect())
-            .collect();
-        let refs: [&[f32]; 3] = [&planes[0], &planes[1], &planes[2]];
-        let mut hits = 0;
-        for (x0, len) in [(0usize, 1usize), (3, 7), (5, 8), (0, 9), (10, 41), (0, 53)] {
-            for rows in [(0usize, 1usize), (1, 5), (0, 16), (2, 17), (0, 37)] {
-                let starts: Vec<(usize, u32)> =
-                    (rows.0..rows.1).map(|y| (y * w + x0, y as u32)).collect();
-                let g = RowGroup {
-                    starts: &starts,
-                    len,
-                    label: 1,
-                };
-                let (mut a, mut b) = (Lanes::<3>::new(), Lanes::<3>::new());
-                group_portable(&g, &labels, &refs, &mut a);
-                // SAFETY: AVX2 was detected above.
-                unsafe { group_avx2(&g, &labels, &refs, &mut b) };
-                assert_eq!((a.count, a.y, a.x), (b.count, b.y, b.x));
-                let bits = |l: &Lanes<3>| l.colour.map(|c| c.map(f32::to_bits));
-                assert_eq!(bits(&a), bits(&b), "x0 {x0} len {len} rows {rows:?}");
-                hits += a.count.iter().sum::<u32>();
-            }
-        }
-        assert!(hits > 1000, "the test windows hold the label: {hits}");
-    }
-
-    #[test]
-    fn vector_and_scalar_kernels_agree_bit_for_bit() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            eprintln!("skipped: this CPU has no AVX2");
-            return;
-        }
-        let mut x = 12345u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 40) as f32 / 1000.0
-        };
-        for (len, a) in [1usize, 7, 8, 9, 41, 64]
-            .into_iter()
-            .flat_map(|l| [(l, 0.7f32), (l, 1.0)])
-        {
-            let feats: Vec<Vec<f32>> = (0..3).map(|_| (0..len).map(|_| next()).collect()).collect();
-            let xterm: Vec<f32> = (0..len).map(|_| next()).collect();
-            let refs: [&[f32]; 3] = [&feats[0], &feats[1], &feats[2]];
-            let row = Row {
-                feats: &refs,
-                col: &[5.0, 6.0, 7.0],
-                a,
-                dy2: 3.0,
-                xterm: &xterm,
-                label: 9,
-            };
-            let start: Vec<f32> = (0..len).map(|_| next() * 20.0).collect();
-            for manhattan in [false, true] {
-                let (mut l1, mut d1) = (vec![1u32; len], start.clone());
-                let (mut l2, mut d2) = (vec![1u32; len], start.clone());
-                if manhattan {
-                    row_kernel::<3, true>(&row, 0, &mut l1, &mut d1);
-                    // SAFETY: AVX2 was detected above.
-                    unsafe { row_kernel_avx2::<3, true>(&row, &mut l2, &mut d2) };
-                } else {
-                    row_kernel::<3, false>(&row, 0, &mut l1, &mut d1);
-                    // SAFETY: AVX2 was detected above.
-                    unsafe { row_kernel_avx2::<3, false>(&row, &mut l2, &mut d2) };
-                }
-                assert_eq!(l1, l2);
-                assert_eq!(
-                    d1.iter().map(|d| d.to_bits()).collect::<Vec<_>>(),
-                    d2.iter().map(|d| d.to_bits()).collect::<Vec<_>>()
-                );
-            }
         }
     }
 

@@ -1,0 +1,49 @@
+//! SLIC-zero: the largest colour distance of each cluster.
+
+use super::*;
+
+/// The largest colour distance between each centre and its pixels: squared Euclidean, or
+/// city-block with `manhattan`.
+pub(super) fn largest_colour_distance<const C: usize>(
+    w: usize,
+    planes: &[&[f32]; C],
+    centres: &Centres<C>,
+    labels: &[u32],
+    rows: Rows,
+    manhattan: bool,
+) -> Vec<f32> {
+    let nc = centres.len();
+    let partial: Vec<Vec<f32>> = labels
+        .par_chunks(BAND_ROWS * w)
+        .enumerate()
+        .map(|(band, lab)| {
+            let mut m = vec![0.0f32; nc];
+            let base = band * BAND_ROWS * w;
+            for (i, &l) in lab.iter().enumerate() {
+                if !rows.takes((base + i) / w) {
+                    continue;
+                }
+                if l == UNLABELLED {
+                    continue;
+                }
+                let col = &centres.colour[l as usize];
+                let d: f32 = (0..C)
+                    .map(|c| {
+                        let t = planes[c][base + i] - col[c];
+                        if manhattan { t.abs() } else { t * t }
+                    })
+                    .sum();
+                let slot = &mut m[l as usize];
+                *slot = slot.max(d);
+            }
+            m
+        })
+        .collect();
+    let mut out = vec![0.0f32; nc];
+    for band in &partial {
+        for (o, &v) in out.iter_mut().zip(band) {
+            *o = o.max(v);
+        }
+    }
+    out
+}
