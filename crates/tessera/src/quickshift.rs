@@ -17,9 +17,18 @@
 //! - The kernel is evaluated with a polynomial `exp` accurate to a few parts per million, in
 //!   single precision.
 //! - A tree whose pixels are not one 4-connected region (links may jump up to `max_dist`
-//!   pixels) is split into its 4-connected pieces; the largest piece stays, and the others,
-//!   when smaller than `min_size` pixels, are merged into a 4-neighbouring segment along the
-//!   edges of least colour difference first. So every segment is one 4-connected region.
+//!   pixels, so scikit-image's segments are often scattered over hundreds of pieces, most of
+//!   one or two pixels along image edges) is split into its 4-connected pieces. Every piece
+//!   smaller than `min_size` pixels, a whole small tree included, then joins the
+//!   4-neighbouring segment whose mean colour (in the features above) is nearest, smallest
+//!   pieces first, the means updated as pieces join: the rule SLIC's connectivity uses. So
+//!   every segment is one 4-connected region of at least `min_size` pixels (unless it is the
+//!   whole image). The rule was chosen by measurement on BSDS500 val against merging along
+//!   the cheapest pixel edge with each tree's largest piece kept: at the same segment count it
+//!   gives higher boundary recall and lower undersegmentation error, because a fragment
+//!   joins the side of the image edge it belongs to, and the small trees left at isolated
+//!   density peaks (a fifth to a third of all trees on textured images) no longer count as
+//!   segments.
 //!
 //! Speed: each pair of pixels is visited once for the density (the kernel is symmetric), in
 //! bands of rows processed in parallel whose partial sums are added band after band (the
@@ -28,9 +37,8 @@
 
 use crate::algorithm::Superpixels;
 use crate::color;
-use crate::connectivity::split_components;
+use crate::connectivity::{MergeInto, connect_with};
 use crate::error::{Error, Result};
-use crate::graph::{Neighbourhood, connected_regions, sorted_edges};
 use crate::image::Image;
 use crate::segmentation::{Segmentation, relabel_in_place};
 use crate::smoothing::gaussian;
@@ -40,7 +48,7 @@ use rayon::prelude::*;
 /// results, do not depend on the number of threads.
 const BAND_ROWS: usize = 32;
 
-/// Quickshift parameters. `Default` gives scikit-image's defaults, plus `min_size` 10 (which
+/// Quickshift parameters. `Default` gives scikit-image's defaults, plus `min_size` 30 (which
 /// scikit-image does not have).
 ///
 /// ```
@@ -73,9 +81,9 @@ pub struct Quickshift {
     pub convert_to_lab: bool,
     /// Seed of the order given to pixels of equal density (42, scikit-image's `rng`).
     pub seed: u64,
-    /// Pieces cut off from a tree's largest 4-connected piece (see the module documentation)
-    /// smaller than this many pixels are merged into a neighbour (10). 0 or 1 keeps every
-    /// piece as a segment of its own. A tree's largest piece is never merged.
+    /// With connectivity enforced, 4-connected pieces smaller than this many pixels join the
+    /// neighbour of nearest mean colour (see the module documentation) (30). 0 or 1 keeps
+    /// every piece as a segment of its own.
     pub min_size: u32,
     /// Make every segment one 4-connected region (true), as the module documentation
     /// describes. With false, segments are scikit-image's: the trees, which need not be
@@ -92,7 +100,7 @@ impl Default for Quickshift {
             sigma: 0.0,
             convert_to_lab: true,
             seed: 42,
-            min_size: 10,
+            min_size: 30,
             enforce_connectivity: true,
         }
     }
@@ -151,17 +159,15 @@ impl Superpixels for Quickshift {
             let count = relabel_in_place(&mut roots);
             return Ok(Segmentation::from_parts(width, height, roots, count));
         }
-        if self.min_size <= 1 {
-            return split_components(width, height, &roots);
-        }
-        let edges = sorted_edges(&refs, w, h, Neighbourhood::Four)?;
-        Ok(connected_regions(
+        // Split into 4-connected pieces; merge those below `min_size` by nearest mean
+        // colour (no merge at all for `min_size` 0 or 1).
+        Ok(connect_with(
             width,
             height,
             &roots,
-            &edges,
-            self.min_size,
-            true,
+            self.min_size as usize,
+            usize::MAX,
+            MergeInto::NearestMean(&refs),
         ))
     }
 }
@@ -438,12 +444,26 @@ fn band_density_portable<const C: usize>(
             let len = w - dx.unsigned_abs();
             let a = planes.map(|pl| &pl[y * w + xa..y * w + xa + len]);
             let b = planes.map(|pl| &pl[y2 * w + xb..y2 * w + xb + len]);
-            let out = &mut weights[..len];
-            kernel_row(&a, &b, ds2, inv, out);
-            let base = (y - y0) * w;
-            add_into(&mut acc[base + xa..base + xa + len], out);
-            let base2 = (y2 - y0) * w;
-            add_into(&mut acc[base2 + xb..base2 + xb + len], out);
+            let (base, base2) = ((y - y0) * w, (y2 - y0) * w);
+            if dy == 0 {
+                // Both ends in one row: their sums overlap, so the weights are made first.
+                let out = &mut weights[..len];
+                kernel_row(&a, &b, ds2, inv, out);
+                add_into(&mut acc[base + xa..base + xa + len], out);
+                add_into(&mut acc[base2 + xb..base2 + xb + len], out);
+            } else {
+                // Two rows: each weight goes straight into both sums (every sum receives the
+                // same additions in the same order as above).
+                let (top, bottom) = acc.split_at_mut(base2);
+                kernel_add(
+                    &a,
+                    &b,
+                    ds2,
+                    inv,
+                    &mut top[base + xa..base + xa + len],
+                    &mut bottom[xb..xb + len],
+                );
+            }
         }
     }
     acc
@@ -468,6 +488,30 @@ fn kernel_row<const C: usize>(
             d += t * t;
         }
         out[i] = exp_neg(-inv * d);
+    }
+}
+
+/// `k = exp(-inv * (ds2 + |a[i] - b[i]|^2))` added to both `sa[i]` and `sb[i]`.
+#[inline(always)]
+fn kernel_add<const C: usize>(
+    a: &[&[f32]; C],
+    b: &[&[f32]; C],
+    ds2: f32,
+    inv: f32,
+    sa: &mut [f32],
+    sb: &mut [f32],
+) {
+    let n = sa.len();
+    let (a, b, sb) = (a.map(|s| &s[..n]), b.map(|s| &s[..n]), &mut sb[..n]);
+    for i in 0..n {
+        let mut d = ds2;
+        for c in 0..C {
+            let t = a[c][i] - b[c][i];
+            d += t * t;
+        }
+        let k = exp_neg(-inv * d);
+        sa[i] += k;
+        sb[i] += k;
     }
 }
 
@@ -625,6 +669,35 @@ mod tests {
     }
 
     #[test]
+    fn small_pieces_join_the_nearest_mean_colour() {
+        // 16x10 grey: left half 0, right half 100, and a 3-pixel column of 15 in the right
+        // half against the border (x = 8, y = 4..7). The column is a tree of its own (15 is
+        // beyond max_dist from both sides) and shares 3 pixel pairs with the left half and 5
+        // with the right: it joins the left half, whose colour is nearest, not the right one
+        // with the longer border.
+        let mut v = vec![0.0f32; 160];
+        for y in 0..10 {
+            for x in 8..16 {
+                v[y * 16 + x] = if x == 8 && (4..7).contains(&y) { 15.0 } else { 100.0 };
+            }
+        }
+        let img = Image::new(16, 10, 1, Samples::F32(v)).unwrap();
+        let qs = Quickshift {
+            kernel_size: 2.0,
+            max_dist: 4.0,
+            convert_to_lab: false,
+            ..Quickshift::default()
+        };
+        let pieces = Quickshift { min_size: 0, ..qs.clone() }.segment(&img).unwrap();
+        assert_ne!(pieces.label(8, 5), pieces.label(7, 5));
+        assert_ne!(pieces.label(8, 5), pieces.label(9, 5));
+        let seg = qs.segment(&img).unwrap();
+        assert_eq!(seg.label(8, 5), seg.label(0, 0));
+        assert_ne!(seg.label(8, 5), seg.label(15, 9));
+        assert_eq!(seg.disconnected_count(), 0);
+    }
+
+    #[test]
     fn links_go_uphill_to_the_nearest() {
         // A flat 5x1 row: the window is cut by the image's ends, so the density peaks in the
         // middle and every pixel links to its neighbour towards it: one segment. With
@@ -712,11 +785,20 @@ mod tests {
             let trees = Quickshift { enforce_connectivity: false, ..qs.clone() }
                 .segment(&img).unwrap();
             prop_assert!(Segmentation::from_labels(w, h, trees.labels().to_vec()).is_ok());
-            // Each tree keeps its largest piece: at least as many segments as trees.
-            prop_assert!(seg.count() >= trees.count());
             prop_assert!(Segmentation::from_labels(w, h, seg.labels().to_vec()).is_ok());
             prop_assert_eq!(seg.unlabelled_count(), 0);
             prop_assert_eq!(seg.disconnected_count(), 0);
+            // Every segment holds min_size pixels, unless it is the whole image.
+            prop_assert!(seg.count() == 1 || seg.sizes().iter().all(|&n| n >= min_size));
+            // Segments are unions of pieces of trees: no segment straddles two pieces' border
+            // without holding both whole, so each tree-piece lies in one segment.
+            let split = Quickshift { min_size: 0, ..qs.clone() }.segment(&img).unwrap();
+            let mut owner = vec![u32::MAX; split.count() as usize];
+            for (&piece, &s) in split.labels().iter().zip(seg.labels()) {
+                let o = &mut owner[piece as usize];
+                prop_assert!(*o == u32::MAX || *o == s);
+                *o = s;
+            }
             // Merging cut-off pieces never adds segments.
             let pieces = Quickshift { min_size: 0, ..qs }.segment(&img).unwrap();
             prop_assert!(seg.count() <= pieces.count());
