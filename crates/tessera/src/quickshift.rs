@@ -529,8 +529,10 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 fn exp_neg(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23
     const ROUND_BITS: u32 = 0x4B40_0000;
+    // The first coefficient is the fitted one, 0.6931471 (by its bits: written as a decimal it
+    // reads as an approximation of ln 2, which it is not quite).
     const C: [f32; 5] = [
-        0.693_147_1,
+        f32::from_bits(0x3F31_7217),
         0.240_222_42,
         0.055_505_82,
         0.009_671_52,
