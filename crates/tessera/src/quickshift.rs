@@ -27,7 +27,10 @@
 //!   gives higher boundary recall and lower undersegmentation error, because a fragment
 //!   joins the side of the image edge it belongs to, and the small trees left at isolated
 //!   density peaks (a fifth to a third of all trees on textured images) no longer count as
-//!   segments.
+//!   segments. On the 100 val images with scikit-image's tuned parameters for 400 segments
+//!   (kernel_size 4.48, max_dist 8.95), the old rule gave 661 segments at boundary recall
+//!   0.879; this one gives 528 at 0.878 with `min_size` 10 and 282 at 0.859 with 100, the
+//!   default: larger `min_size` was better at every matched count measured (10 to 100).
 //!
 //! Speed: each pair of pixels is visited once for the density (the kernel is symmetric), in
 //! bands of rows processed in parallel whose partial sums are added band after band (the
