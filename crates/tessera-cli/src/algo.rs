@@ -226,8 +226,8 @@ pub struct QuickshiftArgs {
     /// Gaussian pre-smoothing, in pixels.
     #[arg(long, default_value_t = 0.0)]
     pub qs_sigma: f32,
-    /// Cut-off pieces smaller than this many pixels merge into a neighbour.
-    #[arg(long, default_value_t = 10)]
+    /// Pieces smaller than this many pixels join the neighbour of nearest mean colour.
+    #[arg(long, default_value_t = Quickshift::default().min_size)]
     pub qs_min_size: u32,
     /// Keep the raw trees (scikit-image's segments, not always connected).
     #[arg(long)]

@@ -17,9 +17,20 @@
 //! - The kernel is evaluated with a polynomial `exp` accurate to a few parts per million, in
 //!   single precision.
 //! - A tree whose pixels are not one 4-connected region (links may jump up to `max_dist`
-//!   pixels) is split into its 4-connected pieces; the largest piece stays, and the others,
-//!   when smaller than `min_size` pixels, are merged into a 4-neighbouring segment along the
-//!   edges of least colour difference first. So every segment is one 4-connected region.
+//!   pixels, so scikit-image's segments are often scattered over hundreds of pieces, most of
+//!   one or two pixels along image edges) is split into its 4-connected pieces. Every piece
+//!   smaller than `min_size` pixels, a whole small tree included, then joins the
+//!   4-neighbouring segment whose mean colour (in the features above) is nearest, smallest
+//!   pieces first, the means updated as pieces join: the rule SLIC's connectivity uses. So
+//!   every segment is one 4-connected region. The rule was chosen by measurement on BSDS500 val against merging along
+//!   the cheapest pixel edge with each tree's largest piece kept: at the same segment count it
+//!   gives higher boundary recall and lower undersegmentation error, because a fragment
+//!   joins the side of the image edge it belongs to, and the small trees left at isolated
+//!   density peaks (a fifth to a third of all trees on textured images) no longer count as
+//!   segments. On the 100 val images with scikit-image's tuned parameters for 400 segments
+//!   (kernel_size 4.48, max_dist 8.95), the old rule gave 661 segments at boundary recall
+//!   0.879; this one gives 528 at 0.878 with `min_size` 10 and 282 at 0.859 with 100, the
+//!   default: larger `min_size` was better at every matched count measured (10 to 100).
 //!
 //! Speed: each pair of pixels is visited once for the density (the kernel is symmetric), in
 //! bands of rows processed in parallel whose partial sums are added band after band (the
@@ -28,9 +39,8 @@
 
 use crate::algorithm::Superpixels;
 use crate::color;
-use crate::connectivity::split_components;
+use crate::connectivity::{MergeInto, connect_with};
 use crate::error::{Error, Result};
-use crate::graph::{Neighbourhood, connected_regions, sorted_edges};
 use crate::image::Image;
 use crate::segmentation::{Segmentation, relabel_in_place};
 use crate::smoothing::gaussian;
@@ -40,7 +50,7 @@ use rayon::prelude::*;
 /// results, do not depend on the number of threads.
 const BAND_ROWS: usize = 32;
 
-/// Quickshift parameters. `Default` gives scikit-image's defaults, plus `min_size` 10 (which
+/// Quickshift parameters. `Default` gives scikit-image's defaults, plus `min_size` 100 (which
 /// scikit-image does not have).
 ///
 /// ```
@@ -73,9 +83,9 @@ pub struct Quickshift {
     pub convert_to_lab: bool,
     /// Seed of the order given to pixels of equal density (42, scikit-image's `rng`).
     pub seed: u64,
-    /// Pieces cut off from a tree's largest 4-connected piece (see the module documentation)
-    /// smaller than this many pixels are merged into a neighbour (10). 0 or 1 keeps every
-    /// piece as a segment of its own. A tree's largest piece is never merged.
+    /// With connectivity enforced, 4-connected pieces smaller than this many pixels join the
+    /// neighbour of nearest mean colour (see the module documentation) (100). 0 or 1 keeps
+    /// every piece as a segment of its own.
     pub min_size: u32,
     /// Make every segment one 4-connected region (true), as the module documentation
     /// describes. With false, segments are scikit-image's: the trees, which need not be
@@ -92,7 +102,7 @@ impl Default for Quickshift {
             sigma: 0.0,
             convert_to_lab: true,
             seed: 42,
-            min_size: 10,
+            min_size: 100,
             enforce_connectivity: true,
         }
     }
@@ -151,17 +161,15 @@ impl Superpixels for Quickshift {
             let count = relabel_in_place(&mut roots);
             return Ok(Segmentation::from_parts(width, height, roots, count));
         }
-        if self.min_size <= 1 {
-            return split_components(width, height, &roots);
-        }
-        let edges = sorted_edges(&refs, w, h, Neighbourhood::Four)?;
-        Ok(connected_regions(
+        // Split into 4-connected pieces; merge those below `min_size` by nearest mean
+        // colour (no merge at all for `min_size` 0 or 1).
+        Ok(connect_with(
             width,
             height,
             &roots,
-            &edges,
-            self.min_size,
-            true,
+            self.min_size as usize,
+            usize::MAX,
+            MergeInto::NearestMean(&refs),
         ))
     }
 }
@@ -438,12 +446,26 @@ fn band_density_portable<const C: usize>(
             let len = w - dx.unsigned_abs();
             let a = planes.map(|pl| &pl[y * w + xa..y * w + xa + len]);
             let b = planes.map(|pl| &pl[y2 * w + xb..y2 * w + xb + len]);
-            let out = &mut weights[..len];
-            kernel_row(&a, &b, ds2, inv, out);
-            let base = (y - y0) * w;
-            add_into(&mut acc[base + xa..base + xa + len], out);
-            let base2 = (y2 - y0) * w;
-            add_into(&mut acc[base2 + xb..base2 + xb + len], out);
+            let (base, base2) = ((y - y0) * w, (y2 - y0) * w);
+            if dy == 0 {
+                // Both ends in one row: their sums overlap, so the weights are made first.
+                let out = &mut weights[..len];
+                kernel_row(&a, &b, ds2, inv, out);
+                add_into(&mut acc[base + xa..base + xa + len], out);
+                add_into(&mut acc[base2 + xb..base2 + xb + len], out);
+            } else {
+                // Two rows: each weight goes straight into both sums (every sum receives the
+                // same additions in the same order as above).
+                let (top, bottom) = acc.split_at_mut(base2);
+                kernel_add(
+                    &a,
+                    &b,
+                    ds2,
+                    inv,
+                    &mut top[base + xa..base + xa + len],
+                    &mut bottom[xb..xb + len],
+                );
+            }
         }
     }
     acc
@@ -471,6 +493,30 @@ fn kernel_row<const C: usize>(
     }
 }
 
+/// `k = exp(-inv * (ds2 + |a[i] - b[i]|^2))` added to both `sa[i]` and `sb[i]`.
+#[inline(always)]
+fn kernel_add<const C: usize>(
+    a: &[&[f32]; C],
+    b: &[&[f32]; C],
+    ds2: f32,
+    inv: f32,
+    sa: &mut [f32],
+    sb: &mut [f32],
+) {
+    let n = sa.len();
+    let (a, b, sb) = (a.map(|s| &s[..n]), b.map(|s| &s[..n]), &mut sb[..n]);
+    for i in 0..n {
+        let mut d = ds2;
+        for c in 0..C {
+            let t = a[c][i] - b[c][i];
+            d += t * t;
+        }
+        let k = exp_neg(-inv * d);
+        sa[i] += k;
+        sb[i] += k;
+    }
+}
+
 #[inline(always)]
 fn add_into(dst: &mut [f32], src: &[f32]) {
     dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
@@ -478,27 +524,29 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 
 /// `e^x` for `x <= 0`, to a few parts per million (relative), in a form the compiler vectorises:
 /// `2^t` with `t = x log2(e)` split into the nearest integer `n` (by the 1.5 * 2^23 rounding
-/// trick) and `f` in [-1/2, 1/2]; `2^f` by its Taylor polynomial of degree 6, `2^n` built in
-/// the exponent bits. Arguments below -80 are taken as -80 (`e^-80` is about 2e-35), which
-/// keeps the result a normal number.
+/// trick) and `f` in [-1/2, 1/2]; `2^f` by a polynomial of degree 5 fitted for least maximum
+/// relative error on that interval (1.1e-7, below the rounding of `t` for large `|x|`), `2^n`
+/// built in the exponent bits. Arguments below -80 are taken as -80 (`e^-80` is about 2e-35),
+/// which keeps the result a normal number.
 #[inline(always)]
 fn exp_neg(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23
     const ROUND_BITS: u32 = 0x4B40_0000;
-    const C: [f32; 6] = [
-        std::f32::consts::LN_2,
-        0.240_226_5,
-        0.055_504_11,
-        0.009_618_129,
-        0.001_333_355_8,
-        0.000_154_035_3,
+    // The first coefficient is the fitted one, 0.6931471 (by its bits: written as a decimal it
+    // reads as an approximation of ln 2, which it is not quite).
+    const C: [f32; 5] = [
+        f32::from_bits(0x3F31_7217),
+        0.240_222_42,
+        0.055_505_82,
+        0.009_671_52,
+        0.001_330_88,
     ];
     let x = if x < -80.0 { -80.0 } else { x };
     let t = x * std::f32::consts::LOG2_E;
     let k = t + ROUND;
     let n = k - ROUND;
     let f = t - n;
-    let p = 1.0 + f * (C[0] + f * (C[1] + f * (C[2] + f * (C[3] + f * (C[4] + f * C[5])))));
+    let p = 1.0 + f * (C[0] + f * (C[1] + f * (C[2] + f * (C[3] + f * C[4]))));
     // k's bits are ROUND_BITS + n: shift n + 127 into the exponent field.
     let scale = f32::from_bits(k.to_bits().wrapping_sub(ROUND_BITS - 127) << 23);
     p * scale
@@ -541,7 +589,7 @@ mod tests {
             let x = -(i as f32) / 1000.0;
             let (got, want) = (exp_neg(x), (x as f64).exp());
             assert!(
-                ((got as f64 - want) / want).abs() < 8e-6,
+                ((got as f64 - want) / want).abs() < 5e-6,
                 "{x}: {got} vs {want}"
             );
         }
@@ -612,6 +660,7 @@ mod tests {
         let seg = Quickshift {
             kernel_size: 2.0,
             max_dist: 4.0,
+            min_size: 10,
             ..Quickshift::default()
         }
         .segment(&img)
@@ -622,6 +671,45 @@ mod tests {
                 assert_eq!(seg.label(x, y), Some(u32::from(x >= 8)));
             }
         }
+    }
+
+    #[test]
+    fn small_pieces_join_the_nearest_mean_colour() {
+        // 16x10 grey: left half 0, right half 100, and a 3-pixel column of 15 in the right
+        // half against the border (x = 8, y = 4..7). The column is a tree of its own (15 is
+        // beyond max_dist from both sides) and shares 3 pixel pairs with the left half and 5
+        // with the right: it joins the left half, whose colour is nearest, not the right one
+        // with the longer border.
+        let mut v = vec![0.0f32; 160];
+        for y in 0..10 {
+            for x in 8..16 {
+                v[y * 16 + x] = if x == 8 && (4..7).contains(&y) {
+                    15.0
+                } else {
+                    100.0
+                };
+            }
+        }
+        let img = Image::new(16, 10, 1, Samples::F32(v)).unwrap();
+        let qs = Quickshift {
+            kernel_size: 2.0,
+            max_dist: 4.0,
+            convert_to_lab: false,
+            min_size: 10,
+            ..Quickshift::default()
+        };
+        let pieces = Quickshift {
+            min_size: 0,
+            ..qs.clone()
+        }
+        .segment(&img)
+        .unwrap();
+        assert_ne!(pieces.label(8, 5), pieces.label(7, 5));
+        assert_ne!(pieces.label(8, 5), pieces.label(9, 5));
+        let seg = qs.segment(&img).unwrap();
+        assert_eq!(seg.label(8, 5), seg.label(0, 0));
+        assert_ne!(seg.label(8, 5), seg.label(15, 9));
+        assert_eq!(seg.disconnected_count(), 0);
     }
 
     #[test]
@@ -712,11 +800,17 @@ mod tests {
             let trees = Quickshift { enforce_connectivity: false, ..qs.clone() }
                 .segment(&img).unwrap();
             prop_assert!(Segmentation::from_labels(w, h, trees.labels().to_vec()).is_ok());
-            // Each tree keeps its largest piece: at least as many segments as trees.
-            prop_assert!(seg.count() >= trees.count());
             prop_assert!(Segmentation::from_labels(w, h, seg.labels().to_vec()).is_ok());
             prop_assert_eq!(seg.unlabelled_count(), 0);
             prop_assert_eq!(seg.disconnected_count(), 0);
+            // Segments are unions of whole pieces of trees.
+            let split = Quickshift { min_size: 0, ..qs.clone() }.segment(&img).unwrap();
+            let mut owner = vec![u32::MAX; split.count() as usize];
+            for (&piece, &s) in split.labels().iter().zip(seg.labels()) {
+                let o = &mut owner[piece as usize];
+                prop_assert!(*o == u32::MAX || *o == s);
+                *o = s;
+            }
             // Merging cut-off pieces never adds segments.
             let pieces = Quickshift { min_size: 0, ..qs }.segment(&img).unwrap();
             prop_assert!(seg.count() <= pieces.count());
