@@ -137,28 +137,42 @@ pub(super) struct Features<'a> {
 impl Features<'_> {
     /// The feature sums `[colour..., x, y]` (scaled) of every block of `level`, in block
     /// order. Each block row is summed by one task, pixels in raster order, so the sums do
-    /// not depend on the thread count.
+    /// not depend on the thread count. The position sums are exact sums of integers.
     pub(super) fn block_sums<const D: usize>(&self, level: &Level) -> Vec<[f64; D]> {
         let bc = level.cols.count();
         let col_of = level.cols.piece_of_pixel();
         let channels = D - 2;
-        debug_assert_eq!(self.colour.len(), channels);
+        debug_assert!(self.colour.len() == channels && channels <= 4);
+        // Sum of the column (row) indices of each piece.
+        let index_sum = |axis: &Axis, i: usize| -> f64 {
+            let (a, b) = (u64::from(axis.starts[i]), u64::from(axis.starts[i + 1]));
+            ((b * (b - 1) - a * a.saturating_sub(1)) / 2) as f64
+        };
+        let col_sums: Vec<f64> = (0..bc).map(|j| index_sum(&level.cols, j)).collect();
         let mut sums = vec![[0.0f64; D]; level.rows.count() * bc];
         sums.par_chunks_mut(bc)
             .enumerate()
             .for_each(|(i, row_sums)| {
                 let y0 = level.rows.starts[i] as usize;
-                for y in y0..y0 + level.rows.size(i) as usize {
-                    let fy = y as f64 * self.position_scale;
-                    let row = y * self.width;
+                let h = level.rows.size(i);
+                for y in y0..y0 + h as usize {
+                    let row = y * self.width..(y + 1) * self.width;
+                    let mut planes: [&[f32]; 4] = [&[]; 4];
+                    for (dst, plane) in planes.iter_mut().zip(self.colour) {
+                        *dst = &plane[row.clone()];
+                    }
                     for (x, &j) in col_of.iter().enumerate() {
                         let s = &mut row_sums[j as usize];
-                        for (c, plane) in self.colour.iter().enumerate() {
-                            s[c] += f64::from(plane[row + x]);
+                        for c in 0..channels {
+                            s[c] += f64::from(planes[c][x]);
                         }
-                        s[channels] += x as f64 * self.position_scale;
-                        s[channels + 1] += fy;
                     }
+                }
+                let y_sum = index_sum(&level.rows, i);
+                for (j, s) in row_sums.iter_mut().enumerate() {
+                    s[channels] = col_sums[j] * f64::from(h) * self.position_scale;
+                    s[channels + 1] =
+                        y_sum * f64::from(level.cols.size(j)) * self.position_scale;
                 }
             });
         sums

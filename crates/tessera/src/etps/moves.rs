@@ -101,9 +101,10 @@ pub(super) fn optimise<const D: usize>(
     weights: Weights,
     rounds: u32,
 ) -> usize {
-    let (br, bc) = (level.rows.count(), level.cols.count());
+    let mut grid = Padded::new(level);
+    let (br, bc) = (grid.rows, grid.cols);
     let mut queue: Vec<u32> = (0..br * bc)
-        .filter(|&b| on_boundary(level, b / bc, b % bc))
+        .filter(|&b| grid.on_boundary(b / bc, b % bc))
         .map(|b| b as u32)
         .collect();
     // `queued[b] == r` when `b` is already in round `r`'s queue.
@@ -115,9 +116,9 @@ pub(super) fn optimise<const D: usize>(
             break;
         }
         for &b in &queue {
-            if try_move(level, sums, stats, weights, b as usize) {
+            let (i, j) = (b as usize / bc, b as usize % bc);
+            if grid.try_move(level, sums, stats, weights, i, j) {
                 moves += 1;
-                let (i, j) = (b as usize / bc, b as usize % bc);
                 let mut push = |i: usize, j: usize| {
                     let n = i * bc + j;
                     if queued[n] != round {
@@ -143,88 +144,135 @@ pub(super) fn optimise<const D: usize>(
         std::mem::swap(&mut queue, &mut next);
         next.clear();
     }
+    grid.write_back(level);
     moves
 }
 
-fn on_boundary(level: &Level, i: usize, j: usize) -> bool {
-    let (br, bc) = (level.rows.count(), level.cols.count());
-    let l = &level.labels;
-    let a = l[i * bc + j];
-    (i > 0 && l[(i - 1) * bc + j] != a)
-        || (i + 1 < br && l[(i + 1) * bc + j] != a)
-        || (j > 0 && l[i * bc + j - 1] != a)
-        || (j + 1 < bc && l[i * bc + j + 1] != a)
+/// The block labels with a border of [`NONE`], so that the 8 neighbours of every block are
+/// read without bounds tests.
+struct Padded {
+    rows: usize,
+    cols: usize,
+    stride: usize,
+    labels: Vec<u32>,
+    /// Offsets of the ring positions ([`RING`]) in `labels`.
+    ring: [isize; 8],
 }
 
-/// Tries to move block `b`; true if it moved.
-fn try_move<const D: usize>(
-    level: &mut Level,
-    sums: &[[f64; D]],
-    stats: &mut Stats<D>,
-    weights: Weights,
-    b: usize,
-) -> bool {
-    let (br, bc) = (level.rows.count(), level.cols.count());
-    let (i, j) = (b / bc, b % bc);
-    let labels = &level.labels;
-    let a = labels[b];
-    let mut ring = [NONE; 8];
-    for (k, &(di, dj)) in RING.iter().enumerate() {
-        let (y, x) = (i as isize + di, j as isize + dj);
-        if y >= 0 && x >= 0 && (y as usize) < br && (x as usize) < bc {
-            ring[k] = labels[y as usize * bc + x as usize];
+impl Padded {
+    fn new(level: &Level) -> Self {
+        let (rows, cols) = (level.rows.count(), level.cols.count());
+        let stride = cols + 2;
+        let mut labels = vec![NONE; (rows + 2) * stride];
+        for (dst, src) in labels
+            .chunks_exact_mut(stride)
+            .skip(1)
+            .zip(level.labels.chunks_exact(cols))
+        {
+            dst[1..=cols].copy_from_slice(src);
+        }
+        let ring = RING.map(|(di, dj)| di * stride as isize + dj);
+        Padded {
+            rows,
+            cols,
+            stride,
+            labels,
+            ring,
         }
     }
-    let [_, n, _, e, _, s, _, w] = ring;
-    if [n, e, s, w].iter().all(|&l| l == a || l == NONE) {
-        return false;
-    }
-    let pattern = ring
-        .iter()
-        .enumerate()
-        .fold(0usize, |p, (k, &l)| p | (usize::from(l == a) << k));
-    if !SIMPLE[pattern] {
-        return false;
-    }
-    let area = f64::from(level.area(b));
-    let a_idx = a as usize;
-    if stats.count[a_idx] <= area {
-        return false;
-    }
-    // Edge lengths shared with N, E, S, W.
-    let (h, wd) = (
-        f64::from(level.rows.size(i)),
-        f64::from(level.cols.size(j)),
-    );
-    let sides = [(n, wd), (e, h), (s, wd), (w, h)];
-    let edge_with = |c: u32| -> f64 {
-        sides
-            .iter()
-            .filter(|&&(l, _)| l == c)
-            .map(|&(_, len)| len)
-            .sum()
-    };
-    let edge_with_a = edge_with(a);
-    let mu = mean_of(&sums[b], area);
-    let mut best = (-MIN_GAIN, NONE);
-    for (k, &(c, _)) in sides.iter().enumerate() {
-        if c == a || c == NONE || sides[..k].iter().any(|&(l, _)| l == c) {
-            continue;
-        }
-        let c_idx = c as usize;
-        let delta = stats.feature_delta(area, &mu, a_idx, c_idx)
-            + weights.boundary * (edge_with_a - edge_with(c))
-            + stats.size_delta(weights.size, area, a_idx, c_idx);
-        if delta < best.0 {
-            best = (delta, c);
+
+    fn write_back(&self, level: &mut Level) {
+        for (src, dst) in self
+            .labels
+            .chunks_exact(self.stride)
+            .skip(1)
+            .zip(level.labels.chunks_exact_mut(self.cols))
+        {
+            dst.copy_from_slice(&src[1..=self.cols]);
         }
     }
-    if best.1 == NONE {
-        return false;
+
+    #[inline]
+    fn at(&self, i: usize, j: usize) -> usize {
+        (i + 1) * self.stride + j + 1
     }
-    stats.apply(area, &sums[b], a_idx, best.1 as usize);
-    level.labels[b] = best.1;
-    true
+
+    fn on_boundary(&self, i: usize, j: usize) -> bool {
+        let p = self.at(i, j);
+        let a = self.labels[p];
+        [1, 3, 5, 7].iter().any(|&k| {
+            let l = self.labels[p.wrapping_add_signed(self.ring[k])];
+            l != a && l != NONE
+        })
+    }
+
+    /// Tries to move block `(i, j)`; true if it moved.
+    fn try_move<const D: usize>(
+        &mut self,
+        level: &Level,
+        sums: &[[f64; D]],
+        stats: &mut Stats<D>,
+        weights: Weights,
+        i: usize,
+        j: usize,
+    ) -> bool {
+        let p = self.at(i, j);
+        let a = self.labels[p];
+        let ring: [u32; 8] = std::array::from_fn(|k| self.labels[p.wrapping_add_signed(self.ring[k])]);
+        let [_, n, _, e, _, s, _, w] = ring;
+        let other = |l: u32| l != a && l != NONE;
+        if !(other(n) || other(e) || other(s) || other(w)) {
+            return false;
+        }
+        let mut pattern = 0usize;
+        for (k, &l) in ring.iter().enumerate() {
+            pattern |= usize::from(l == a) << k;
+        }
+        if !SIMPLE[pattern] {
+            return false;
+        }
+        let (h, wd) = (level.rows.size(i), level.cols.size(j));
+        let area = f64::from(h * wd);
+        let a_idx = a as usize;
+        if stats.count[a_idx] <= area {
+            return false;
+        }
+        // Edge lengths shared with N, E, S, W.
+        let (h, wd) = (f64::from(h), f64::from(wd));
+        let sides = [(n, wd), (e, h), (s, wd), (w, h)];
+        let edge_with = |c: u32| -> f64 {
+            let mut len = 0.0;
+            for &(l, side) in &sides {
+                if l == c {
+                    len += side;
+                }
+            }
+            len
+        };
+        let edge_with_a = edge_with(a);
+        let b = i * self.cols + j;
+        let mu = mean_of(&sums[b], area);
+        let mut best = (-MIN_GAIN, NONE);
+        for k in 0..4 {
+            let c = sides[k].0;
+            if !other(c) || sides[..k].iter().any(|&(l, _)| l == c) {
+                continue;
+            }
+            let c_idx = c as usize;
+            let delta = stats.feature_delta(area, &mu, a_idx, c_idx)
+                + weights.boundary * (edge_with_a - edge_with(c))
+                + stats.size_delta(weights.size, area, a_idx, c_idx);
+            if delta < best.0 {
+                best = (delta, c);
+            }
+        }
+        if best.1 == NONE {
+            return false;
+        }
+        stats.apply(area, &sums[b], a_idx, best.1 as usize);
+        self.labels[p] = best.1;
+        true
+    }
 }
 
 #[cfg(test)]
