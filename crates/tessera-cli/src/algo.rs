@@ -6,8 +6,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use tessera::{
-    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Slic, SlicDistance,
-    Superpixels,
+    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Slic, SlicDistance, Superpixels,
 };
 
 /// A superpixel algorithm, boxed, ready to run on any thread.

@@ -68,7 +68,14 @@ fn etps_refuses_a_bad_option_naming_it() {
     let photo = dir.path().join("p.png");
     write_photo(&photo, 16, 16);
     tessera()
-        .args(["segment", "--algo", "etps", "--etps-compactness", "-1", "-o"])
+        .args([
+            "segment",
+            "--algo",
+            "etps",
+            "--etps-compactness",
+            "-1",
+            "-o",
+        ])
         .arg(dir.path().join("out"))
         .arg(&photo)
         .assert()

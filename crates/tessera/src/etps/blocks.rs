@@ -171,8 +171,7 @@ impl Features<'_> {
                 let y_sum = index_sum(&level.rows, i);
                 for (j, s) in row_sums.iter_mut().enumerate() {
                     s[channels] = col_sums[j] * f64::from(h) * self.position_scale;
-                    s[channels + 1] =
-                        y_sum * f64::from(level.cols.size(j)) * self.position_scale;
+                    s[channels + 1] = y_sum * f64::from(level.cols.size(j)) * self.position_scale;
                 }
             });
         sums

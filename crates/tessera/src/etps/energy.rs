@@ -96,9 +96,9 @@ impl<const D: usize> Stats<D> {
     pub(super) fn apply(&mut self, n_b: f64, s_b: &[f64; D], a: usize, b: usize) {
         self.count[a] -= n_b;
         self.count[b] += n_b;
-        for d in 0..D {
-            self.sum[a][d] -= s_b[d];
-            self.sum[b][d] += s_b[d];
+        for (d, &v) in s_b.iter().enumerate() {
+            self.sum[a][d] -= v;
+            self.sum[b][d] += v;
         }
         self.mean[a] = mean_of(&self.sum[a], self.count[a]);
         self.mean[b] = mean_of(&self.sum[b], self.count[b]);
@@ -146,14 +146,25 @@ mod tests {
     #[test]
     fn feature_delta_is_the_change_of_the_sum_of_squares() {
         // Superpixel 0 holds blocks {1, 2} and {9}; superpixel 1 holds {7, 8}.
-        let blocks: [(Vec<f64>, u32); 3] = [(vec![1.0, 2.0], 0), (vec![9.0], 0), (vec![7.0, 8.0], 1)];
+        let blocks: [(Vec<f64>, u32); 3] =
+            [(vec![1.0, 2.0], 0), (vec![9.0], 0), (vec![7.0, 8.0], 1)];
         let sums: Vec<[f64; 1]> = blocks.iter().map(|(v, _)| [v.iter().sum()]).collect();
         let labels: Vec<u32> = blocks.iter().map(|b| b.1).collect();
-        let stats = Stats::<1>::new(2, &labels, blocks.iter().map(|b| b.0.len() as u32), &sums, 0.25);
+        let stats = Stats::<1>::new(
+            2,
+            &labels,
+            blocks.iter().map(|b| b.0.len() as u32),
+            &sums,
+            0.25,
+        );
         let before = sse(&[vec![1.0, 2.0, 9.0], vec![7.0, 8.0]]);
         let after = sse(&[vec![1.0, 2.0], vec![9.0, 7.0, 8.0]]);
         let delta = stats.feature_delta(1.0, &[9.0], 0, 1);
-        assert!((delta - (after - before)).abs() < 1e-9, "{delta} vs {}", after - before);
+        assert!(
+            (delta - (after - before)).abs() < 1e-9,
+            "{delta} vs {}",
+            after - before
+        );
         assert!(delta < 0.0);
     }
 

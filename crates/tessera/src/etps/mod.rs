@@ -200,13 +200,7 @@ impl Etps {
             f64::from(self.min_size_factor),
         );
         loop {
-            moves::optimise(
-                &mut level,
-                &sums,
-                &mut stats,
-                weights,
-                self.max_iterations,
-            );
+            moves::optimise(&mut level, &sums, &mut stats, weights, self.max_iterations);
             match level.split() {
                 Some(next) => {
                     level = next;

@@ -218,7 +218,8 @@ impl Padded {
     ) -> bool {
         let p = self.at(i, j);
         let a = self.labels[p];
-        let ring: [u32; 8] = std::array::from_fn(|k| self.labels[p.wrapping_add_signed(self.ring[k])]);
+        let ring: [u32; 8] =
+            std::array::from_fn(|k| self.labels[p.wrapping_add_signed(self.ring[k])]);
         let [_, n, _, e, _, s, _, w] = ring;
         let other = |l: u32| l != a && l != NONE;
         if !(other(n) || other(e) || other(s) || other(w)) {
@@ -316,11 +317,11 @@ mod tests {
                 let mut stack = vec![four[0]];
                 seen[four[0]] = true;
                 while let Some(k) = stack.pop() {
-                    for m in 0..8 {
+                    for (m, seen_m) in seen.iter_mut().enumerate() {
                         let (a, b) = (cell(k), cell(m));
                         let adjacent = (a.0 - b.0).abs() + (a.1 - b.1).abs() == 1;
-                        if in_a(m) && !seen[m] && adjacent {
-                            seen[m] = true;
+                        if in_a(m) && !*seen_m && adjacent {
+                            *seen_m = true;
                             stack.push(m);
                         }
                     }

@@ -21,8 +21,8 @@ fn energy(etps: &Etps, img: &Image, labels: &[u32], count: usize) -> f64 {
     let mut mean = vec![vec![0.0; dims]; count];
     for (i, &l) in labels.iter().enumerate() {
         n[l as usize] += 1.0;
-        for d in 0..dims {
-            mean[l as usize][d] += feature(i, d);
+        for (d, m) in mean[l as usize].iter_mut().enumerate() {
+            *m += feature(i, d);
         }
     }
     for (m, &c) in mean.iter_mut().zip(&n) {
@@ -30,8 +30,8 @@ fn energy(etps: &Etps, img: &Image, labels: &[u32], count: usize) -> f64 {
     }
     let mut e = 0.0;
     for (i, &l) in labels.iter().enumerate() {
-        for d in 0..dims {
-            e += (feature(i, d) - mean[l as usize][d]).powi(2);
+        for (d, m) in mean[l as usize].iter().enumerate() {
+            e += (feature(i, d) - m).powi(2);
         }
     }
     let mut edges = 0usize;
@@ -60,7 +60,11 @@ fn grid_labels(w: usize, h: usize, k: u32) -> (Vec<u32>, usize) {
 #[test]
 fn two_flat_regions_give_two_superpixels_that_follow_the_edge() {
     // Red left of column 13, blue from it on; the grid cut is at column 20.
-    let img = rgb(40, 20, |x, _| if x < 13 { [200, 30, 30] } else { [30, 30, 200] });
+    let img = rgb(
+        40,
+        20,
+        |x, _| if x < 13 { [200, 30, 30] } else { [30, 30, 200] },
+    );
     let seg = Etps {
         n_segments: 2,
         ..Etps::default()
@@ -80,7 +84,13 @@ fn two_flat_regions_give_two_superpixels_that_follow_the_edge() {
 fn a_slanted_edge_is_followed_to_the_pixel() {
     // Two flat colours split by the line x = 10 + y / 2, on a grid of 2 x 2 cells.
     let edge = |x: u32, y: u32| x >= 10 + y / 2;
-    let img = rgb(48, 32, |x, y| if edge(x, y) { [40, 160, 40] } else { [220, 220, 30] });
+    let img = rgb(48, 32, |x, y| {
+        if edge(x, y) {
+            [40, 160, 40]
+        } else {
+            [220, 220, 30]
+        }
+    });
     let seg = Etps {
         n_segments: 4,
         ..Etps::default()
@@ -90,12 +100,16 @@ fn a_slanted_edge_is_followed_to_the_pixel() {
     assert_eq!(seg.count(), 4);
     assert_eq!(seg.disconnected_count(), 0);
     // No superpixel straddles the edge.
-    let mut side = vec![None; 4];
+    let mut side = [None; 4];
     for y in 0..32 {
         for x in 0..48 {
             let l = seg.label(x, y).unwrap() as usize;
             let s = edge(x, y);
-            assert_eq!(*side[l].get_or_insert(s), s, "label {l} crosses at ({x}, {y})");
+            assert_eq!(
+                *side[l].get_or_insert(s),
+                s,
+                "label {l} crosses at ({x}, {y})"
+            );
         }
     }
 }
@@ -134,7 +148,10 @@ fn compactness_gives_more_regular_shapes() {
             .count()
     };
     let (loose, tight) = (boundary(0.0), boundary(60.0));
-    assert!(tight < loose, "boundary pixels {loose} at m = 0, {tight} at m = 60");
+    assert!(
+        tight < loose,
+        "boundary pixels {loose} at m = 0, {tight} at m = 60"
+    );
 }
 
 #[test]
@@ -260,7 +277,7 @@ fn float_and_two_channel_images_work() {
 }
 
 fn random_image(w: u32, h: u32, channels: u8, seed: u64) -> Image {
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         noisy_image(w, h, channels, seed)
     } else {
         noise_image(w, h, channels, seed)
