@@ -7,6 +7,7 @@
 # Needs ../shared (BSDS500 and spbench; set up once with ../shared/tools/setup.sh).
 # tessera runs on one thread (-j 1); its per-image `segment_ms` goes to spbench as timings.
 # Results: target/bsds/<split>/summary.md and summary.tsv.
+# SPBENCH_EXTRA: more spbench options, e.g. SPBENCH_EXTRA=--split-disconnected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 split=${1:-val}; ks=${2:-400}; peers=${3:-slic_sk,fslic_avx2_1t}
@@ -36,7 +37,7 @@ with open(os.path.join(d, "timings.tsv"), "w") as t:
 PY
   labels_args+=(--labels "tessera=$dir@$k")
 done
-"$py" ../shared/tools/spbench.py --images "$data/images" --gt "$data/gt" \
+"$py" ../shared/tools/spbench.py ${SPBENCH_EXTRA:-} --images "$data/images" --gt "$data/gt" \
     --algos "$peers" --k "$ks" "${labels_args[@]}" \
     --out "$out/summary.tsv" --md "$out/summary.md"
 cat "$out/summary.md"

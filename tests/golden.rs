@@ -6,7 +6,7 @@
 //! `TESSERA_BLESS=1 cargo test --test golden`, look at the new overlays, and commit them.
 
 use tessera::render::{BoundaryStyle, mark_boundaries};
-use tessera::{Felzenszwalb, Image, KMeans, MeanShift, Quickshift, Slic, Superpixels};
+use tessera::{Etps, Felzenszwalb, Image, KMeans, MeanShift, Quickshift, Slic, Superpixels};
 use tessera_suite::{asset, check_golden};
 
 /// The bundled assets.
@@ -61,6 +61,13 @@ fn algorithms() -> Vec<(&'static str, Box<dyn Superpixels>)> {
                 kernel_size: 4.5,
                 max_dist: 9.0,
                 ..Quickshift::default()
+            }),
+        ),
+        (
+            "etps",
+            Box::new(Etps {
+                n_segments: 400,
+                ..Etps::default()
             }),
         ),
     ]

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use tessera::{
-    Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Slic, SlicDistance, Superpixels,
+    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Slic, SlicDistance, Superpixels,
 };
 
 /// A superpixel algorithm, boxed, ready to run on any thread.
@@ -26,6 +26,9 @@ pub enum Algo {
     Felzenszwalb,
     /// Quickshift (Vedaldi & Soatto 2008), mode seeking in colour + position; ignores -k.
     Quickshift,
+    /// ETPS (Yao et al. 2015): coarse-to-fine topology-preserving boundary moves on a
+    /// CIELAB, position, boundary-length and size energy; connected by construction.
+    Etps,
 }
 
 impl Algo {
@@ -37,6 +40,7 @@ impl Algo {
             Algo::Meanshift => "meanshift",
             Algo::Felzenszwalb => "felzenszwalb",
             Algo::Quickshift => "quickshift",
+            Algo::Etps => "etps",
         }
     }
 }
@@ -80,6 +84,9 @@ pub struct AlgoParams {
 
     #[command(flatten)]
     pub quickshift: QuickshiftArgs,
+
+    #[command(flatten)]
+    pub etps: EtpsArgs,
 }
 
 /// SLIC's options.
@@ -234,6 +241,33 @@ pub struct QuickshiftArgs {
     pub qs_raw_trees: bool,
 }
 
+/// ETPS's options (defaults: `tessera::Etps::default()`, tuned on BSDS500 train).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "ETPS options")]
+pub struct EtpsArgs {
+    /// Weight of position against colour, as SLIC's compactness (CIELAB units); higher gives
+    /// more regular shapes, lower follows edges more closely.
+    #[arg(long, default_value_t = Etps::default().compactness, allow_negative_numbers = true)]
+    pub etps_compactness: f32,
+    /// Weight of the boundary length, per pixel edge between superpixels; higher gives
+    /// smoother boundaries.
+    #[arg(long, default_value_t = Etps::default().boundary_weight, allow_negative_numbers = true)]
+    pub etps_boundary_weight: f32,
+    /// Weight of the size term, per pixel a superpixel falls short of --etps-min-size-factor
+    /// of its grid cell.
+    #[arg(long, default_value_t = Etps::default().size_weight, allow_negative_numbers = true)]
+    pub etps_size_weight: f32,
+    /// Fraction of its grid cell below which a superpixel pays the size term.
+    #[arg(long, default_value_t = Etps::default().min_size_factor, allow_negative_numbers = true)]
+    pub etps_min_size_factor: f32,
+    /// Most rounds of boundary moves per level of the block hierarchy.
+    #[arg(long, default_value_t = Etps::default().max_iterations)]
+    pub etps_iterations: u32,
+    /// Largest block side at the coarsest level, in pixels.
+    #[arg(long, default_value_t = Etps::default().max_block_size)]
+    pub etps_max_block: u32,
+}
+
 impl AlgoArgs {
     /// The configured algorithm, asking for `segments` superpixels.
     pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
@@ -271,6 +305,7 @@ impl AlgoParams {
             Algo::Meanshift => Box::new(self.meanshift_params()),
             Algo::Felzenszwalb => Box::new(self.felzenszwalb_params(segments)),
             Algo::Quickshift => Box::new(self.quickshift_params()),
+            Algo::Etps => Box::new(self.etps_params(segments)),
         };
         boxed.validate()?;
         Ok(boxed)
@@ -339,6 +374,18 @@ impl AlgoParams {
                     "enforce_connectivity": q.enforce_connectivity,
                 })
             }
+            Algo::Etps => {
+                let e = self.etps_params(segments);
+                json!({
+                    "segments": e.n_segments,
+                    "compactness": num(e.compactness),
+                    "boundary_weight": num(e.boundary_weight),
+                    "size_weight": num(e.size_weight),
+                    "min_size_factor": num(e.min_size_factor),
+                    "iterations": e.max_iterations,
+                    "max_block_size": e.max_block_size,
+                })
+            }
         };
         json!({ "algorithm": algo.name(), "parameters": params })
     }
@@ -378,6 +425,19 @@ impl AlgoParams {
             sigma: f.fh_sigma,
             min_size: f.fh_min_size,
             enforce_connectivity: !f.fh_8_connected,
+        }
+    }
+
+    fn etps_params(&self, segments: u32) -> Etps {
+        let e = &self.etps;
+        Etps {
+            n_segments: segments,
+            compactness: e.etps_compactness,
+            boundary_weight: e.etps_boundary_weight,
+            size_weight: e.etps_size_weight,
+            min_size_factor: e.etps_min_size_factor,
+            max_iterations: e.etps_iterations,
+            max_block_size: e.etps_max_block,
         }
     }
 

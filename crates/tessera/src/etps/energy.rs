@@ -1,0 +1,190 @@
+//! The ETPS energy and the change a block move makes to it, in O(1) from sufficient
+//! statistics.
+//!
+//! For a labelling `s` the energy is, in CIELAB² units per pixel,
+//!
+//! `E(s) = Σ_k [ SSE_colour(k) + w_pos · SSE_position(k) ] + w_len · L(s) + w_size · Σ_k max(0, m_k − |k|)`
+//!
+//! - `SSE_colour(k)` is the sum over the pixels of superpixel `k` of the squared CIELAB
+//!   distance to `k`'s mean colour (the appearance term, weight 1);
+//! - `SSE_position(k)` the same for the pixel positions around `k`'s centroid, with
+//!   `w_pos = (compactness / S)²` for grid step `S`, as in SLIC, so that the sum of both is
+//!   SLIC's k-means objective;
+//! - `L(s)` the boundary length: the number of 4-neighbour pixel pairs with different labels;
+//! - the size term penalises every pixel by which a superpixel falls short of `m_k`, a
+//!   fraction of its initial cell.
+//!
+//! Both SSE terms are computed with the position scaled by `√w_pos` as extra feature
+//! dimensions, so one squared distance in `D` dimensions covers both. Moving a block `b`
+//! (`n_b` pixels, feature mean `μ_b`) from superpixel `A` to `B` changes the summed SSE by
+//!
+//! `ΔSSE = n_b · [ n_B / (n_B + n_b) · |μ_B − μ_b|² − n_A / (n_A − n_b) · |μ_A − μ_b|² ]`
+//!
+//! (the textbook update of a sum of squares when one group joins or leaves a set), so no
+//! sum of squares needs to be kept.
+
+/// The energy's weights, in the units above.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Weights {
+    /// `w_len`, per pixel edge of boundary.
+    pub(super) boundary: f64,
+    /// `w_size`, per pixel of shortfall.
+    pub(super) size: f64,
+}
+
+/// What is known of every superpixel: pixel count, feature sums and means.
+pub(super) struct Stats<const D: usize> {
+    pub(super) count: Vec<f64>,
+    sum: Vec<[f64; D]>,
+    mean: Vec<[f64; D]>,
+    /// `m_k`: the size below which the size term starts.
+    pub(super) min_size: Vec<f64>,
+}
+
+impl<const D: usize> Stats<D> {
+    /// Statistics of `k` superpixels from the blocks' `labels`, `areas` and feature `sums`
+    /// (added in block order). `min_size_factor` of each initial size gives `m_k`.
+    pub(super) fn new(
+        k: usize,
+        labels: &[u32],
+        areas: impl Iterator<Item = u32>,
+        sums: &[[f64; D]],
+        min_size_factor: f64,
+    ) -> Self {
+        let mut count = vec![0.0; k];
+        let mut sum = vec![[0.0; D]; k];
+        for ((&l, a), s) in labels.iter().zip(areas).zip(sums) {
+            count[l as usize] += f64::from(a);
+            add(&mut sum[l as usize], s);
+        }
+        let mean = count
+            .iter()
+            .zip(&sum)
+            .map(|(&n, s)| mean_of(s, n))
+            .collect();
+        let min_size = count.iter().map(|&n| n * min_size_factor).collect();
+        Stats {
+            count,
+            sum,
+            mean,
+            min_size,
+        }
+    }
+
+    /// The feature part of the energy change when a block of `n_b` pixels with feature mean
+    /// `mu_b` moves from `a` to `b` (see the module docs). `a` must keep at least a pixel.
+    #[inline]
+    pub(super) fn feature_delta(&self, n_b: f64, mu_b: &[f64; D], a: usize, b: usize) -> f64 {
+        let (na, nb) = (self.count[a], self.count[b]);
+        let gain = na / (na - n_b) * dist2(&self.mean[a], mu_b);
+        let cost = nb / (nb + n_b) * dist2(&self.mean[b], mu_b);
+        n_b * (cost - gain)
+    }
+
+    /// The size-term change of the same move, weighted.
+    #[inline]
+    pub(super) fn size_delta(&self, w: f64, n_b: f64, a: usize, b: usize) -> f64 {
+        if w == 0.0 {
+            return 0.0;
+        }
+        let short = |k: usize, n: f64| (self.min_size[k] - n).max(0.0);
+        let (na, nb) = (self.count[a], self.count[b]);
+        w * (short(a, na - n_b) - short(a, na) + short(b, nb + n_b) - short(b, nb))
+    }
+
+    /// Moves a block of `n_b` pixels with feature sums `s_b` from `a` to `b`.
+    pub(super) fn apply(&mut self, n_b: f64, s_b: &[f64; D], a: usize, b: usize) {
+        self.count[a] -= n_b;
+        self.count[b] += n_b;
+        for (d, &v) in s_b.iter().enumerate() {
+            self.sum[a][d] -= v;
+            self.sum[b][d] += v;
+        }
+        self.mean[a] = mean_of(&self.sum[a], self.count[a]);
+        self.mean[b] = mean_of(&self.sum[b], self.count[b]);
+    }
+}
+
+#[inline]
+fn add<const D: usize>(acc: &mut [f64; D], s: &[f64; D]) {
+    for d in 0..D {
+        acc[d] += s[d];
+    }
+}
+
+#[inline]
+pub(super) fn mean_of<const D: usize>(s: &[f64; D], n: f64) -> [f64; D] {
+    let inv = if n > 0.0 { 1.0 / n } else { 0.0 };
+    std::array::from_fn(|d| s[d] * inv)
+}
+
+#[inline]
+fn dist2<const D: usize>(a: &[f64; D], b: &[f64; D]) -> f64 {
+    let mut acc = 0.0;
+    for d in 0..D {
+        let t = a[d] - b[d];
+        acc += t * t;
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summed SSE of groups of 1-D values.
+    fn sse(groups: &[Vec<f64>]) -> f64 {
+        groups
+            .iter()
+            .map(|g| {
+                let m = g.iter().sum::<f64>() / g.len() as f64;
+                g.iter().map(|v| (v - m) * (v - m)).sum::<f64>()
+            })
+            .sum()
+    }
+
+    #[test]
+    fn feature_delta_is_the_change_of_the_sum_of_squares() {
+        // Superpixel 0 holds blocks {1, 2} and {9}; superpixel 1 holds {7, 8}.
+        let blocks: [(Vec<f64>, u32); 3] =
+            [(vec![1.0, 2.0], 0), (vec![9.0], 0), (vec![7.0, 8.0], 1)];
+        let sums: Vec<[f64; 1]> = blocks.iter().map(|(v, _)| [v.iter().sum()]).collect();
+        let labels: Vec<u32> = blocks.iter().map(|b| b.1).collect();
+        let stats = Stats::<1>::new(
+            2,
+            &labels,
+            blocks.iter().map(|b| b.0.len() as u32),
+            &sums,
+            0.25,
+        );
+        let before = sse(&[vec![1.0, 2.0, 9.0], vec![7.0, 8.0]]);
+        let after = sse(&[vec![1.0, 2.0], vec![9.0, 7.0, 8.0]]);
+        let delta = stats.feature_delta(1.0, &[9.0], 0, 1);
+        assert!(
+            (delta - (after - before)).abs() < 1e-9,
+            "{delta} vs {}",
+            after - before
+        );
+        assert!(delta < 0.0);
+    }
+
+    #[test]
+    fn apply_updates_counts_and_means() {
+        let sums = [[2.0, 4.0], [6.0, 0.0]];
+        let mut stats = Stats::<2>::new(2, &[0, 1], [2, 2].into_iter(), &sums, 0.5);
+        assert_eq!(stats.min_size, vec![1.0, 1.0]);
+        stats.apply(2.0, &[2.0, 4.0], 0, 1);
+        assert_eq!(stats.count, vec![0.0, 4.0]);
+        assert_eq!(stats.mean[1], [2.0, 1.0]);
+    }
+
+    #[test]
+    fn size_delta_counts_the_shortfall() {
+        let sums = [[0.0], [0.0]];
+        let stats = Stats::<1>::new(2, &[0, 1], [8, 8].into_iter(), &sums, 0.5);
+        // 0 falls from 8 to 2 pixels: 2 short of its minimum of 4.
+        assert_eq!(stats.size_delta(3.0, 6.0, 0, 1), 6.0);
+        assert_eq!(stats.size_delta(3.0, 4.0, 0, 1), 0.0);
+        assert_eq!(stats.size_delta(0.0, 6.0, 0, 1), 0.0);
+    }
+}
