@@ -29,7 +29,7 @@
 
 use crate::algorithm::Superpixels;
 use crate::color;
-use crate::connectivity::connect;
+use crate::connectivity::{MergeInto, connect_with};
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::segmentation::{Segmentation, relabel_in_place};
@@ -237,7 +237,16 @@ impl KMeans {
             let nominal = n as f64 / centres.len() as f64;
             let min_size = (self.min_size_factor as f64 * nominal) as usize;
             let max_size = ((self.max_size_factor as f64 * nominal) as usize).max(1);
-            connect(width, height, &labels, min_size, max_size)
+            // Fragments join the neighbour of the nearest mean colour, as SLIC's do.
+            let colours: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
+            connect_with(
+                width,
+                height,
+                &labels,
+                min_size,
+                max_size,
+                MergeInto::NearestMean(&colours),
+            )
         } else {
             let count = relabel_in_place(&mut labels);
             Segmentation::from_parts(width, height, labels, count)
@@ -505,6 +514,8 @@ struct Candidates<const D: usize> {
     index: Vec<u32>,
     /// Their coordinates, padded to a multiple of [`LANES`] with far-away ones.
     coords: [Vec<f32>; D],
+    /// Squared distances from the pixel in hand to each.
+    distances: Vec<f32>,
 }
 
 impl<const D: usize> Candidates<D> {
@@ -512,6 +523,7 @@ impl<const D: usize> Candidates<D> {
         Candidates {
             index: Vec::new(),
             coords: std::array::from_fn(|_| Vec::new()),
+            distances: Vec::new(),
         }
     }
 
@@ -557,6 +569,7 @@ impl<const D: usize> Candidates<D> {
             coords.extend(self.index.iter().map(|&i| centres[i as usize][d]));
             coords.resize(padded, PAD);
         }
+        self.distances.resize(padded, 0.0);
     }
 
     /// The nearest candidate to `p` (ties: the lowest centre number), its squared distance,
@@ -565,21 +578,22 @@ impl<const D: usize> Candidates<D> {
     /// Candidates go `LANES` at a time, each lane keeping its own nearest and next nearest,
     /// so that the loop vectorises; the lanes are reduced at the end.
     #[inline(always)]
-    fn nearest(&self, p: &[f32; D]) -> (u32, f32, f32) {
+    fn nearest(&mut self, p: &[f32; D]) -> (u32, f32, f32) {
+        let m = self.coords[0].len();
+        let dist = &mut self.distances[..m];
+        dist.fill(0.0);
+        for (coords, &v) in self.coords.iter().zip(p) {
+            for (d, &c) in dist.iter_mut().zip(&coords[..m]) {
+                let t = v - c;
+                *d += t * t;
+            }
+        }
         let mut first = [f32::INFINITY; LANES];
         let mut second = [f32::INFINITY; LANES];
         let mut which = [0u32; LANES];
-        for (g, base) in (0..self.index.len()).step_by(LANES).enumerate() {
-            let mut acc = [0.0f32; LANES];
-            for (coords, &v) in self.coords.iter().zip(p) {
-                let c: &[f32; LANES] = coords[base..base + LANES].try_into().unwrap_or(&FAR);
-                for l in 0..LANES {
-                    let t = v - c[l];
-                    acc[l] += t * t;
-                }
-            }
+        for (g, group) in dist.chunks_exact(LANES).enumerate() {
             for l in 0..LANES {
-                let d = acc[l];
+                let d = group[l];
                 let closer = d < first[l];
                 second[l] = if closer { first[l] } else { second[l].min(d) };
                 which[l] = if closer {
@@ -612,7 +626,6 @@ const LANES: usize = 8;
 /// The coordinate of the padding candidates: far from every pixel, yet its squared distance
 /// stays finite.
 const PAD: f32 = 1e15;
-const FAR: [f32; LANES] = [PAD; LANES];
 
 /// What every band of one assignment step reads.
 struct Step<'a, const D: usize> {
