@@ -2,8 +2,7 @@
 //! colour and weighted position, `(L, a, b, w·x, w·y)`.
 //!
 //! Unlike SLIC, which compares each pixel only with the centres whose `2S x 2S` window holds
-//! it, every pixel here is assigned to its nearest centre among all of them, found with a
-//! k-d tree (`kiddo`) rebuilt from the centres at each iteration. The squared distance is
+//! it, every pixel here is assigned to its nearest centre among all of them. The squared distance is
 //! `d_lab² + w² d_xy²` with the position weight `w = compactness / S`, where
 //! `S = sqrt(pixels / n_segments)` is the nominal superpixel spacing: the same balance as
 //! SLIC's `D² = d_lab² + (m / S)² d_xy²`, so `compactness` means what SLIC's `m` means.
@@ -16,11 +15,18 @@
 //! more than `tolerance`. Finally, as in SLIC, regions are made 4-connected and small pieces
 //! merged into a neighbour.
 //!
-//! Speed: the tree is asked only for the pixels whose label could have changed. Each pixel
-//! keeps Hamerly's bounds (an upper bound on the distance to its centre, a lower bound on the
-//! distance to every other centre, loosened each iteration by how far the centres moved) and
-//! Elkan's half-gap test (a pixel closer to its centre than half the distance from that centre
-//! to the next one keeps it); both are exact, so the result is Lloyd's.
+//! Speed, all of it exact, so the result is Lloyd's: each pixel keeps Hamerly's bounds (an
+//! upper bound on the distance to its centre, a lower bound on the distance to every other
+//! centre, loosened each iteration by how far the centres moved) and Elkan's half-gap test (a
+//! pixel closer to its centre than half the distance from that centre to the next one keeps
+//! it); only the pixels whose bounds fail are searched. With a position term the search is
+//! pruned in space: a centre further in weighted position alone than a pixel's bound cannot
+//! be its nearest, so each 16 x 16 block of pixels compares its pixels only with the centres
+//! near enough to its rectangle, taken from a grid of the centres by position, in a loop over
+//! centres laid out by dimension that vectorises (recompiled for AVX2 where the CPU has it,
+//! without fused multiply-add, so the results are the same). Without a position term
+//! (colour quantisation) a k-d tree of the centres (`kiddo`) answers the searches. Fragments
+//! left by the connectivity step join the neighbour of nearest mean colour, as SLIC's do.
 //!
 //! Determinism: pixels are assigned in fixed chunks in parallel (each pixel's query is
 //! independent), centre sums are accumulated per fixed chunk and added in chunk order, and
@@ -29,7 +35,7 @@
 
 use crate::algorithm::Superpixels;
 use crate::color;
-use crate::connectivity::connect;
+use crate::connectivity::{MergeInto, connect_with};
 use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::segmentation::{Segmentation, relabel_in_place};
@@ -207,8 +213,26 @@ impl KMeans {
         let mut labels = vec![0u32; n];
         let mut bounds = Bounds::new(n);
         let mut moves = vec![0.0f32; centres.len()];
-        for _ in 0..self.max_iterations {
-            assign(&points, &centres, &moves, &mut labels, &mut bounds);
+        let h = height as usize;
+        for iteration in 0..self.max_iterations {
+            if weight > 0.0 {
+                let local = Local {
+                    width: w,
+                    height: h,
+                    weight,
+                    cell: step,
+                };
+                local.assign(
+                    &points,
+                    &centres,
+                    &moves,
+                    iteration == 0,
+                    &mut labels,
+                    &mut bounds,
+                );
+            } else {
+                assign(&points, &centres, &moves, &mut labels, &mut bounds);
+            }
             update(&points, &labels, &mut centres, &mut moves);
             if moves.iter().all(|&m| m <= self.tolerance) {
                 break;
@@ -219,7 +243,16 @@ impl KMeans {
             let nominal = n as f64 / centres.len() as f64;
             let min_size = (self.min_size_factor as f64 * nominal) as usize;
             let max_size = ((self.max_size_factor as f64 * nominal) as usize).max(1);
-            connect(width, height, &labels, min_size, max_size)
+            // Fragments join the neighbour of the nearest mean colour, as SLIC's do.
+            let colours: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
+            connect_with(
+                width,
+                height,
+                &labels,
+                min_size,
+                max_size,
+                MergeInto::NearestMean(&colours),
+            )
         } else {
             let count = relabel_in_place(&mut labels);
             Segmentation::from_parts(width, height, labels, count)
@@ -410,6 +443,384 @@ fn assign<const D: usize>(
         });
 }
 
+/// Side in pixels of the square blocks the spatially pruned assignment works on: one
+/// candidate list of centres per block.
+const BLOCK: usize = 16;
+
+/// The assignment step with a position term (`weight > 0`), pruned in space and exact.
+///
+/// A pixel `p` whose bound `u` holds its distance to some centre has its nearest centre
+/// among those whose *position* alone is within `u`: any centre `c` has
+/// `d(p, c) >= weight * |xy(p) - xy(c)|`. So each `BLOCK x BLOCK` block of pixels takes the
+/// largest `u` of its pixels still to be searched, gathers (from a grid of the centres by
+/// position) the centres whose weighted spatial distance to the block's rectangle is within
+/// it, and compares its pixels with those only. Every centre left out is further than that
+/// `u` from every pixel of the block, which also bounds from below the distance to every
+/// centre but the nearest. The result is the nearest centre among all of them: Lloyd's
+/// assignment, ties to the lowest centre number.
+struct Local {
+    width: usize,
+    height: usize,
+    /// `w`, the position weight.
+    weight: f32,
+    /// Side in pixels of the cells of the grid of centres.
+    cell: f64,
+}
+
+/// The centres bucketed by the grid cell of their position.
+struct CentreGrid {
+    cols: usize,
+    rows: usize,
+    cell: f32,
+    /// Where each cell's centres start in `items` (one more entry than cells).
+    start: Vec<u32>,
+    /// Centre numbers, by cell, in increasing order within a cell.
+    items: Vec<u32>,
+}
+
+impl CentreGrid {
+    fn new<const D: usize>(centres: &[[f32; D]], local: &Local) -> Self {
+        let cell = local.cell.max(1.0) as f32;
+        let cols = ((local.width as f32 / cell).ceil() as usize).max(1);
+        let rows = ((local.height as f32 / cell).ceil() as usize).max(1);
+        let cell_of = |c: &[f32; D]| {
+            let (x, y) = (c[D - 2] / local.weight, c[D - 1] / local.weight);
+            let cx = ((x / cell).max(0.0) as usize).min(cols - 1);
+            let cy = ((y / cell).max(0.0) as usize).min(rows - 1);
+            cy * cols + cx
+        };
+        let mut start = vec![0u32; cols * rows + 1];
+        for c in centres {
+            start[cell_of(c) + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut fill = start.clone();
+        let mut items = vec![0u32; centres.len()];
+        for (i, c) in centres.iter().enumerate() {
+            let slot = &mut fill[cell_of(c)];
+            items[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        CentreGrid {
+            cols,
+            rows,
+            cell,
+            start,
+            items,
+        }
+    }
+}
+
+/// One block's candidate centres, coordinates stored by dimension so that the distance loop
+/// over them vectorises.
+struct Candidates<const D: usize> {
+    /// Centre numbers, increasing.
+    index: Vec<u32>,
+    /// Their coordinates, padded to a multiple of [`LANES`] with far-away ones.
+    coords: [Vec<f32>; D],
+    /// Squared distances from the pixel in hand to each.
+    distances: Vec<f32>,
+}
+
+impl<const D: usize> Candidates<D> {
+    fn new() -> Self {
+        Candidates {
+            index: Vec::new(),
+            coords: std::array::from_fn(|_| Vec::new()),
+            distances: Vec::new(),
+        }
+    }
+
+    /// Fills the list with the centres whose weighted spatial distance to the rectangle of
+    /// pixels `[x0, x1] x [y0, y1]` is at most `radius`, in increasing centre number.
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        &mut self,
+        centres: &[[f32; D]],
+        grid: &CentreGrid,
+        weight: f32,
+        (x0, x1): (f32, f32),
+        (y0, y1): (f32, f32),
+        radius: f32,
+    ) {
+        self.index.clear();
+        let reach = radius / weight;
+        let span = |lo: f32, hi: f32, cells: usize| {
+            let a = ((lo - reach) / grid.cell).floor().max(0.0) as usize;
+            let b = (((hi + reach) / grid.cell).floor().max(0.0) as usize).min(cells - 1);
+            (a.min(cells - 1), b)
+        };
+        let (cx0, cx1) = span(x0, x1, grid.cols);
+        let (cy0, cy1) = span(y0, y1, grid.rows);
+        let r2 = radius * radius;
+        for cy in cy0..=cy1 {
+            let row = cy * grid.cols;
+            let (a, b) = (grid.start[row + cx0], grid.start[row + cx1 + 1]);
+            for &i in &grid.items[a as usize..b as usize] {
+                let c = &centres[i as usize];
+                let (x, y) = (c[D - 2], c[D - 1]);
+                let dx = (x0 * weight - x).max(x - x1 * weight).max(0.0);
+                let dy = (y0 * weight - y).max(y - y1 * weight).max(0.0);
+                if dx * dx + dy * dy <= r2 {
+                    self.index.push(i);
+                }
+            }
+        }
+        self.index.sort_unstable();
+        let padded = self.index.len().next_multiple_of(LANES);
+        for (d, coords) in self.coords.iter_mut().enumerate() {
+            coords.clear();
+            coords.extend(self.index.iter().map(|&i| centres[i as usize][d]));
+            coords.resize(padded, PAD);
+        }
+        self.distances.resize(padded, 0.0);
+    }
+
+    /// The nearest candidate to `p` (ties: the lowest centre number), its squared distance,
+    /// and the squared distance to the next nearest (infinite when there is none).
+    ///
+    /// Candidates go `LANES` at a time, each lane keeping its own nearest and next nearest,
+    /// so that the loop vectorises; the lanes are reduced at the end.
+    #[inline(always)]
+    fn nearest(&mut self, p: &[f32; D]) -> (u32, f32, f32) {
+        let m = self.coords[0].len();
+        let dist = &mut self.distances[..m];
+        dist.fill(0.0);
+        for (coords, &v) in self.coords.iter().zip(p) {
+            for (d, &c) in dist.iter_mut().zip(&coords[..m]) {
+                let t = v - c;
+                *d += t * t;
+            }
+        }
+        let mut first = [f32::INFINITY; LANES];
+        let mut second = [f32::INFINITY; LANES];
+        let mut which = [0u32; LANES];
+        for (g, group) in dist.chunks_exact(LANES).enumerate() {
+            for l in 0..LANES {
+                let d = group[l];
+                let closer = d < first[l];
+                second[l] = if closer { first[l] } else { second[l].min(d) };
+                which[l] = if closer {
+                    (g * LANES + l) as u32
+                } else {
+                    which[l]
+                };
+                first[l] = if closer { d } else { first[l] };
+            }
+        }
+        let mut best = 0;
+        for l in 1..LANES {
+            if first[l] < first[best] || (first[l] == first[best] && which[l] < which[best]) {
+                best = l;
+            }
+        }
+        let mut next = second[best];
+        for (l, &d) in first.iter().enumerate() {
+            if l != best {
+                next = next.min(d);
+            }
+        }
+        let centre = self.index.get(which[best] as usize).copied().unwrap_or(0);
+        (centre, first[best], next)
+    }
+}
+
+/// Candidates per vector step of [`Candidates::nearest`].
+const LANES: usize = 8;
+/// The coordinate of the padding candidates: far from every pixel, yet its squared distance
+/// stays finite.
+const PAD: f32 = 1e15;
+
+/// What every band of one assignment step reads.
+struct Step<'a, const D: usize> {
+    local: &'a Local,
+    points: &'a [[f32; D]],
+    centres: &'a [[f32; D]],
+    moves: &'a [f32],
+    max_move: f32,
+    /// A lower bound on half the distance from each centre to its nearest other centre.
+    half_gap: &'a [f32],
+    grid: &'a CentreGrid,
+    first: bool,
+}
+
+/// One band's labels and bounds.
+struct Band<'a> {
+    y0: usize,
+    labels: &'a mut [u32],
+    upper: &'a mut [f32],
+    lower: &'a mut [f32],
+}
+
+impl Local {
+    /// Labels every point with its nearest centre, searching only the points whose bounds
+    /// (loosened by the centres' last `moves`) cannot vouch for their label. On the `first`
+    /// iteration the labels are not yet anyone's: each block starts from the centre nearest
+    /// its middle in space.
+    fn assign<const D: usize>(
+        &self,
+        points: &[[f32; D]],
+        centres: &[[f32; D]],
+        moves: &[f32],
+        first: bool,
+        labels: &mut [u32],
+        bounds: &mut Bounds,
+    ) {
+        let grid = CentreGrid::new(centres, self);
+        let half_gap = half_gaps(centres, &grid, self.weight);
+        let step = Step {
+            local: self,
+            points,
+            centres,
+            moves,
+            max_move: moves.iter().copied().fold(0.0f32, f32::max),
+            half_gap: &half_gap,
+            grid: &grid,
+            first,
+        };
+        let band = BLOCK * self.width;
+        labels
+            .par_chunks_mut(band)
+            .zip(bounds.upper.par_chunks_mut(band))
+            .zip(bounds.lower.par_chunks_mut(band))
+            .enumerate()
+            .for_each(|(bi, ((labels, upper), lower))| {
+                let band = Band {
+                    y0: bi * BLOCK,
+                    labels,
+                    upper,
+                    lower,
+                };
+                assign_band(&step, band);
+            });
+    }
+}
+
+/// [`assign_band_portable`], on x86-64 CPUs with AVX2 compiled for it (wider vectors, no fused
+/// multiply-add: every operation and its order are the same, so are the results).
+fn assign_band<const D: usize>(step: &Step<'_, D>, band: Band<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, as just checked.
+        return unsafe { assign_band_avx2(step, band) };
+    }
+    assign_band_portable(step, band);
+}
+
+/// [`assign_band_portable`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn assign_band_avx2<const D: usize>(step: &Step<'_, D>, band: Band<'_>) {
+    assign_band_portable(step, band);
+}
+
+/// The assignment of one band of `BLOCK` rows, block by block.
+#[inline(always)]
+fn assign_band_portable<const D: usize>(step: &Step<'_, D>, band: Band<'_>) {
+    let Band {
+        y0,
+        labels,
+        upper,
+        lower,
+    } = band;
+    let (w, h, weight) = (step.local.width, step.local.height, step.local.weight);
+    let (centres, moves) = (step.centres, step.moves);
+    let points = &step.points[y0 * w..y0 * w + labels.len()];
+    let rows = labels.len() / w;
+    let mut cands = Candidates::<D>::new();
+    let mut todo: Vec<usize> = Vec::with_capacity(BLOCK * BLOCK);
+    for x0 in (0..w).step_by(BLOCK) {
+        let cols = BLOCK.min(w - x0);
+        if step.first {
+            let (mx, my) = ((x0 + cols / 2) as f32, (y0 + rows / 2) as f32);
+            let guide = nearest_in_space(centres, weight, mx, my);
+            for r in 0..rows {
+                labels[r * w + x0..r * w + x0 + cols].fill(guide);
+            }
+        }
+        // The pixels whose bounds fail, and the largest distance to their current centres.
+        todo.clear();
+        let mut radius = 0.0f32;
+        for r in 0..rows {
+            for i in r * w + x0..r * w + x0 + cols {
+                let a = labels[i] as usize;
+                let (u, lo) = (&mut upper[i], &mut lower[i]);
+                *u += moves[a];
+                *lo -= step.max_move;
+                if *u + SLACK < *lo {
+                    continue;
+                }
+                *u = squared_distance(&points[i], &centres[a]).sqrt();
+                *lo = lo.max(2.0 * step.half_gap[a] - *u);
+                if *u + SLACK < *lo {
+                    continue;
+                }
+                radius = radius.max(*u);
+                todo.push(i);
+            }
+        }
+        if todo.is_empty() {
+            continue;
+        }
+        // A little over the largest distance, so that rounding cannot leave out a centre at
+        // exactly that distance.
+        let radius = radius * (1.0 + 1e-5) + SLACK;
+        let xs = (x0 as f32, (x0 + cols - 1) as f32);
+        let ys = (y0 as f32, (y0 + rows - 1).min(h - 1) as f32);
+        cands.gather(centres, step.grid, weight, xs, ys, radius);
+        for &i in &todo {
+            let (a, d1, d2) = cands.nearest(&points[i]);
+            labels[i] = a;
+            upper[i] = d1.sqrt();
+            lower[i] = d2.sqrt().min(radius);
+        }
+    }
+}
+
+/// For each centre, a lower bound on half the distance to its nearest other centre: the
+/// nearest among the centres of the 3 x 3 grid cells around its own, or half the weighted
+/// width of a cell (every centre outside those cells is at least a cell away in space),
+/// whichever is smaller. A point closer than that to its centre has it as its unique
+/// nearest one (Elkan 2003, lemma 1).
+fn half_gaps<const D: usize>(centres: &[[f32; D]], grid: &CentreGrid, weight: f32) -> Vec<f32> {
+    let outside = weight * grid.cell;
+    centres
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let cx = ((c[D - 2] / weight / grid.cell).max(0.0) as usize).min(grid.cols - 1);
+            let cy = ((c[D - 1] / weight / grid.cell).max(0.0) as usize).min(grid.rows - 1);
+            let mut nearest = outside * outside;
+            for y in cy.saturating_sub(1)..=(cy + 1).min(grid.rows - 1) {
+                let row = y * grid.cols;
+                let (x0, x1) = (cx.saturating_sub(1), (cx + 1).min(grid.cols - 1));
+                let (a, b) = (grid.start[row + x0], grid.start[row + x1 + 1]);
+                for &j in &grid.items[a as usize..b as usize] {
+                    if j as usize != i {
+                        nearest = nearest.min(squared_distance(c, &centres[j as usize]));
+                    }
+                }
+            }
+            0.5 * nearest.sqrt() * (1.0 - 1e-5)
+        })
+        .collect()
+}
+
+/// The centre whose position is nearest the pixel `(x, y)` (ties: the lowest number).
+fn nearest_in_space<const D: usize>(centres: &[[f32; D]], weight: f32, x: f32, y: f32) -> u32 {
+    let (x, y) = (x * weight, y * weight);
+    let mut best = (f32::INFINITY, 0u32);
+    for (i, c) in centres.iter().enumerate() {
+        let d = (c[D - 2] - x) * (c[D - 2] - x) + (c[D - 1] - y) * (c[D - 1] - y);
+        if d < best.0 {
+            best = (d, i as u32);
+        }
+    }
+    best.1
+}
+
 /// Moves each centre to the mean of its points (a centre without points stays) and writes
 /// how far each moved to `moves`.
 fn update<const D: usize>(
@@ -592,6 +1003,46 @@ mod tests {
                 assert!(mine <= best * (1.0 + 1e-5) + 1e-6, "{mine} > {best}");
             }
             update(&points, &labels, &mut centres, &mut moves);
+        }
+    }
+
+    #[test]
+    fn pruned_assignment_is_the_nearest_centre() {
+        for (w, h, k, weight, seed) in [
+            (60, 40, 25, 0.7, 9),
+            (97, 31, 40, 0.2, 3),
+            (33, 50, 12, 3.0, 5),
+        ] {
+            let img = blocks(w, h, seed);
+            let planes = color::lab_planes(&img).unwrap();
+            let n = (w * h) as usize;
+            let points = features::<5>(w as usize, n, &planes, weight);
+            let mut centres = plus_plus(&points, k, 4);
+            let mut labels = vec![0u32; n];
+            let mut bounds = Bounds::new(n);
+            let mut moves = vec![0.0f32; centres.len()];
+            let local = Local {
+                width: w as usize,
+                height: h as usize,
+                weight,
+                cell: (n as f64 / k as f64).sqrt(),
+            };
+            for it in 0..6 {
+                local.assign(&points, &centres, &moves, it == 0, &mut labels, &mut bounds);
+                for (p, &l) in points.iter().zip(&labels) {
+                    let (best, at) = centres
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (squared_distance(p, c), i))
+                        .fold((f32::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
+                    let mine = squared_distance(p, &centres[l as usize]);
+                    assert!(
+                        mine <= best * (1.0 + 1e-5) + 1e-6,
+                        "{it}: {mine} > {best} ({l} vs {at})"
+                    );
+                }
+                update(&points, &labels, &mut centres, &mut moves);
+            }
         }
     }
 
