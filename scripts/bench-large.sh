@@ -17,7 +17,7 @@ data=../shared/data/bsds500/val/images
 py=${SPBENCH_PYTHON:-$HOME/.spbench/bin/python}
 cargo build --release -q -p tessera-cli
 mosaic=${MOSAIC:-0}
-dir=target/large/$size$( [ "$mosaic" = 1 ] && echo -mosaic ); rm -rf "$dir"; mkdir -p "$dir/in"
+dir=target/large/$size$( [ "$mosaic" = 1 ] && echo -mosaic || true ); rm -rf "$dir"; mkdir -p "$dir/in"
 if [ "$mosaic" = 1 ]; then
 "$py" - "$data" "$dir/in" "$size" "$n" <<'PY'
 import os, sys
