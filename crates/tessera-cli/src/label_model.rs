@@ -93,7 +93,9 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
             .par_iter()
             .map(|job| {
                 let start = Instant::now();
-                let decoded = args.load.load(&job.input)
+                let decoded = args
+                    .load
+                    .load(&job.input)
                     .with_context(|| format!("{}", job.input.display()))?;
                 let image = Image::from_dynamic(&decoded)
                     .with_context(|| format!("{}", job.input.display()))?;

@@ -368,8 +368,10 @@ fn load_one(
     name: &str,
 ) -> Result<Loaded> {
     let path = find_image(&args.images, name)?;
-    let decoded =
-        args.load.load(&path).with_context(|| format!("{}", path.display()))?;
+    let decoded = args
+        .load
+        .load(&path)
+        .with_context(|| format!("{}", path.display()))?;
     let image = Image::from_dynamic(&decoded).with_context(|| format!("{}", path.display()))?;
     let gt_path = args.gt.join(format!("{name}.png"));
     let truth = read_truth(&gt_path, image.width(), image.height())?;
