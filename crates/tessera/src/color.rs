@@ -128,6 +128,22 @@ pub fn cielab_planes(image: &Image) -> Result<Vec<Vec<f32>>> {
     })
 }
 
+/// Rescales all `planes` jointly (one minimum and maximum over every value) to `0..top`, as
+/// scikit-image rescales channels that are not converted to CIELAB, so that a compactness
+/// keeps its meaning; flat data is left as it is.
+pub(crate) fn rescale_jointly(planes: &mut [Vec<f32>], top: f32) {
+    let (lo, hi) = planes
+        .iter()
+        .flatten()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if hi > lo {
+        let s = top / (hi - lo);
+        planes.iter_mut().flatten().for_each(|v| *v = (*v - lo) * s);
+    }
+}
+
 /// Converts float planes holding sRGB values in 0..=1 (1 or 3 planes) to CIELAB planes, as
 /// [`lab_planes`] does for an image.
 pub(crate) fn lab_planes_from_planes(planes: &[Vec<f32>]) -> Option<Vec<Vec<f32>>> {

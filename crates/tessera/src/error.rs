@@ -43,6 +43,30 @@ impl Error {
         }
     }
 
+    /// `Ok` when `v` is finite and at least 0, else an [`Error::InvalidParameter`] naming
+    /// `name` and the value.
+    pub(crate) fn check_non_negative(name: &'static str, v: f32) -> Result<()> {
+        if v.is_finite() && v >= 0.0 {
+            return Ok(());
+        }
+        Err(Error::param(
+            name,
+            format!("must be finite and >= 0, got {v}"),
+        ))
+    }
+
+    /// `Ok` when `v` is finite and above 0, else an [`Error::InvalidParameter`] naming
+    /// `name` and the value.
+    pub(crate) fn check_positive(name: &'static str, v: f32) -> Result<()> {
+        if v.is_finite() && v > 0.0 {
+            return Ok(());
+        }
+        Err(Error::param(
+            name,
+            format!("must be finite and > 0, got {v}"),
+        ))
+    }
+
     /// `Ok` when two things have the same `(width, height)`, else an [`Error::SizeMismatch`]
     /// naming both ("the image is 4x3, the segmentation 3x4").
     pub(crate) fn check_sizes(

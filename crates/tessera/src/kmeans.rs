@@ -141,17 +141,6 @@ impl Default for KMeans {
     }
 }
 
-fn non_negative(name: &'static str, v: f32) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::param(
-            name,
-            format!("must be finite and >= 0, got {v}"),
-        ))
-    }
-}
-
 impl Superpixels for KMeans {
     fn name(&self) -> &'static str {
         "kmeans"
@@ -161,13 +150,13 @@ impl Superpixels for KMeans {
         if self.n_segments == 0 {
             return Err(Error::param("n_segments", "must be at least 1"));
         }
-        non_negative("compactness", self.compactness)?;
+        Error::check_non_negative("compactness", self.compactness)?;
         if self.max_iterations == 0 {
             return Err(Error::param("max_iterations", "must be at least 1"));
         }
-        non_negative("tolerance", self.tolerance)?;
-        non_negative("min_size_factor", self.min_size_factor)?;
-        non_negative("max_size_factor", self.max_size_factor)?;
+        Error::check_non_negative("tolerance", self.tolerance)?;
+        Error::check_non_negative("min_size_factor", self.min_size_factor)?;
+        Error::check_non_negative("max_size_factor", self.max_size_factor)?;
         if !(self.max_size_factor > 0.0 && self.max_size_factor >= self.min_size_factor) {
             return Err(Error::param(
                 "max_size_factor",

@@ -96,9 +96,9 @@ impl Superpixels for Etps {
         if self.n_segments == 0 {
             return Err(Error::param("n_segments", "must be at least 1"));
         }
-        non_negative("compactness", self.compactness)?;
-        non_negative("boundary_weight", self.boundary_weight)?;
-        non_negative("size_weight", self.size_weight)?;
+        Error::check_non_negative("compactness", self.compactness)?;
+        Error::check_non_negative("boundary_weight", self.boundary_weight)?;
+        Error::check_non_negative("size_weight", self.size_weight)?;
         if !(self.min_size_factor.is_finite() && (0.0..=1.0).contains(&self.min_size_factor)) {
             return Err(Error::param(
                 "min_size_factor",
@@ -128,17 +128,6 @@ impl Superpixels for Etps {
     }
 }
 
-fn non_negative(name: &'static str, v: f32) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::param(
-            name,
-            format!("must be finite and >= 0, got {v}"),
-        ))
-    }
-}
-
 /// The colour planes: CIELAB for grey and RGB; other channel counts (grey + alpha, RGBA)
 /// keep their raw channels, rescaled jointly to 0..100 so that the weights mean about what
 /// they mean in CIELAB.
@@ -153,16 +142,7 @@ fn features(image: &Image) -> Result<Vec<Vec<f32>>> {
             planes.len()
         )));
     }
-    let (lo, hi) = planes
-        .iter()
-        .flatten()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    if hi > lo {
-        let s = 100.0 / (hi - lo);
-        planes.iter_mut().flatten().for_each(|v| *v = (*v - lo) * s);
-    }
+    color::rescale_jointly(&mut planes, 100.0);
     Ok(planes)
 }
 

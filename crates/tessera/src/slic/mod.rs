@@ -141,7 +141,7 @@ impl Superpixels for Slic {
         if self.n_segments == 0 {
             return Err(Error::param("n_segments", "must be at least 1"));
         }
-        positive("compactness", self.compactness)?;
+        Error::check_positive("compactness", self.compactness)?;
         if self.subsample == 0 {
             return Err(Error::param("subsample", "must be at least 1"));
         }
@@ -154,15 +154,15 @@ impl Superpixels for Slic {
                 format!("must be finite and >= 0, got {}", self.sigma),
             ));
         }
-        positive("spacing", self.spacing[0])?;
-        positive("spacing", self.spacing[1])?;
+        Error::check_positive("spacing", self.spacing[0])?;
+        Error::check_positive("spacing", self.spacing[1])?;
         if !(self.min_size_factor.is_finite() && self.min_size_factor >= 0.0) {
             return Err(Error::param(
                 "min_size_factor",
                 format!("must be finite and >= 0, got {}", self.min_size_factor),
             ));
         }
-        positive("max_size_factor", self.max_size_factor)?;
+        Error::check_positive("max_size_factor", self.max_size_factor)?;
         if self.max_size_factor < self.min_size_factor {
             return Err(Error::param(
                 "max_size_factor",
@@ -231,16 +231,7 @@ impl Slic {
             return color::lab_planes_from_planes(&planes)
                 .ok_or_else(|| Error::UnsupportedFormat(format!("{c} channels")));
         }
-        let (lo, hi) = planes
-            .iter()
-            .flatten()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-        if hi > lo {
-            let s = 1.0 / (hi - lo);
-            planes.iter_mut().flatten().for_each(|v| *v = (*v - lo) * s);
-        }
+        color::rescale_jointly(&mut planes, 1.0);
         Ok(planes)
     }
 
@@ -428,17 +419,6 @@ impl Slic {
             _ => return None,
         }
         Some(rows * width)
-    }
-}
-
-fn positive(name: &'static str, v: f32) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::param(
-            name,
-            format!("must be finite and > 0, got {v}"),
-        ))
     }
 }
 
