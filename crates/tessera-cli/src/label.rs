@@ -2,19 +2,19 @@
 //! per-pixel class probabilities.
 
 use crate::algo::AlgoArgs;
+use crate::class_maps::{class_overlay, pixel_classes};
 use crate::load_args::LoadArgs;
 use crate::model_export::{self, model_path};
 use crate::output::write_png;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use image::{DynamicImage, ExtendedColorType, Rgb, RgbImage};
+use image::{DynamicImage, ExtendedColorType};
 use ndarray::Array3;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera::render::{self, BoundaryStyle};
-use tessera::{Image, Segmentation};
+use tessera::Image;
 use tessera_crf::solver::{BeliefPropagation, Expansion, Icm, Trws};
 use tessera_crf::unary::{self, ScribbleParams};
 use tessera_crf::{Energy, PairwiseKind, PairwiseParams, RegionGraph, Solver};
@@ -218,16 +218,14 @@ pub fn run(args: LabelArgs) -> Result<ExitCode> {
     let solution = solver.solve(&energy)?;
     let solve_ms = t.elapsed().as_secs_f64() * 1e3;
 
-    let classes: Vec<u8> = seg
-        .labels()
-        .iter()
-        .map(|&l| solution.labels.get(l as usize).map_or(0, |&c| c as u8))
-        .collect();
+    let classes = pixel_classes(&seg, &solution.labels);
     if let Some(path) = &args.save_model {
         model_export::save(path, &energy, &solution.labels, &seg)?;
     }
     write_png(&classes_path, &classes, w, h, ExtendedColorType::L8)?;
-    let overlay = class_overlay(&image.to_rgb8(), &classes, &seg)?;
+    let overlay = class_overlay(&image.to_rgb8(), &classes, &seg, |c| {
+        PALETTE[c as usize % PALETTE.len()]
+    })?;
     write_png(
         &overlay_path,
         overlay.as_raw(),
@@ -311,23 +309,4 @@ fn read_probs(path: &Path) -> Result<Array3<f32>> {
     let probs: Array3<f32> = ndarray_npy::ReadNpyExt::read_npy(std::io::BufReader::new(file))
         .context("not a float32 .npy array of shape height x width x classes")?;
     Ok(probs)
-}
-
-/// The image half-blended with the class colours, with the superpixel boundaries drawn.
-fn class_overlay(rgb: &RgbImage, classes: &[u8], seg: &Segmentation) -> Result<RgbImage> {
-    let mut out = rgb.clone();
-    for (px, &c) in out.pixels_mut().zip(classes) {
-        let col = PALETTE[c as usize % PALETTE.len()];
-        for (v, k) in px.0.iter_mut().zip(col) {
-            *v = ((u16::from(*v) + u16::from(k)) / 2) as u8;
-        }
-    }
-    Ok(render::mark_boundaries(
-        &out,
-        seg,
-        &BoundaryStyle {
-            color: Rgb([255, 255, 0]),
-            ..BoundaryStyle::default()
-        },
-    )?)
 }

@@ -1,6 +1,7 @@
 //! `tessera label --model MODEL.json IMAGES...`: label images with a model learned by
 //! `tessera learn` (the CRF, or with `--unary-only` its baseline).
 
+use crate::class_maps::{class_overlay, pixel_classes};
 use crate::inputs::discover;
 use crate::label::LabelArgs;
 use crate::model_io::ModelFile;
@@ -8,14 +9,13 @@ use crate::output::write_png;
 use crate::threads::worker_pool;
 use anyhow::{Context, Result};
 use clap::Args;
-use image::{ExtendedColorType, Rgb, RgbImage};
+use image::ExtendedColorType;
 use rayon::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use tessera::Image;
-use tessera::render::{self, BoundaryStyle};
 use tessera_crf::learn;
 
 /// The options of `tessera label` for learned models.
@@ -108,7 +108,7 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
                 let classes = learn::predict(model, &features)
                     .with_context(|| format!("{}", job.input.display()))?;
                 let predict_ms = t.elapsed().as_secs_f64() * 1e3;
-                let pixels = crate::learn::pixel_classes(&seg, &classes);
+                let pixels = pixel_classes(&seg, &classes);
                 let (w, h) = (image.width(), image.height());
                 let out = |suffix: &str| {
                     let mut name = job.stem.clone().into_os_string();
@@ -118,20 +118,7 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
                 let (classes_path, overlay_path) =
                     (out(".classes.png"), out(".classes-overlay.png"));
                 write_png(&classes_path, &pixels, w, h, ExtendedColorType::L8)?;
-                let mut overlay: RgbImage = image.to_rgb8();
-                for (px, &c) in overlay.pixels_mut().zip(&pixels) {
-                    for (v, k) in px.0.iter_mut().zip(colour(c)) {
-                        *v = ((u16::from(*v) + u16::from(k)) / 2) as u8;
-                    }
-                }
-                let overlay = render::mark_boundaries(
-                    &overlay,
-                    &seg,
-                    &BoundaryStyle {
-                        color: Rgb([255, 255, 0]),
-                        ..BoundaryStyle::default()
-                    },
-                )?;
+                let overlay = class_overlay(&image.to_rgb8(), &pixels, &seg, colour)?;
                 write_png(
                     &overlay_path,
                     overlay.as_raw(),

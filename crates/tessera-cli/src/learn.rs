@@ -1,17 +1,19 @@
 //! `tessera learn`: learn a superpixel CRF (and its unary-only baseline) from labelled images
 //! with a structured SVM, choosing `C` on a validation split.
 
+use crate::class_maps::pixel_classes;
+use crate::eval::find_image;
 use crate::load_args::LoadArgs;
 use crate::model_io::{FORMAT, ModelFile, SegAlgorithm, SegmentationSpec, VERSION};
 use crate::threads::worker_pool;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera::{Image, Segmentation, UNLABELLED};
+use tessera::{Image, Segmentation};
 use tessera_crf::features::{FeatureParams, ImageFeatures};
 use tessera_crf::learn::{self, Confusion, Inference, LearnParams, Model, Sample, SsvmParams};
 
@@ -307,20 +309,6 @@ pub fn evaluate(model: &Model, images: &[Loaded]) -> Result<(f64, f64)> {
     Ok((total.global(), total.average()))
 }
 
-/// The class of every pixel from the class of every superpixel (0 for unlabelled pixels).
-pub fn pixel_classes(seg: &Segmentation, classes: &[u32]) -> Vec<u8> {
-    seg.labels()
-        .iter()
-        .map(|&l| {
-            if l == UNLABELLED {
-                0
-            } else {
-                classes.get(l as usize).map_or(0, |&c| c as u8)
-            }
-        })
-        .collect()
-}
-
 /// The names of a list file: one a line, blank lines and surrounding spaces ignored.
 fn read_list(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
@@ -335,17 +323,6 @@ fn read_list(path: &Path) -> Result<Vec<String>> {
         bail!("{}: no image name in the list", path.display());
     }
     Ok(names)
-}
-
-/// The image file of `name` in `dir`: the first of `<name>.jpg`, `.png`, ... that exists.
-fn find_image(dir: &Path, name: &str) -> Result<PathBuf> {
-    for ext in ["jpg", "png", "jpeg", "bmp", "tif", "tiff", "ppm", "webp"] {
-        let p = dir.join(format!("{name}.{ext}"));
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    bail!("no image file for {name} in {}", dir.display())
 }
 
 /// Loads, segments and describes every named image, in parallel (order kept).
@@ -367,7 +344,8 @@ fn load_one(
     fparams: &FeatureParams,
     name: &str,
 ) -> Result<Loaded> {
-    let path = find_image(&args.images, name)?;
+    let path = find_image(&args.images, name)
+        .ok_or_else(|| anyhow!("no image file for {name} in {}", args.images.display()))?;
     let decoded = args
         .load
         .load(&path)

@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod algo;
 mod chart;
+mod class_maps;
 mod compare;
 mod eval;
 mod features_export;

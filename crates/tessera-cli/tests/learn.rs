@@ -47,15 +47,22 @@ fn dataset() -> tempfile::TempDir {
     dir
 }
 
-fn learn(dir: &Path, model: &Path) -> serde_json::Value {
-    let assert = tessera()
-        .arg("learn")
+/// `tessera learn` on the scene folder `dir`: its images and ground truths, training on the
+/// names in `dir/<list>`.
+fn learn_cmd(dir: &Path, list: &str) -> assert_cmd::Command {
+    let mut cmd = tessera();
+    cmd.arg("learn")
         .arg("--images")
         .arg(dir.join("images"))
         .arg("--gt")
         .arg(dir.join("gt"))
         .arg("--list")
-        .arg(dir.join("train.txt"))
+        .arg(dir.join(list));
+    cmd
+}
+
+fn learn(dir: &Path, model: &Path) -> serde_json::Value {
+    let assert = learn_cmd(dir, "train.txt")
         .arg("--val")
         .arg(dir.join("val.txt"))
         .args([
@@ -161,14 +168,7 @@ fn bad_inputs_are_named() {
     GrayImage::new(5, 5)
         .save(dir.join("gt").join("s2.png"))
         .unwrap();
-    tessera()
-        .arg("learn")
-        .arg("--images")
-        .arg(dir.join("images"))
-        .arg("--gt")
-        .arg(dir.join("gt"))
-        .arg("--list")
-        .arg(dir.join("train.txt"))
+    learn_cmd(dir, "train.txt")
         .args(["--classes", "2", "-o"])
         .arg(dir.join("m.json"))
         .assert()
@@ -177,14 +177,7 @@ fn bad_inputs_are_named() {
     assert!(!dir.join("m.json").exists());
     // A missing image.
     std::fs::write(dir.join("list.txt"), "nope\n").unwrap();
-    tessera()
-        .arg("learn")
-        .arg("--images")
-        .arg(dir.join("images"))
-        .arg("--gt")
-        .arg(dir.join("gt"))
-        .arg("--list")
-        .arg(dir.join("list.txt"))
+    learn_cmd(dir, "list.txt")
         .arg("-o")
         .arg(dir.join("m.json"))
         .assert()

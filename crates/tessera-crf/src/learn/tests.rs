@@ -41,6 +41,14 @@ fn params(pairwise: bool, inference: Inference) -> LearnParams {
     }
 }
 
+/// The trace is sound ([`check_trace`]) and `model` labels every sample of `data` right.
+fn labels_every_sample(model: &Model, report: &FitReport, data: &[Sample]) {
+    check_trace(report);
+    for s in data {
+        assert_eq!(predict(model, &s.features).unwrap(), s.labels);
+    }
+}
+
 fn check_trace(report: &FitReport) {
     // The dual objective never decreases (BCFW's line search); the primal is never below the
     // dual (weak duality: the oracles here are exact); the weights returned are those with the
@@ -71,15 +79,12 @@ fn separable_chain_needs_the_pairwise_term() {
     // The CRF, with an exact oracle on chains (TRW-S), separates the data: every training
     // chain is labelled right, and BCFW converges.
     let (model, report) = fit(&data, &params(true, Inference::Trws), None).unwrap();
-    check_trace(&report);
     assert!(
         report.converged,
         "gap {} primal {}",
         report.gap, report.primal
     );
-    for s in &data {
-        assert_eq!(predict(&model, &s.features).unwrap(), s.labels);
-    }
+    labels_every_sample(&model, &report, &data);
     // Scaling the edge features in training changes the regularisation, not the scores'
     // meaning: the scaled model separates the chains too.
     let scaled = LearnParams {
@@ -87,10 +92,7 @@ fn separable_chain_needs_the_pairwise_term() {
         ..params(true, Inference::Trws)
     };
     let (model3, report) = fit(&data, &scaled, None).unwrap();
-    check_trace(&report);
-    for s in &data {
-        assert_eq!(predict(&model3, &s.features).unwrap(), s.labels);
-    }
+    labels_every_sample(&model3, &report, &data);
     // The unary-only model cannot: the nodes after the first look the same in both classes.
     let (unary, report) = fit(&data, &params(false, Inference::Trws), None).unwrap();
     check_trace(&report);
@@ -122,15 +124,12 @@ fn separable_unary_problem_is_learned_exactly() {
         ..params(false, Inference::Expansion)
     };
     let (model, report) = fit(&data, &p, None).unwrap();
-    check_trace(&report);
     assert!(
         report.converged,
         "gap {} primal {}",
         report.gap, report.primal
     );
-    for s in &data {
-        assert_eq!(predict(&model, &s.features).unwrap(), s.labels);
-    }
+    labels_every_sample(&model, &report, &data);
 }
 
 #[test]
