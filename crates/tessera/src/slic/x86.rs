@@ -10,23 +10,23 @@ use super::*;
 /// [`assign_band_with`] compiled for AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) fn assign_band_avx2<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    assign_band_with::<C, AVX2, L1>(ctx, y0, labels, dist);
+    assign_band_with::<C, AVX2, L1>(ctx, band, labels, dist);
 }
 
 /// [`assign_band_with`] compiled for AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(super) fn assign_band_avx512<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    assign_band_with::<C, AVX512, L1>(ctx, y0, labels, dist);
+    assign_band_with::<C, AVX512, L1>(ctx, band, labels, dist);
 }
 
 /// [`window_portable`] eight pixels at a time with AVX2, the same operations in the same
@@ -35,7 +35,7 @@ pub(super) fn assign_band_avx512<const C: usize, const L1: bool>(
 #[target_feature(enable = "avx2")]
 #[allow(clippy::needless_range_loop)] // channels index three arrays in step
 pub(super) fn window_avx2<const C: usize, const L1: bool>(
-    win: &Window<'_, C>,
+    win: &Window<'_>,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
@@ -53,7 +53,8 @@ pub(super) fn window_avx2<const C: usize, const L1: bool>(
     // `abs` clears the sign bit, as `f32::abs` does.
     let sign = _mm256_set1_ps(-0.0);
     let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(win.label as i32));
-    let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(win.col[c]));
+    let col = win.col_array::<C>();
+    let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(col[c]));
     let xt = win.xterm.as_ptr();
     for (r, &dy2) in win.dy.iter().enumerate() {
         let vdy = _mm256_set1_ps(dy2);
@@ -134,7 +135,7 @@ pub(super) fn window_avx2<const C: usize, const L1: bool>(
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::needless_range_loop)] // channels index three arrays in step
 pub(super) fn window_avx512<const C: usize, const L1: bool>(
-    win: &Window<'_, C>,
+    win: &Window<'_>,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
@@ -146,7 +147,8 @@ pub(super) fn window_avx512<const C: usize, const L1: bool>(
     let unit = win.a == 1.0;
     let vmax = _mm512_set1_ps(f32::MAX);
     let vlabel = _mm512_set1_epi32(win.label as i32);
-    let vcol: [__m512; C] = std::array::from_fn(|c| _mm512_set1_ps(win.col[c]));
+    let col = win.col_array::<C>();
+    let vcol: [__m512; C] = std::array::from_fn(|c| _mm512_set1_ps(col[c]));
     let xt = win.xterm.as_ptr();
     for (r, &dy2) in win.dy.iter().enumerate() {
         let vdy = _mm512_set1_ps(dy2);
@@ -414,13 +416,13 @@ mod tests {
         assert!(hits > 1000, "the test windows hold the label: {hits}");
     }
 
-    /// A window kernel on three channels.
-    type Kernel = fn(&Window<'_, 3>, &mut [u32], &mut [f32]);
+    /// A window kernel.
+    type Kernel = fn(&Window<'_>, &mut [u32], &mut [f32]);
 
     /// Runs `kernel` on a copy of the starting maps, returns the labels and distance bits.
-    fn run_window<const C: usize>(
-        kernel: impl Fn(&Window<'_, C>, &mut [u32], &mut [f32]),
-        win: &Window<'_, C>,
+    fn run_window(
+        kernel: impl Fn(&Window<'_>, &mut [u32], &mut [f32]),
+        win: &Window<'_>,
         start: &(Vec<u32>, Vec<f32>),
     ) -> (Vec<u32>, Vec<u32>) {
         let (mut l, mut d) = start.clone();
@@ -472,7 +474,7 @@ mod tests {
                         step: stride * w,
                         dy: &dy[..rows.min((h - 1) / stride)],
                         xterm: &xterm,
-                        col: [5.0, 6.0, 7.0],
+                        col: &[5.0, 6.0, 7.0],
                         a,
                         label: 9,
                     };
