@@ -94,11 +94,13 @@ impl Grid {
             let e = ((p + r + 1).max(0) as usize).min(hi);
             s..e.max(s)
         };
-        (
-            clip(0, 0, self.shape.d),
-            clip(1, y0, y1),
-            clip(2, 0, self.shape.w),
-        )
+        // An image's one slice needs no clipping (and the 2-D path no extra work).
+        let zs = if self.shape.is_volume() {
+            clip(0, 0, self.shape.d)
+        } else {
+            0..1
+        };
+        (zs, clip(1, y0, y1), clip(2, 0, self.shape.w))
     }
 
     pub(super) fn span(&self, i: usize, cell: f64) -> (usize, usize) {

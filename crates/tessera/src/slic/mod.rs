@@ -525,6 +525,16 @@ impl Slic {
 /// e.g. distances that overflow) the spatially nearest centre (in pixels), so that every
 /// pixel inside the mask is labelled.
 fn label_leftovers(shape: Shape, centres: &Centres, mask: Option<&[bool]>, labels: &mut [u32]) {
+    // Almost always there is none: a branch-free scan finds that out fast.
+    let missing = match mask {
+        None => labels.iter().fold(false, |any, &l| any | (l == UNLABELLED)),
+        Some(m) => labels.iter().zip(m).fold(false, |any, (&l, &inside)| {
+            any | (inside & (l == UNLABELLED))
+        }),
+    };
+    if !missing {
+        return;
+    }
     let (w, slice) = (shape.w, shape.slice());
     for (p, l) in labels.iter_mut().enumerate() {
         if *l != UNLABELLED || mask.is_some_and(|m| !m[p]) {
@@ -582,6 +592,13 @@ impl Centres {
     /// Centre `k`'s position (slice, row, column).
     fn at(&self, k: usize) -> [f32; 3] {
         [self.z[k], self.y[k], self.x[k]]
+    }
+
+    /// Moves centre `k` to `at` (slice, row, column) and gives it the features `colour`.
+    fn set(&mut self, k: usize, at: [f32; 3], colour: &[f32]) {
+        [self.z[k], self.y[k], self.x[k]] = at;
+        let ch = self.channels;
+        self.colour[k * ch..(k + 1) * ch].copy_from_slice(colour);
     }
 
     /// Centre `k`'s feature vector.

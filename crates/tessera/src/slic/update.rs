@@ -23,66 +23,67 @@ pub(super) fn update_centres<const C: usize>(
     grid: &Grid,
     rows: Rows,
 ) {
-    let ch = centres.channels;
-    let mut colour = centres.colour.clone();
-    let mut at: Vec<Option<[f32; 3]>> = vec![None; centres.len()];
     let cs: &Centres = centres;
-    colour
-        .par_chunks_mut(ch.max(1))
-        .zip(at.par_iter_mut())
-        .enumerate()
-        .with_min_len(16)
-        .for_each(|(k, (colour, at))| {
-            let (zs, ys, xs) = grid.window(cs.at(k), 0, shape.h);
-            if zs.is_empty() || ys.is_empty() || xs.is_empty() {
-                return;
-            }
-            let win = SumWindow {
-                shape,
-                labels,
-                label: k as u32,
-                zs,
-                ys,
-                xs: xs.clone(),
-                rows,
-            };
-            let (count, y, x, z) = if C > 0 {
+    let window = |k: usize| {
+        let (zs, ys, xs) = grid.window(cs.at(k), 0, shape.h);
+        (!zs.is_empty() && !ys.is_empty() && !xs.is_empty()).then_some(SumWindow {
+            shape,
+            labels,
+            label: k as u32,
+            zs,
+            ys,
+            xs,
+            rows,
+        })
+    };
+    let nc = centres.len();
+    if C > 0 {
+        let means: Vec<Option<([f32; 3], [f32; C])>> = (0..nc)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|k| {
+                let win = window(k)?;
                 let s = win.sums::<C>(planes);
-                write_means(colour, &s.colour, s.count);
-                (s.count, s.y, s.x, s.z)
-            } else {
+                let n = s.count as f64;
+                (s.count > 0).then(|| {
+                    (
+                        win.mean_position(s.count, s.y, s.x, s.z),
+                        std::array::from_fn(|c| (s.colour[c] / n) as f32),
+                    )
+                })
+            })
+            .collect();
+        for (k, mean) in means.into_iter().enumerate() {
+            if let Some((at, colour)) = mean {
+                centres.set(k, at, &colour);
+            }
+        }
+    } else {
+        let means: Vec<Option<([f32; 3], Vec<f32>)>> = (0..nc)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|k| {
+                let win = window(k)?;
+                let mut colour = vec![0.0f32; planes.len()];
                 let mut first = None;
                 for (b, block) in planes.chunks(FIXED_CHANNELS).enumerate() {
                     let out = &mut colour[b * FIXED_CHANNELS..][..block.len()];
-                    let (s, z) = match block.len() {
+                    let sums = match block.len() {
                         1 => win.block::<1>(block, out),
                         2 => win.block::<2>(block, out),
                         3 => win.block::<3>(block, out),
                         _ => win.block::<4>(block, out),
                     };
-                    first.get_or_insert((s.0, s.1, s.2, z));
+                    first.get_or_insert(sums);
                 }
-                match first {
-                    Some(f) => f,
-                    None => return,
-                }
-            };
-            if count > 0 {
-                let n = count as f64;
-                *at = Some([
-                    (z as f64 / n) as f32,
-                    (y as f64 / n) as f32,
-                    ((x as f64 + n * xs.start as f64) / n) as f32,
-                ]);
+                let (count, y, x, z) = first?;
+                (count > 0).then(|| (win.mean_position(count, y, x, z), colour))
+            })
+            .collect();
+        for (k, mean) in means.into_iter().enumerate() {
+            if let Some((at, colour)) = mean {
+                centres.set(k, at, &colour);
             }
-        });
-    for (k, p) in at.into_iter().enumerate() {
-        if let Some([z, y, x]) = p {
-            centres.z[k] = z;
-            centres.y[k] = y;
-            centres.x[k] = x;
-            let cell = k * ch..(k + 1) * ch;
-            centres.colour[cell.clone()].copy_from_slice(&colour[cell]);
         }
     }
 }
@@ -116,11 +117,22 @@ impl SumWindow<'_> {
     }
 
     /// [`SumWindow::sums`] over one block of `B` planes, writing their means into `out`;
-    /// returns the count, row and column sums and the slice sum.
-    fn block<const B: usize>(&self, planes: &[&[f32]], out: &mut [f32]) -> ((u64, u64, u64), u64) {
+    /// returns the count and the row, column and slice sums.
+    fn block<const B: usize>(&self, planes: &[&[f32]], out: &mut [f32]) -> (u64, u64, u64, u64) {
         let s = self.sums::<B>(planes);
         write_means(out, &s.colour, s.count);
-        ((s.count, s.y, s.x), s.z)
+        (s.count, s.y, s.x, s.z)
+    }
+
+    /// The mean position (slice, row, column) of `count > 0` pixels from the sums of their
+    /// slices, rows and columns (counted from the window's first column).
+    fn mean_position(&self, count: u64, y: u64, x: u64, z: u64) -> [f32; 3] {
+        let n = count as f64;
+        [
+            (z as f64 / n) as f32,
+            (y as f64 / n) as f32,
+            ((x as f64 + n * self.xs.start as f64) / n) as f32,
+        ]
     }
 }
 
