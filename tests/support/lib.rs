@@ -1,6 +1,8 @@
 //! Shared helpers for the workspace-level golden tests and benchmarks.
 
 use image::DynamicImage;
+
+pub mod phantom;
 use std::path::{Path, PathBuf};
 
 /// The repository root.
