@@ -138,7 +138,9 @@ fn segment(args: &[String]) -> Result<(), String> {
         .install(|| slic.segment(&image))
         .map_err(|e| format!("{}: {e}", input.display()))?;
     let seconds = start.elapsed().as_secs_f64();
-    let cpu = cpu_ns().zip(cpu_before).map_or(0.0, |(a, b)| a.saturating_sub(b) as f64 * 1e-9);
+    let cpu = cpu_ns()
+        .zip(cpu_before)
+        .map_or(0.0, |(a, b)| a.saturating_sub(b) as f64 * 1e-9);
     let after = peak_memory_kib();
     let count = seg.count();
     let labels =

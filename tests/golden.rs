@@ -109,3 +109,28 @@ fn comparison_sees_changes_but_not_renumbering() {
     assert_eq!(changed_fraction(&[1, 1, 2, 2], &[5, 5, 7, 7]), 0.0);
     assert_eq!(changed_fraction(&[1, 1, 2, 2], &[1, 1, 1, 2]), 0.25);
 }
+
+/// 3-D SLIC on a generated phantom (24 x 48 x 48 voxels, spacing 1.5 x 1 x 1): the volume's
+/// slices, stacked top to bottom, are compared as one tall label map (a partition of the
+/// voxels either way), and the overlay shows every slice with its supervoxel boundaries.
+#[test]
+fn volume_golden_matches() {
+    use tessera::Segmentation;
+    use tessera_suite::phantom::{PhantomSpec, phantom};
+    let p = phantom(&PhantomSpec::small(3));
+    let slic = Slic {
+        n_segments: 60,
+        spacing: [1.5, 1.0, 1.0],
+        ..Slic::default()
+    };
+    let seg = slic.segment(&p.image).expect("SLIC segments the phantom");
+    assert_eq!(seg.disconnected_count(), 0, "supervoxels are 6-connected");
+    let [d, h, w] = p.shape.map(|v| v as u32);
+    let stacked = Segmentation::from_labels(w, d * h, seg.labels().to_vec()).expect("sizes");
+    let slices = Image::new(w, d * h, 1, p.image.samples().clone()).expect("sizes");
+    let overlay =
+        mark_boundaries(&slices.to_rgb8(), &stacked, &BoundaryStyle::default()).expect("sizes");
+    if let Err(e) = check_golden("phantom.slic3d", &stacked, &overlay, TOLERANCE) {
+        panic!("{e}");
+    }
+}
