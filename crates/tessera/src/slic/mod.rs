@@ -96,9 +96,10 @@ pub struct Slic {
     pub sigma: [f32; 3],
     /// Voxel spacing `[slices, rows, columns]` (`[1, 1, 1]`; the slices entry is ignored for
     /// 2-D images): it weights the distance along each axis and shapes the seed grid, whose
-    /// cells are as close to cubes in these units as the volume allows (so a volume with
-    /// slices 2.5 apart and pixels 0.7 wide gets about 3.6 times fewer cells along the slices
-    /// than along the rows, for the same extent in voxels).
+    /// cells are as close to cubes in these units as the volume allows (so with slices 2.5
+    /// apart and pixels 0.7 wide a cell spans about 3.6 times fewer slices than rows).
+    /// scikit-image weights distances by `spacing` the same way but lays its grid out in
+    /// voxels.
     pub spacing: [f32; 3],
     /// Cluster in CIELAB. `None` (the default) converts 3-channel images to L*a*b* and grey
     /// images to L* (so that `compactness` means the same for grey and colour, unlike
