@@ -373,6 +373,9 @@ mod tests {
     use super::*;
     use crate::slic::assign::window_any;
 
+    /// A run of a kernel for any channel count on (labels, distances, scratch).
+    type AnyKernel<'a> = &'a dyn Fn(&mut [u32], &mut [f32], &mut [f32]);
+
     #[test]
     fn any_channel_kernels_agree_bit_for_bit() {
         // The kernel for any channel count, compiled for AVX2 and for AVX-512F, against its
@@ -432,7 +435,7 @@ mod tests {
                             .collect::<Vec<f32>>(),
                     );
                     let mut scratch = vec![0.0f32; len];
-                    let mut run = |kernel: &dyn Fn(&mut [u32], &mut [f32], &mut [f32])| {
+                    let mut run = |kernel: AnyKernel<'_>| {
                         let (mut l, mut d) = start.clone();
                         kernel(&mut l, &mut d, &mut scratch);
                         (l, d.iter().map(|v| v.to_bits()).collect::<Vec<u32>>())
@@ -455,7 +458,7 @@ mod tests {
                         assert_eq!(fixed, expect, "fixed 3 len {len} a {a} L1 {manhattan}");
                     }
                     // SAFETY (of each call): run only when the CPU has the feature.
-                    let vector: [(bool, &dyn Fn(&mut [u32], &mut [f32], &mut [f32])); 4] = [
+                    let vector: [(bool, AnyKernel<'_>); 4] = [
                         (avx2 && !manhattan, &|l, d, s| unsafe {
                             window_any_avx2::<false>(&win, l, d, s)
                         }),
