@@ -288,7 +288,7 @@ impl AlgoParams {
                 n_segments: segments,
                 compactness: self.slic.compactness,
                 max_iterations: self.slic.iterations,
-                sigma: self.slic.sigma,
+                sigma: [self.slic.sigma; 3],
                 slic_zero: self.slic.slic_zero,
                 enforce_connectivity: !self.slic.no_connectivity,
                 convert_to_lab: self.slic.no_lab.then_some(false),
