@@ -1,5 +1,6 @@
 //! k-means superpixel speed at BSDS size (481x321, 400 segments) and at 1920x1080 (2000
-//! segments), grid seeding, on one thread and on all threads. Run: `cargo bench --bench kmeans`.
+//! segments), grid seeding, on one thread and on all threads; and on an 8-channel 481x321
+//! image (its channels rescaled to 0..1, compactness 0.1). Run: `cargo bench --bench kmeans`.
 
 mod common;
 
@@ -23,6 +24,14 @@ fn bench(c: &mut Criterion) {
         };
         common::on_1_and_2_threads(&mut group, &format!("{name}/k{k}"), &img, &kmeans);
     }
+    group.sample_size(20);
+    let eight = common::eight_channels(&resized(&photo, 481, 321));
+    let kmeans = KMeans {
+        n_segments: 400,
+        compactness: 0.1,
+        ..KMeans::default()
+    };
+    common::on_1_and_2_threads(&mut group, "481x321x8/k400", &eight, &kmeans);
     group.finish();
 }
 

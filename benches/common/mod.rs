@@ -28,3 +28,28 @@ pub fn on_1_and_2_threads(
         );
     }
 }
+
+/// An 8-channel 8-bit image made from an RGB photo, for the many-channel cases: R, G, B,
+/// grey, the inverses of R and G, and the means of R and B and of G and B.
+#[allow(dead_code)] // not every benchmark has a many-channel case
+pub fn eight_channels(photo: &image::DynamicImage) -> Image {
+    let rgb = photo.to_rgb8();
+    let samples = rgb
+        .pixels()
+        .flat_map(|p| {
+            let [r, g, b] = p.0.map(u16::from);
+            [
+                r,
+                g,
+                b,
+                (r * 3 + g * 6 + b) / 10,
+                255 - r,
+                255 - g,
+                (r + b) / 2,
+                (g + b) / 2,
+            ]
+            .map(|v| v as u8)
+        })
+        .collect();
+    Image::new(rgb.width(), rgb.height(), 8, tessera::Samples::U8(samples)).expect("sizes match")
+}

@@ -9,6 +9,13 @@
 //! With `compactness = 0` position is ignored and the algorithm is plain colour quantisation
 //! into `n_segments` colours (turn `enforce_connectivity` off to keep one label per colour).
 //!
+//! Any channel count from 1 to [`KMeans::MAX_CHANNELS`]: grey and RGB images are clustered
+//! in CIELAB (L\* for grey), other channel counts on the channels rescaled jointly to 0..1,
+//! as scikit-image's `slic` does without CIELAB (so, as there, a `compactness` near 0.1 rather
+//! than 10 balances them against position). The clustering is compiled for a set of channel
+//! counts; other counts are padded up to the next one with zeros, which add exactly nothing to
+//! any distance. 2-D images only.
+//!
 //! Centres start on a regular grid ([`KMeansInit::Grid`]) or by k-means++ seeding (Arthur &
 //! Vassilvitskii 2007, [`KMeansInit::PlusPlus`]) drawn from a ChaCha8 generator seeded with
 //! [`KMeans::seed`]. Lloyd iterations stop after `max_iterations` or once no centre moves by
@@ -68,7 +75,9 @@ pub enum KMeansInit {
     PlusPlus,
 }
 
-/// k-means superpixel parameters: Lloyd's algorithm over every pixel in CIELAB plus weighted position, then connectivity enforcement.
+/// k-means superpixel parameters: Lloyd's algorithm over every pixel in CIELAB (or the
+/// channels rescaled to 0..1, for other than 1 or 3 channels) plus weighted position, then
+/// connectivity enforcement.
 ///
 /// ```
 /// use tessera::{Image, KMeans, Superpixels};
@@ -170,18 +179,40 @@ impl Superpixels for KMeans {
         image.require_2d("k-means")?;
         self.validate()?;
         let c = image.channels();
-        let planes = color::lab_planes(image).ok_or_else(|| {
-            Error::UnsupportedFormat(format!("k-means needs 1 or 3 channels, got {c}"))
-        })?;
-        let (w, h) = (image.width(), image.height());
-        match planes.len() {
-            1 => Ok(self.cluster::<3>(w, h, &planes)),
-            _ => Ok(self.cluster::<5>(w, h, &planes)),
+        if c > Self::MAX_CHANNELS {
+            return Err(Error::UnsupportedFormat(format!(
+                "k-means handles 1 to {} channels, the image has {c}",
+                Self::MAX_CHANNELS
+            )));
         }
+        let planes = color::lab_planes(image).unwrap_or_else(|| {
+            let mut planes = image.to_planes();
+            color::rescale_jointly(&mut planes, 1.0);
+            planes
+        });
+        let (w, h) = (image.width(), image.height());
+        // Features: the colour planes (zeros after them up to the compiled count), x, y.
+        Ok(match planes.len() {
+            1 => self.cluster::<3>(w, h, &planes),
+            2 => self.cluster::<4>(w, h, &planes),
+            3 => self.cluster::<5>(w, h, &planes),
+            4 => self.cluster::<6>(w, h, &planes),
+            5..=6 => self.cluster::<8>(w, h, &planes),
+            7..=8 => self.cluster::<10>(w, h, &planes),
+            9..=12 => self.cluster::<14>(w, h, &planes),
+            13..=16 => self.cluster::<18>(w, h, &planes),
+            17..=24 => self.cluster::<26>(w, h, &planes),
+            25..=32 => self.cluster::<34>(w, h, &planes),
+            33..=48 => self.cluster::<50>(w, h, &planes),
+            _ => self.cluster::<66>(w, h, &planes),
+        })
     }
 }
 
 impl KMeans {
+    /// The largest channel count accepted.
+    pub const MAX_CHANNELS: usize = 64;
+
     /// Runs Lloyd's algorithm on features of `D` dimensions: `D - 2` colour planes, then x
     /// and y.
     fn cluster<const D: usize>(
@@ -250,7 +281,8 @@ impl KMeans {
     }
 }
 
-/// One feature vector per pixel: the colour planes, then `weight * x` and `weight * y`.
+/// One feature vector per pixel: the colour planes (zeros after them, when there are fewer
+/// than `D - 2`), then `weight * x` and `weight * y`.
 fn features<const D: usize>(w: usize, n: usize, planes: &[Vec<f32>], weight: f32) -> Vec<[f32; D]> {
     let c = D - 2;
     let mut points = vec![[0.0f32; D]; n];
@@ -1068,8 +1100,70 @@ mod tests {
         }
     }
 
+    #[test]
+    fn many_channels_pad_exactly() {
+        // Without CIELAB: 2 channels, and the same with 2, 3 or 5 constant channels more (4:
+        // compiled; 5 and 7: padded to 6 and 8), inside the data's range so that the joint
+        // rescaling is the same, give the same superpixels.
+        let base = crate::test_support::noisy_image(41, 29, 2, 6);
+        let Samples::U8(b) = base.samples() else {
+            unreachable!()
+        };
+        let (lo, hi) = (*b.iter().min().unwrap(), *b.iter().max().unwrap());
+        assert!(hi - lo > 100);
+        let km = KMeans {
+            n_segments: 30,
+            compactness: 0.2,
+            ..KMeans::default()
+        };
+        let want = km.segment(&base).unwrap();
+        assert!(want.count() > 15, "{}", want.count());
+        for extra in [2usize, 3, 5] {
+            let s: Vec<u8> = b
+                .chunks_exact(2)
+                .flat_map(|px| px.iter().copied().chain((0..extra).map(|e| lo + e as u8)))
+                .collect();
+            let img = Image::new(41, 29, (2 + extra) as u16, Samples::U8(s)).unwrap();
+            assert_eq!(km.segment(&img).unwrap(), want, "{extra} extra channels");
+        }
+        // The channels are rescaled jointly: the same data as floats in 0..1000 gives the
+        // same result.
+        let f: Vec<f32> = b.iter().map(|&v| f32::from(v) * 4.0).collect();
+        let floats = Image::new(41, 29, 2, Samples::F32(f)).unwrap();
+        assert_eq!(km.segment(&floats).unwrap(), want);
+        let c = KMeans::MAX_CHANNELS + 1;
+        let wide = Image::new(2, 2, c as u16, Samples::U8(vec![0; 4 * c])).unwrap();
+        assert!(matches!(
+            km.segment(&wide),
+            Err(Error::UnsupportedFormat(_))
+        ));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn guarantees_hold_for_any_channel_count(
+            w in 1u32..20, h in 1u32..20, c in 1u8..=12, k in 1u32..30, m in 0.0f32..2.0,
+            plus in any::<bool>(), connect in any::<bool>(), seed in any::<u64>(),
+        ) {
+            let img = crate::test_support::noisy_image(w, h, c, seed);
+            let seg = KMeans {
+                n_segments: k,
+                compactness: m,
+                init: if plus { KMeansInit::PlusPlus } else { KMeansInit::Grid },
+                seed,
+                enforce_connectivity: connect,
+                ..KMeans::default()
+            }.segment(&img).unwrap();
+            prop_assert!(Segmentation::from_labels(w, h, seg.labels().to_vec()).is_ok());
+            prop_assert_eq!(seg.unlabelled_count(), 0);
+            if connect {
+                prop_assert_eq!(seg.disconnected_count(), 0);
+            } else {
+                prop_assert!(seg.count() <= k);
+            }
+        }
+
         #[test]
         fn guarantees_hold(
             w in 1u32..24, h in 1u32..24, k in 1u32..40, m in 0.0f32..30.0,

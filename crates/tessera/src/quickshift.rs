@@ -10,6 +10,12 @@
 //! in that window; links longer than `max_dist` are cut, and each tree of the remaining
 //! forest is a segment.
 //!
+//! Any channel count from 1 to [`Quickshift::MAX_CHANNELS`]: without CIELAB the channels
+//! are used as scikit-image's `img_as_float` gives them (integer samples scaled to 0..1,
+//! float samples as they are; scikit-image's `quickshift` does not rescale them either). The
+//! search is compiled for a set of channel counts; other counts are padded up to the next one
+//! with planes of zeros, which add exactly nothing to any distance. 2-D images only.
+//!
 //! Differences from scikit-image, all deliberate:
 //! - Equal densities are ordered by a hash of the pixel index and `seed` (scikit-image adds
 //!   Gaussian noise of standard deviation 1e-5 from a generator seeded with `rng`): the same
@@ -78,8 +84,9 @@ pub struct Quickshift {
     /// anything else (0: none).
     pub sigma: f32,
     /// Work in CIELAB (true), as scikit-image's `convert2lab`: 3-channel images become
-    /// L\*a\*b\*, grey images L\* (scikit-image refuses grey images here). With false, the
-    /// channels are used as they are (integer samples scaled to 0..1).
+    /// L\*a\*b\*, grey images L\* (scikit-image refuses grey images here); any other channel
+    /// count is refused, as scikit-image does. With false, the channels are used as they are
+    /// (integer samples scaled to 0..1).
     pub convert_to_lab: bool,
     /// Seed of the order given to pixels of equal density (42, scikit-image's `rng`).
     pub seed: u64,
@@ -106,6 +113,19 @@ impl Default for Quickshift {
             enforce_connectivity: true,
         }
     }
+}
+
+/// The channel counts the link search is compiled for (see the module documentation).
+const WIDTHS: [usize; 12] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
+
+/// `planes`, then `zeros` up to `C` planes.
+fn padded<'a, const C: usize>(planes: &[&'a [f32]], zeros: &'a [f32]) -> [&'a [f32]; C] {
+    std::array::from_fn(|i| planes.get(i).copied().unwrap_or(zeros))
+}
+
+impl Quickshift {
+    /// The largest channel count accepted.
+    pub const MAX_CHANNELS: usize = WIDTHS[WIDTHS.len() - 1];
 }
 
 impl Superpixels for Quickshift {
@@ -146,16 +166,37 @@ impl Superpixels for Quickshift {
     fn segment(&self, image: &Image) -> Result<Segmentation> {
         image.require_2d("quickshift")?;
         self.validate()?;
+        let c = image.channels();
+        if c > Self::MAX_CHANNELS {
+            return Err(Error::UnsupportedFormat(format!(
+                "quickshift handles 1 to {} channels, the image has {c}",
+                Self::MAX_CHANNELS
+            )));
+        }
         let planes = self.features(image)?;
         let (w, h) = (image.width() as usize, image.height() as usize);
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
-        let parent = match refs.len() {
-            1 => self.link::<1>(w, h, [refs[0]]),
-            2 => self.link::<2>(w, h, [refs[0], refs[1]]),
-            3 => self.link::<3>(w, h, [refs[0], refs[1], refs[2]]),
-            4 => self.link::<4>(w, h, [refs[0], refs[1], refs[2], refs[3]]),
-            c => return Err(Error::UnsupportedFormat(format!("{c} channels"))),
+        let zeros = if WIDTHS.contains(&refs.len()) {
+            Vec::new()
+        } else {
+            vec![0.0f32; w * h]
         };
+        let z = zeros.as_slice();
+        let parent = match refs.len() {
+            1 => self.link::<1>(w, h, padded(&refs, z)),
+            2 => self.link::<2>(w, h, padded(&refs, z)),
+            3 => self.link::<3>(w, h, padded(&refs, z)),
+            4 => self.link::<4>(w, h, padded(&refs, z)),
+            5..=6 => self.link::<6>(w, h, padded(&refs, z)),
+            7..=8 => self.link::<8>(w, h, padded(&refs, z)),
+            9..=12 => self.link::<12>(w, h, padded(&refs, z)),
+            13..=16 => self.link::<16>(w, h, padded(&refs, z)),
+            17..=24 => self.link::<24>(w, h, padded(&refs, z)),
+            25..=32 => self.link::<32>(w, h, padded(&refs, z)),
+            33..=48 => self.link::<48>(w, h, padded(&refs, z)),
+            _ => self.link::<64>(w, h, padded(&refs, z)),
+        };
+        drop(zeros);
         let mut roots = tree_roots(parent);
         let (width, height) = (image.width(), image.height());
         if !self.enforce_connectivity {
@@ -183,7 +224,10 @@ impl Quickshift {
             color::lab_planes(image).ok_or_else(|| {
                 Error::param(
                     "convert_to_lab",
-                    format!("CIELAB needs 1 or 3 channels, the image has {c}"),
+                    format!(
+                        "CIELAB needs 1 or 3 channels, the image has {c} (set convert_to_lab \
+                         to false to use the channels as they are)"
+                    ),
                 )
             })?
         } else {
@@ -784,17 +828,60 @@ mod tests {
         assert_eq!(other_seed.width(), 90);
     }
 
+    #[test]
+    fn many_channels_pad_exactly() {
+        // Constant extra channels add exactly nothing to any distance: 3 channels, and the same
+        // with 1, 3 or 5 constant channels more (4: compiled; 6 and 8: 4 and 5 padded), give
+        // the same segments.
+        let base = crate::test_support::noisy_image(37, 23, 3, 4);
+        let Samples::U8(b) = base.samples() else {
+            unreachable!()
+        };
+        let qs = Quickshift {
+            kernel_size: 2.0,
+            max_dist: 6.0,
+            convert_to_lab: false,
+            min_size: 5,
+            ..Quickshift::default()
+        };
+        let want = qs.segment(&base).unwrap();
+        for extra in [1usize, 3, 5] {
+            let s: Vec<u8> = b
+                .chunks_exact(3)
+                .flat_map(|px| px.iter().copied().chain((0..extra).map(|e| 40 * e as u8)))
+                .collect();
+            let img = Image::new(37, 23, (3 + extra) as u16, Samples::U8(s)).unwrap();
+            assert_eq!(qs.segment(&img).unwrap(), want, "{extra} extra channels");
+        }
+        // CIELAB needs 1 or 3 channels; more than MAX_CHANNELS are refused.
+        let eight = crate::test_support::noisy_image(5, 4, 8, 1);
+        let err = Quickshift::default().segment(&eight).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidParameter {
+                name: "convert_to_lab",
+                ..
+            }
+        ));
+        let c = Quickshift::MAX_CHANNELS + 1;
+        let wide = Image::new(2, 2, c as u16, Samples::U8(vec![0; 4 * c])).unwrap();
+        assert!(matches!(
+            qs.segment(&wide),
+            Err(Error::UnsupportedFormat(_))
+        ));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn guarantees_hold(
-            w in 1u32..20, h in 1u32..20, c in 1u8..=3, seed in any::<u64>(),
+            w in 1u32..20, h in 1u32..20, c in 1u8..=10, seed in any::<u64>(),
             ratio in 0.0f32..1.5, kernel_size in 1.0f32..4.0, max_dist in 0.0f32..20.0,
             sigma in 0.0f32..1.5, min_size in 0u32..12,
         ) {
             let img = crate::test_support::noisy_image(w, h, c, seed);
             let qs = Quickshift {
-                ratio, kernel_size, max_dist, sigma, convert_to_lab: c != 2, seed, min_size,
+                ratio, kernel_size, max_dist, sigma, convert_to_lab: c == 1 || c == 3, seed, min_size,
                 enforce_connectivity: true,
             };
             let seg = qs.segment(&img).unwrap();
