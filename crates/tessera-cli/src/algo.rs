@@ -278,6 +278,27 @@ impl AlgoArgs {
     pub fn describe(&self, algo: Algo, segments: u32) -> Value {
         self.params.describe(algo, segments)
     }
+
+    /// The configured algorithm for a volume whose voxels measure `spacing` (Z, Y, X), and a
+    /// warning when the algorithm does not use the spacing and it is not 1, 1, 1.
+    pub fn build_for_volume(
+        &self,
+        algo: Algo,
+        segments: u32,
+        spacing: [f32; 3],
+    ) -> Result<(Boxed, Option<String>)> {
+        let boxed = self.params.build(algo, segments)?;
+        let warning = (spacing != [1.0; 3]).then(|| {
+            format!(
+                "{} does not use the voxel spacing ({}, {}, {}): its voxels are taken as cubes",
+                algo.name(),
+                spacing[0],
+                spacing[1],
+                spacing[2]
+            )
+        });
+        Ok((boxed, warning))
+    }
 }
 
 impl AlgoParams {
