@@ -473,9 +473,12 @@ fn load_npy(path: &Path, max_voxels: u64) -> Result<Volume> {
     let mut file =
         BufReader::new(File::open(path).map_err(|e| anyhow!("cannot open the file: {e}"))?);
     let header = Header::from_reader(&mut file).map_err(|e| {
+        // The header parser's message goes on to draw the faulty text over several lines.
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
         anyhow!(
             "not a valid .npy file: {}",
-            e.to_string().trim_end_matches('.')
+            first.trim().trim_end_matches([':', '.']).trim_end()
         )
     })?;
     let shape = header.shape.clone();
