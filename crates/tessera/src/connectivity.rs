@@ -27,9 +27,12 @@ pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Result<Segme
 /// slice after slice): every label is split into its 6-connected pieces.
 ///
 /// ```
-/// // Two 2x1 slices: label 5 touches itself across the slices, label 6 does not.
+/// // Two 2x1 slices: each label touches itself across the slices.
+/// let seg = tessera::connectivity::split_components_volume(2, 2, 1, &[5, 6, 5, 6])?;
+/// assert_eq!(seg.labels(), &[0, 1, 0, 1]);
+/// // Swapped in the second slice, no voxel touches its label's other voxel.
 /// let seg = tessera::connectivity::split_components_volume(2, 2, 1, &[5, 6, 6, 5])?;
-/// assert_eq!(seg.labels(), &[0, 1, 1, 0]);
+/// assert_eq!(seg.labels(), &[0, 1, 2, 3]);
 /// let seg = tessera::connectivity::split_components_volume(2, 2, 1, &[5, 6, 5, 5])?;
 /// assert_eq!(seg.count(), 2);
 /// # Ok::<(), tessera::Error>(())
