@@ -244,12 +244,12 @@ fn is_input_name(path: &Path, volumes: bool) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let (extensions, name) = if volumes {
+    let (extensions, base) = if volumes {
         (VOLUME_EXTENSIONS, name.trim_end_matches(".gz"))
     } else {
         (IMAGE_EXTENSIONS, name.as_str())
     };
-    let ext_ok = Path::new(name)
+    let ext_ok = Path::new(base)
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
         .is_some_and(|e| extensions.contains(&e.as_str()));

@@ -855,6 +855,132 @@ mod tests {
         assert!(err.contains("NaN"), "{err}");
     }
 
+    fn tiff_bytes(
+        write: impl FnOnce(&mut tiff::encoder::TiffEncoder<&mut std::io::Cursor<Vec<u8>>>),
+    ) -> Vec<u8> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut enc = tiff::encoder::TiffEncoder::new(&mut buf).unwrap();
+            write(&mut enc);
+        }
+        buf.into_inner()
+    }
+
+    #[test]
+    fn tiff_pages_of_every_sample_type() {
+        use tiff::encoder::colortype::{Gray16, Gray32Float, RGB8, RGBA8};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.tif");
+        // Two 3x2 pages of 16-bit grey.
+        std::fs::write(
+            &p,
+            tiff_bytes(|e| {
+                e.write_image::<Gray16>(3, 2, &[1, 2, 3, 4, 5, 6]).unwrap();
+                e.write_image::<Gray16>(3, 2, &[7, 8, 9, 10, 11, 12])
+                    .unwrap();
+            }),
+        )
+        .unwrap();
+        let v = load_volume(&p, 100).unwrap();
+        assert_eq!(
+            (v.image.depth(), v.image.height(), v.image.width()),
+            (2, 2, 3)
+        );
+        assert_eq!(v.image.samples(), &Samples::U16((1..=12).collect()));
+        assert_eq!(v.spacing, None, "no ImageJ calibration");
+        // RGB and RGBA (alpha dropped) pages.
+        std::fs::write(
+            &p,
+            tiff_bytes(|e| {
+                e.write_image::<RGB8>(1, 1, &[1, 2, 3]).unwrap();
+                e.write_image::<RGB8>(1, 1, &[4, 5, 6]).unwrap();
+            }),
+        )
+        .unwrap();
+        let v = load_volume(&p, 100).unwrap();
+        assert_eq!(v.image.channels(), 3);
+        assert_eq!(v.image.samples(), &Samples::U8(vec![1, 2, 3, 4, 5, 6]));
+        std::fs::write(
+            &p,
+            tiff_bytes(|e| {
+                e.write_image::<RGBA8>(1, 1, &[1, 2, 3, 9]).unwrap();
+                e.write_image::<RGBA8>(1, 1, &[4, 5, 6, 9]).unwrap();
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            load_volume(&p, 100).unwrap().image.samples(),
+            &Samples::U8(vec![1, 2, 3, 4, 5, 6])
+        );
+        // Float pages, values as they are.
+        std::fs::write(
+            &p,
+            tiff_bytes(|e| {
+                e.write_image::<Gray32Float>(2, 1, &[-1.5, 2.0]).unwrap();
+                e.write_image::<Gray32Float>(2, 1, &[0.0, 100.0]).unwrap();
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            load_volume(&p, 100).unwrap().image.samples(),
+            &Samples::F32(vec![-1.5, 2.0, 0.0, 100.0])
+        );
+        // Too many voxels: refused before the second page is decoded.
+        let err = load_volume(&p, 3).unwrap_err();
+        assert!(
+            format!("{err}").contains("more than the limit of 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nifti_extra_dimensions_and_rgb_become_channels() {
+        use nifti::writer::WriterOptions;
+        let dir = tempfile::tempdir().unwrap();
+        // (X, Y, Z, T) = (4, 3, 2, 5): value 1000 t + 100 z + 10 y + x.
+        let arr = ndarray::Array4::<f32>::from_shape_fn((4, 3, 2, 5), |(x, y, z, t)| {
+            (1000 * t + 100 * z + 10 * y + x) as f32
+        });
+        let p = dir.path().join("t.nii");
+        WriterOptions::new(&p).write_nifti(&arr).unwrap();
+        let v = load_volume(&p, 100).unwrap();
+        assert_eq!(
+            (v.image.depth(), v.image.height(), v.image.width()),
+            (2, 3, 4)
+        );
+        assert_eq!(v.image.channels(), 5);
+        assert!(v.notes[0].contains("5 values per voxel"), "{:?}", v.notes);
+        let Samples::F32(s) = v.image.samples() else {
+            panic!("float samples")
+        };
+        // Voxel (x 3, y 2, z 1), channel 4.
+        let voxel = 23; // (z H + y) W + x with H = 3, W = 4
+        assert_eq!(s[voxel * 5 + 4], 4123.0);
+        // RGB24: three bytes a voxel.
+        let rgb = ndarray::Array3::<[u8; 3]>::from_shape_fn((2, 2, 2), |(x, y, z)| {
+            [x as u8, y as u8, z as u8]
+        });
+        let p = dir.path().join("rgb.nii.gz");
+        WriterOptions::new(&p).write_rgb_nifti(&rgb).unwrap();
+        let v = load_volume(&p, 100).unwrap();
+        assert_eq!(v.image.channels(), 3);
+        let Samples::U8(s) = v.image.samples() else {
+            panic!("8-bit samples")
+        };
+        // Voxel (x 1, y 0, z 1).
+        assert_eq!(&s[5 * 3..][..3], &[1, 0, 1]);
+        // A 2-D NIfTI image is not a volume.
+        let p = dir.path().join("flat.nii");
+        WriterOptions::new(&p)
+            .write_nifti(&ndarray::Array2::<u8>::zeros((4, 4)))
+            .unwrap();
+        let err = load_volume(&p, 100).unwrap_err();
+        assert!(
+            format!("{err}").contains("a 2-D image, not a volume"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn imagej_descriptions_are_parsed() {
         let f =
