@@ -295,7 +295,7 @@ fn load_tiff(path: &Path, max_voxels: u64) -> Result<Volume> {
         })?
         .with_limits(limits);
 
-    let (spacing, unit) = tiff_spacing(&mut dec);
+    let (spacing, unit, hyper_channels) = tiff_spacing(&mut dec);
     let mut first: Option<PageKind> = None;
     let mut pages: Vec<PageSamples> = Vec::new();
     loop {
@@ -350,14 +350,33 @@ fn load_tiff(path: &Path, max_voxels: u64) -> Result<Volume> {
     let Some(kind) = first else {
         bail!("the TIFF file has no page");
     };
-    let depth = pages.len();
+    let mut depth = pages.len();
     if depth == 1 {
         bail!(
             "the TIFF file has one page: it is a 2-D image, not a volume (segment it without --volume)"
         );
     }
-    let (channels, _) = tiff_channels(kind.color)?;
-    let samples = join_pages(pages)?;
+    let (mut channels, _) = tiff_channels(kind.color)?;
+    let mut samples = join_pages(pages)?;
+    let mut notes = Vec::new();
+    if hyper_channels > 1 {
+        // An ImageJ hyperstack: its pages run through the channels of each slice first.
+        if channels == 1 && depth % hyper_channels == 0 && depth > hyper_channels {
+            let area = kind.width as usize * kind.height as usize;
+            samples = match samples {
+                Samples::U8(v) => Samples::U8(interleave(&v, area, hyper_channels)),
+                Samples::U16(v) => Samples::U16(interleave(&v, area, hyper_channels)),
+                Samples::F32(v) => Samples::F32(interleave(&v, area, hyper_channels)),
+            };
+            depth /= hyper_channels;
+            channels = hyper_channels as u16;
+        } else {
+            notes.push(format!(
+                "ImageJ's description says {hyper_channels} channels, which {depth} {} pages cannot hold: every page is read as a slice",
+                color_text(kind.color)
+            ));
+        }
+    }
     let image = Image::new_volume(
         to_u32(depth, "the page count")?,
         kind.width,
@@ -371,8 +390,20 @@ fn load_tiff(path: &Path, max_voxels: u64) -> Result<Volume> {
         spacing,
         unit,
         nifti: None,
-        notes: Vec::new(),
+        notes,
     })
+}
+
+/// Pages `z C + c` (each `area` samples) gathered as `C` interleaved channels of slice `z`.
+fn interleave<T: Copy + Default>(v: &[T], area: usize, c: usize) -> Vec<T> {
+    let mut out = vec![T::default(); v.len()];
+    for (page, chunk) in v.chunks_exact(area).enumerate() {
+        let (z, ch) = (page / c, page % c);
+        for (i, &s) in chunk.iter().enumerate() {
+            out[(z * area + i) * c + ch] = s;
+        }
+    }
+    out
 }
 
 fn join_pages(pages: Vec<PageSamples>) -> Result<Samples> {
@@ -411,13 +442,14 @@ fn join_pages(pages: Vec<PageSamples>) -> Result<Samples> {
 /// The voxel size an ImageJ TIFF gives: `spacing=` (slice distance) and `unit=` in its
 /// ImageDescription, and the pixel size as the inverse of XResolution / YResolution (pixels
 /// per unit). Other TIFF files' resolution (often a nominal 72 dpi) says nothing about the
-/// slice distance, so it is not used.
-fn tiff_spacing<R: Read + Seek>(dec: &mut Decoder<R>) -> (Option<[f32; 3]>, Option<String>) {
+/// slice distance, so it is not used. Also the channel count of an ImageJ hyperstack (1 when
+/// it has none).
+fn tiff_spacing<R: Read + Seek>(dec: &mut Decoder<R>) -> (Option<[f32; 3]>, Option<String>, usize) {
     let description = dec
         .get_tag_ascii_string(Tag::ImageDescription)
         .unwrap_or_default();
     let Some(fields) = imagej_fields(&description) else {
-        return (None, None);
+        return (None, None, 1);
     };
     let value = |key: &str| {
         fields
@@ -449,7 +481,11 @@ fn tiff_spacing<R: Read + Seek>(dec: &mut Decoder<R>) -> (Option<[f32; 3]>, Opti
         "\\u00B5m" | "µm" | "um" => "micron".to_string(),
         _ => u,
     });
-    (Some([z, y, x]), unit)
+    let channels = value("channels")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&c| (1..=Image::MAX_CHANNELS).contains(&c))
+        .unwrap_or(1);
+    (Some([z, y, x]), unit, channels)
 }
 
 /// The `key=value` lines of an ImageJ ImageDescription, `None` for any other description.
@@ -978,6 +1014,39 @@ mod tests {
         assert!(
             format!("{err}").contains("a 2-D image, not a volume"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn imagej_hyperstack_channels_are_gathered() {
+        use tiff::encoder::colortype::Gray8;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.tif");
+        // 2 slices x 3 channels of 2x1 pages, page z C + c holding 10 z + c.
+        std::fs::write(
+            &p,
+            tiff_bytes(|e| {
+                for page in 0..6u8 {
+                    let (z, c) = (page / 3, page % 3);
+                    let mut img = e.new_image::<Gray8>(2, 1).unwrap();
+                    if page == 0 {
+                        img.encoder()
+                            .write_tag(
+                                Tag::ImageDescription,
+                                "ImageJ=1.54f\nimages=6\nchannels=3\nslices=2\nhyperstack=true\n",
+                            )
+                            .unwrap();
+                    }
+                    img.write_data(&[10 * z + c; 2]).unwrap();
+                }
+            }),
+        )
+        .unwrap();
+        let v = load_volume(&p, 100).unwrap();
+        assert_eq!((v.image.depth(), v.image.channels()), (2, 3));
+        assert_eq!(
+            v.image.samples(),
+            &Samples::U8(vec![0, 1, 2, 0, 1, 2, 10, 11, 12, 10, 11, 12])
         );
     }
 
