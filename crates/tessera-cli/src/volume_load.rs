@@ -361,7 +361,7 @@ fn load_tiff(path: &Path, max_voxels: u64) -> Result<Volume> {
     let mut notes = Vec::new();
     if hyper_channels > 1 {
         // An ImageJ hyperstack: its pages run through the channels of each slice first.
-        if channels == 1 && depth % hyper_channels == 0 && depth > hyper_channels {
+        if channels == 1 && depth.is_multiple_of(hyper_channels) && depth > hyper_channels {
             let area = kind.width as usize * kind.height as usize;
             samples = match samples {
                 Samples::U8(v) => Samples::U8(interleave(&v, area, hyper_channels)),
