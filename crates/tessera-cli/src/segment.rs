@@ -512,12 +512,9 @@ fn process_volume(
         (None, None) => ([1.0; 3], SpacingSource::Default),
     };
     // The spacing is the volume's own, so the algorithm is configured for each volume.
-    let (algo, warning) =
-        args.algo
-            .build_for_volume(args.algo.algo, args.algo.segments, spacing)?;
-    if let Some(w) = warning {
-        eprintln!("warning: {}: {w}", job.input.display());
-    }
+    let algo = args
+        .algo
+        .build_for_volume(args.algo.algo, args.algo.segments, spacing)?;
     let image = &vol.image;
     let t = Instant::now();
     let (seg, chosen) = algo.segment_explained(image)?;

@@ -130,11 +130,12 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `segment --volume` with the options the tests share: few supervoxels, a low compactness
+/// `segment --volume` with the options the tests share: a seed grid of two layers of cells
+/// across the slices (so that each box has seeds of its own), a low compactness
 /// (the boxes' contrast is 0.6 on the 0..1 scale), one thread unless told.
 fn segment_volume(input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     tessera()
-        .args(["segment", "--volume", "-k", "8", "--compactness", "0.1"])
+        .args(["segment", "--volume", "-k", "40", "--compactness", "0.1"])
         .arg(input)
         .arg("-o")
         .arg(out)
