@@ -130,12 +130,11 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// `segment --volume` with the options the tests share: a seed grid of two layers of cells
-/// across the slices (so that each box has seeds of its own), a low compactness
-/// (the boxes' contrast is 0.6 on the 0..1 scale), one thread unless told.
+/// `segment --volume` with enough supervoxels for a seed grid of two layers of cells across
+/// the slices, so that each box has seeds of its own.
 fn segment_volume(input: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     tessera()
-        .args(["segment", "--volume", "-k", "40", "--compactness", "0.1"])
+        .args(["segment", "--volume", "-k", "40"])
         .arg(input)
         .arg("-o")
         .arg(out)
@@ -211,6 +210,51 @@ fn spacing_flag_overrides_the_header() {
     let r = &report(&rep)[0];
     assert_eq!(r["spacing"], serde_json::json!([1.0, 0.5, 0.25]));
     assert_eq!(r["spacing_from"], "flag");
+    // The spacing reaches SLIC: its seed grid, and so its supervoxels, follow it.
+    let header = dir.path().join("header");
+    let run = segment_volume(&input, &header, &["--overlay", "none"]);
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    assert_ne!(
+        read_labels_npy(&dir.path().join("out/stack.labels.npy")),
+        read_labels_npy(&header.join("stack.labels.npy"))
+    );
+}
+
+#[test]
+fn felzenszwalb_segments_volumes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("boxes.npy");
+    ndarray_npy::write_npy(&input, &boxes_u8()).unwrap();
+    let out = dir.path().join("out");
+    let rep = dir.path().join("r.jsonl");
+    let run = tessera()
+        .args([
+            "segment",
+            "--volume",
+            "--algo",
+            "felzenszwalb",
+            "--fh-scale",
+            "500",
+        ])
+        .args([
+            "--spacing",
+            "2,1,1",
+            "--report",
+            rep.to_str().unwrap(),
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    let labels = read_labels_npy(&out.join("boxes.labels.npy"));
+    assert_eq!(labels.dim(), SHAPE);
+    assert_labels_are_one_to_n(labels.iter().copied());
+    assert_boxes_kept_apart(&labels);
+    let r = &report(&rep)[0];
+    assert_eq!(r["algorithm"], "felzenszwalb");
+    assert_eq!(r["spacing"], serde_json::json!([2.0, 1.0, 1.0]));
 }
 
 #[test]
