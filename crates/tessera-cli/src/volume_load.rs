@@ -861,6 +861,10 @@ mod tests {
         ndarray_npy::write_npy(&i, &Array3::<i16>::from_elem((2, 2, 2), -1000)).unwrap();
         let v = load_volume(&i, 1000).unwrap();
         assert_eq!(v.image.samples(), &Samples::F32(vec![-1000.0; 8]));
+        let b = dir.path().join("b.npy");
+        ndarray_npy::write_npy(&b, &Array3::from_shape_fn((2, 1, 2), |(z, _, x)| z == x)).unwrap();
+        let v = load_volume(&b, 1000).unwrap();
+        assert_eq!(v.image.samples(), &Samples::U8(vec![1, 0, 0, 1]));
         // Limits and shapes.
         let err = load_volume(&i, 7).unwrap_err();
         assert!(
@@ -1048,6 +1052,62 @@ mod tests {
             v.image.samples(),
             &Samples::U8(vec![0, 1, 2, 0, 1, 2, 10, 11, 12, 10, 11, 12])
         );
+    }
+
+    /// Damaged files of every format (bytes flipped, cut short) give errors, never panics.
+    #[test]
+    fn damaged_files_never_panic() {
+        use nifti::writer::WriterOptions;
+        let dir = tempfile::tempdir().unwrap();
+        let a = Array3::<u16>::from_shape_fn((3, 5, 4), |(z, y, x)| (z * 7 + y * 3 + x) as u16);
+        let npy = dir.path().join("a.npy");
+        ndarray_npy::write_npy(&npy, &a).unwrap();
+        let nii = dir.path().join("a.nii");
+        WriterOptions::new(&nii).write_nifti(&a.t()).unwrap();
+        let tif = dir.path().join("a.tif");
+        std::fs::write(
+            &tif,
+            tiff_bytes(|e| {
+                for slice in a.outer_iter() {
+                    let data: Vec<u16> = slice.iter().copied().collect();
+                    e.write_image::<tiff::encoder::colortype::Gray16>(4, 5, &data)
+                        .unwrap();
+                }
+            }),
+        )
+        .unwrap();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for good in [npy, nii, tif] {
+            let bytes = std::fs::read(&good).unwrap();
+            let name = good.file_name().unwrap().to_string_lossy().into_owned();
+            let bad = dir.path().join(format!("bad-{name}"));
+            for round in 0..300 {
+                let mut b = bytes.clone();
+                if round % 3 == 0 {
+                    b.truncate(next() as usize % b.len());
+                } else {
+                    // Mostly in the headers, where a flipped byte changes the most.
+                    for _ in 0..1 + next() % 4 {
+                        let span = if next() % 4 == 0 {
+                            b.len()
+                        } else {
+                            b.len().min(400)
+                        };
+                        let i = next() as usize % span;
+                        b[i] = next() as u8;
+                    }
+                }
+                std::fs::write(&bad, &b).unwrap();
+                let result = std::panic::catch_unwind(|| load_volume(&bad, 10_000));
+                assert!(result.is_ok(), "{name}, round {round}: a panic");
+            }
+        }
     }
 
     #[test]

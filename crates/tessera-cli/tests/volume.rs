@@ -271,6 +271,13 @@ fn npy_volume_gives_npy_and_tiff_labels() {
     assert_eq!(npy.dim(), SHAPE);
     assert_boxes_kept_apart(&npy);
 
+    let again = segment_volume(&input, &out, &["--skip-existing"]);
+    assert!(
+        stderr_of(&again).contains("segmented 0 volume(s), skipped 1 already done"),
+        "{}",
+        stderr_of(&again)
+    );
+
     let run = segment_volume(&input, &out, &["--labels", "tiff", "--overlay", "mean"]);
     assert!(run.status.success(), "{}", stderr_of(&run));
     let mut dec = Decoder::new(BufReader::new(
