@@ -131,12 +131,13 @@ pub enum MontageFill {
 
 /// Gap between the tiles of a [`montage`], in pixels.
 const MONTAGE_GAP: u32 = 2;
-/// Colour of the gaps and of the empty cells of a [`montage`].
-const MONTAGE_BACKGROUND: Rgb<u8> = Rgb([48, 48, 48]);
+/// Colour of the gaps and of the empty cells of a [`montage`]: a slate blue that no grey
+/// slice shares.
+const MONTAGE_BACKGROUND: Rgb<u8> = Rgb([90, 110, 140]);
 
 /// A picture of a volume's segmentation for a person to look at: `tiles` slices evenly
 /// spaced from the first to the last (every slice when there are no more), row by row in a
-/// grid of `ceil(sqrt(n))` columns separated by 2-pixel dark gaps. Slices are rendered as
+/// grid of `ceil(sqrt(n))` columns separated by 2-pixel slate-blue gaps. Slices are rendered as
 /// [`Image::to_rgb8`] renders an image, float data stretched over the whole volume's range so
 /// that every tile has the same grey scale; tiles under 128 pixels are enlarged by a whole
 /// factor (nearest neighbour, at most 8) so that small volumes can be seen. A 2-D image gives
