@@ -283,17 +283,30 @@ impl AlgoArgs {
     pub fn describe(&self, algo: Algo, segments: u32) -> Value {
         self.params.describe(algo, segments)
     }
+
+    /// The configured algorithm for a volume whose voxels measure `spacing` (Z, Y, X): SLIC
+    /// weights its distances and shapes its seed grid by it, Felzenszwalb scales its
+    /// smoothing by it; the other algorithms segment 2-D images only.
+    pub fn build_for_volume(&self, algo: Algo, segments: u32, spacing: [f32; 3]) -> Result<Boxed> {
+        self.params.build_with_spacing(algo, segments, spacing)
+    }
 }
 
 impl AlgoParams {
     /// The configured algorithm, asking for `segments` superpixels.
     pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
+        self.build_with_spacing(algo, segments, [1.0; 3])
+    }
+
+    /// [`AlgoParams::build`] for voxels of size `spacing` (Z, Y, X).
+    fn build_with_spacing(&self, algo: Algo, segments: u32, spacing: [f32; 3]) -> Result<Boxed> {
         let boxed: Boxed = match algo {
             Algo::Slic => Box::new(Slic {
                 n_segments: segments,
                 compactness: self.slic.compactness,
                 max_iterations: self.slic.iterations,
                 sigma: [self.slic.sigma; 3],
+                spacing,
                 slic_zero: self.slic.slic_zero,
                 enforce_connectivity: !self.slic.no_connectivity,
                 convert_to_lab: self.slic.no_lab.then_some(false),
@@ -308,7 +321,10 @@ impl AlgoParams {
             }),
             Algo::Kmeans => Box::new(self.kmeans_params(segments)),
             Algo::Meanshift => Box::new(self.meanshift_params()),
-            Algo::Felzenszwalb => Box::new(self.felzenszwalb_params(segments)),
+            Algo::Felzenszwalb => Box::new(Felzenszwalb {
+                spacing,
+                ..self.felzenszwalb_params(segments)
+            }),
             Algo::Quickshift => Box::new(self.quickshift_params()),
             Algo::Etps => Box::new(self.etps_params(segments)),
         };

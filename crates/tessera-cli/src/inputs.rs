@@ -11,8 +11,18 @@ const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "tif", "tiff", "gif", "bmp", "webp", "pnm", "ppm", "pgm", "pbm",
 ];
 
+/// File extensions taken from folders with `segment --volume` (`.nii.gz` too).
+const VOLUME_EXTENSIONS: &[&str] = &["tif", "tiff", "npy", "nii"];
+
 /// Names of tessera's own outputs, which are never taken as inputs from a folder.
-const OUTPUT_SUFFIXES: &[&str] = &[".overlay.png", ".labels.png", ".classes.png"];
+const OUTPUT_SUFFIXES: &[&str] = &[
+    ".overlay.png",
+    ".labels.png",
+    ".classes.png",
+    ".labels.npy",
+    ".labels.tif",
+    ".labels.nii.gz",
+];
 
 /// One image to process.
 #[derive(Debug, Clone)]
@@ -63,6 +73,21 @@ fn file_id(path: &Path) -> Option<FileId> {
 /// Each real file is taken once, under the first path that reaches it without a link when
 /// there is one.
 pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) -> Discovery {
+    discover_files(inputs, recursive, skip_dir, false)
+}
+
+/// [`discover`], taking from folders the volume files `segment --volume` reads (multi-page
+/// TIFF, `.npy`, `.nii`, `.nii.gz`) instead of images.
+pub fn discover_volumes(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) -> Discovery {
+    discover_files(inputs, recursive, skip_dir, true)
+}
+
+fn discover_files(
+    inputs: &[PathBuf],
+    recursive: bool,
+    skip_dir: Option<&Path>,
+    volumes: bool,
+) -> Discovery {
     let mut found = Discovery::default();
     let skip = skip_dir.and_then(file_id);
     let mut seen: HashMap<FileId, PathBuf> = HashMap::new();
@@ -92,6 +117,7 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) ->
             Ok(meta) if meta.is_dir() => {
                 let mut walk = Walk {
                     recursive,
+                    volumes,
                     skip: skip.clone(),
                     ..Walk::default()
                 };
@@ -102,7 +128,7 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) ->
                 walk.files.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
                 let mut files = Vec::new();
                 for (f, _) in walk.files {
-                    let rel = f.strip_prefix(input).unwrap_or(&f).with_extension("");
+                    let rel = without_extension(f.strip_prefix(input).unwrap_or(&f));
                     files.push((f, rel));
                 }
                 let before = found.jobs.len();
@@ -113,7 +139,7 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) ->
             }
             Ok(_) => {
                 let name = input.file_name().map(PathBuf::from).unwrap_or_default();
-                take(&mut found, input.clone(), name.with_extension(""));
+                take(&mut found, input.clone(), without_extension(&name));
             }
         }
     }
@@ -130,6 +156,8 @@ pub fn discover(inputs: &[PathBuf], recursive: bool, skip_dir: Option<&Path>) ->
 #[derive(Default)]
 struct Walk {
     recursive: bool,
+    /// Take volume files rather than images.
+    volumes: bool,
     skip: Option<FileId>,
     /// Every folder walked, by identity, with the path it was walked as.
     walked: HashMap<FileId, PathBuf>,
@@ -203,24 +231,40 @@ impl Walk {
                 if self.recursive {
                     self.links.push_back(path);
                 }
-            } else if is_image_name(&path) {
+            } else if is_input_name(&path, self.volumes) {
                 self.files.push((path, via_link || kind.is_symlink()));
             }
         }
     }
 }
 
-/// Has an image extension and is not one of tessera's outputs.
-fn is_image_name(path: &Path) -> bool {
+/// Has an image (volume) extension and is not one of tessera's outputs.
+fn is_input_name(path: &Path, volumes: bool) -> bool {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let ext_ok = path
+    let (extensions, base) = if volumes {
+        (VOLUME_EXTENSIONS, name.trim_end_matches(".gz"))
+    } else {
+        (IMAGE_EXTENSIONS, name.as_str())
+    };
+    let ext_ok = Path::new(base)
         .extension()
         .map(|e| e.to_string_lossy().to_lowercase())
-        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()));
+        .is_some_and(|e| extensions.contains(&e.as_str()));
     ext_ok && !OUTPUT_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// The path without its extension, and without `.nii` too for a `.nii.gz` file.
+fn without_extension(path: &Path) -> PathBuf {
+    let stem = path.with_extension("");
+    let lower = path.to_string_lossy().to_lowercase();
+    if lower.ends_with(".nii.gz") {
+        stem.with_extension("")
+    } else {
+        stem
+    }
 }
 
 /// Two inputs whose outputs would have the same name: the later one is refused.
@@ -294,6 +338,28 @@ mod tests {
         );
         assert_eq!(found.notes.len(), 4, "{:?}", found.notes);
         assert!(found.problems.is_empty());
+    }
+
+    #[test]
+    fn volume_folders_take_volume_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "a.tif",
+            "b.npy",
+            "c.nii.gz",
+            "d.NII",
+            "e.png",
+            "x.labels.npy",
+            "x.labels.nii.gz",
+            "y.gz",
+        ] {
+            std::fs::write(dir.path().join(f), b"").unwrap();
+        }
+        let found = discover_volumes(&[dir.path().to_path_buf()], false, None);
+        let stems: Vec<_> = found.jobs.iter().map(|j| j.stem.clone()).collect();
+        assert_eq!(stems, ["a", "b", "c", "d"].map(PathBuf::from).to_vec());
+        let images = discover(&[dir.path().to_path_buf()], false, None);
+        assert_eq!(images.jobs.len(), 2, "a.tif and e.png");
     }
 
     #[test]

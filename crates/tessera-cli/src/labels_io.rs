@@ -33,7 +33,8 @@ pub fn to_array(seg: &Segmentation) -> Array2<u32> {
     seg.to_array().mapv(stored)
 }
 
-fn stored(l: u32) -> u32 {
+/// The value a label map file stores for label `l`: `l + 1`, 0 for no superpixel.
+pub fn stored(l: u32) -> u32 {
     if l == UNLABELLED { 0 } else { l + 1 }
 }
 

@@ -30,6 +30,8 @@ mod output;
 mod segment;
 mod sweep;
 mod threads;
+mod volume_load;
+mod volume_out;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -38,6 +38,37 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
     Ok(())
 }
 
+/// Writes `path` atomically through a writer that takes a file name rather than a stream
+/// (the NIfTI writer): `fill` writes the temporary file it is given, whose name ends with
+/// `suffix` (writers that pick compression by extension see the right one).
+pub fn write_atomic_named(
+    path: &Path,
+    suffix: &str,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tessera-").suffix(suffix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    fill(tmp.path()).with_context(|| format!("cannot write {}", path.display()))?;
+    // The writer opened the file by name: sync what it wrote through the same inode.
+    std::fs::File::open(tmp.path())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot move the finished file to {}", path.display()))?;
+    Ok(())
+}
+
 /// Writes a PNG atomically. `color` says how `data` is laid out (8-bit RGB, 16-bit grey, ...;
 /// 16-bit samples in native order, as `image` buffers hold them).
 pub fn write_png(path: &Path, data: &[u8], w: u32, h: u32, color: ExtendedColorType) -> Result<()> {
@@ -56,6 +87,24 @@ pub fn write_text(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_writes_are_atomic_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("x.nii.gz");
+        let res = write_atomic_named(&target, ".nii.gz", |p| {
+            std::fs::write(p, b"half")?;
+            anyhow::bail!("boom")
+        });
+        assert!(res.is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_atomic_named(&target, ".nii.gz", |p| {
+            assert!(p.to_string_lossy().ends_with(".nii.gz"));
+            Ok(std::fs::write(p, b"whole")?)
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"whole");
+    }
 
     #[test]
     fn failed_writes_leave_nothing() {

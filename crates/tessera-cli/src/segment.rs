@@ -1,13 +1,15 @@
 //! `tessera segment`: superpixels for image files and folders.
 
 use crate::algo::{AlgoArgs, Boxed};
-use crate::inputs::{Job, discover};
+use crate::inputs::{Job, discover, discover_volumes};
 use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
 use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png, write_text};
 use crate::threads::worker_pool;
-use anyhow::{Context, Result, anyhow};
+use crate::volume_load::{self, SpacingSource, VolumeFormat};
+use crate::volume_out;
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use image::{ExtendedColorType, Rgb};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -19,13 +21,13 @@ use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use tessera::render::{self, BoundaryStyle};
+use tessera::render::{self, BoundaryStyle, MontageFill};
 use tessera::{BoundaryMode, Image};
 
 /// Options of `tessera segment`.
 #[derive(Debug, Args)]
 pub struct SegmentArgs {
-    /// Image files, or folders of images.
+    /// Image files, or folders of images (of volumes, with --volume).
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
@@ -40,14 +42,31 @@ pub struct SegmentArgs {
     #[command(flatten)]
     pub algo: AlgoArgs,
 
-    /// The picture written as `<name>.overlay.png`.
+    /// The picture written as `<name>.overlay.png` (for a volume, a montage: a grid of
+    /// evenly spaced slices).
     #[arg(long, value_enum, default_value_t = Overlay::Boundaries)]
     pub overlay: Overlay,
 
-    /// The label map written: `<name>.labels.png` (16-bit, label+1, 0 = none) or
-    /// `<name>.labels.npy` (u32, label+1).
-    #[arg(long, value_enum, default_value_t = LabelFormat::Png)]
-    pub labels: LabelFormat,
+    /// The label map written, each holding label+1 (0 = none): `<name>.labels.png` (16-bit;
+    /// the default for images), `.labels.npy` (u32, the image's or volume's shape; the
+    /// default for volumes), `.labels.tif` (u32, one page per slice) or `.labels.nii.gz`
+    /// (u32, volumes only, with the input's NIfTI header; the default for NIfTI input).
+    #[arg(long, value_enum)]
+    pub labels: Option<LabelFormat>,
+
+    /// Read each input as one volume: a multi-page TIFF (one page per slice), a NumPy .npy
+    /// array (Z, Y, X) or (Z, Y, X, C), or NIfTI (.nii, .nii.gz). --max-pixels counts voxels.
+    #[arg(long)]
+    pub volume: bool,
+
+    /// Voxel size (Z, Y, X) = slice distance, row height, column width (with --volume);
+    /// default: the file's header (ImageJ TIFF calibration, NIfTI pixdim), else 1,1,1.
+    #[arg(long, value_name = "Z,Y,X", value_parser = parse_spacing)]
+    pub spacing: Option<[f32; 3]>,
+
+    /// Most slices shown in a volume's overlay montage.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub montage_slices: u32,
 
     /// Boundary colour for `--overlay boundaries`, as hex RRGGBB.
     #[arg(long, default_value = "ffff00", value_parser = parse_hex_color)]
@@ -94,8 +113,30 @@ pub enum LabelFormat {
     Png,
     /// NumPy `.npy`, u32.
     Npy,
+    /// TIFF, u32, one page per slice.
+    Tiff,
+    /// NIfTI-1 `.nii.gz`, u32 (volumes only).
+    Nifti,
     /// No label map.
     None,
+}
+
+/// `Z,Y,X`: three positive voxel sizes.
+fn parse_spacing(s: &str) -> std::result::Result<[f32; 3], String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let bad =
+        || format!("`{s}` is not a spacing: give three positive numbers Z,Y,X, e.g. 2.5,0.7,0.7");
+    let [z, y, x] = parts[..] else {
+        return Err(bad());
+    };
+    let mut out = [0f32; 3];
+    for (o, p) in out.iter_mut().zip([z, y, x]) {
+        *o = p.parse::<f32>().map_err(|_| bad())?;
+        if !(o.is_finite() && *o > 0.0) {
+            return Err(bad());
+        }
+    }
+    Ok(out)
 }
 
 fn parse_hex_color(s: &str) -> std::result::Result<Rgb<u8>, String> {
@@ -120,6 +161,19 @@ enum Outcome {
 
 /// Runs `tessera segment`.
 pub fn run(args: SegmentArgs) -> Result<ExitCode> {
+    let usage = if args.spacing.is_some() && !args.volume {
+        Some("--spacing is for volumes: add --volume")
+    } else if args.labels == Some(LabelFormat::Nifti) && !args.volume {
+        Some("--labels nifti is for volumes: add --volume (use png, npy or tiff for images)")
+    } else if args.labels == Some(LabelFormat::Png) && args.volume {
+        Some("a volume's labels do not fit a PNG: use --labels npy, tiff or nifti")
+    } else {
+        None
+    };
+    if let Some(problem) = usage {
+        eprintln!("error: {problem}");
+        return Ok(ExitCode::from(2));
+    }
     let algo = match args.algo.build(args.algo.algo, args.algo.segments) {
         Ok(a) => a,
         Err(e) => {
@@ -139,7 +193,11 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot write in the output folder {}", args.out.display()))?;
     interrupt::install();
 
-    let found = discover(&args.inputs, args.recursive, Some(&args.out));
+    let found = if args.volume {
+        discover_volumes(&args.inputs, args.recursive, Some(&args.out))
+    } else {
+        discover(&args.inputs, args.recursive, Some(&args.out))
+    };
     for (path, note) in &found.notes {
         eprintln!("warning: {}: {note}", path.display());
     }
@@ -171,7 +229,12 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
                     ))
                 });
                 let outcome = match result {
-                    Ok(Some(record)) => Outcome::Done(record),
+                    Ok(Some((record, line))) => {
+                        if let Some(line) = &line {
+                            progress.suspend(|| eprintln!("{}: {line}", job.input.display()));
+                        }
+                        Outcome::Done(record)
+                    }
                     Ok(None) => Outcome::Skipped,
                     Err(e) => {
                         if interrupt::is_disk_full(&e) {
@@ -212,8 +275,9 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         None => {}
     }
     eprintln!(
-        "segmented {} image(s){}{}{}",
+        "segmented {} {}(s){}{}{}",
         done.len(),
+        if args.volume { "volume" } else { "image" },
         if skipped > 0 {
             format!(", skipped {skipped} already done")
         } else {
@@ -259,7 +323,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 /// The output files of one job.
 struct Outputs {
     overlay: Option<PathBuf>,
-    labels: Option<PathBuf>,
+    labels: Option<(PathBuf, LabelFormat)>,
 }
 
 impl Outputs {
@@ -270,38 +334,54 @@ impl Outputs {
             name.push(suffix);
             PathBuf::from(name)
         };
+        let format = args.labels.unwrap_or(if !args.volume {
+            LabelFormat::Png
+        } else if VolumeFormat::of(&job.input) == Some(VolumeFormat::Nifti) {
+            LabelFormat::Nifti
+        } else {
+            LabelFormat::Npy
+        });
+        let suffix = match format {
+            LabelFormat::Png => Some(".labels.png"),
+            LabelFormat::Npy => Some(".labels.npy"),
+            LabelFormat::Tiff => Some(".labels.tif"),
+            LabelFormat::Nifti => Some(".labels.nii.gz"),
+            LabelFormat::None => None,
+        };
         Outputs {
             overlay: (args.overlay != Overlay::None).then(|| with(".overlay.png")),
-            labels: match args.labels {
-                LabelFormat::Png => Some(with(".labels.png")),
-                LabelFormat::Npy => Some(with(".labels.npy")),
-                LabelFormat::None => None,
-            },
+            labels: suffix.map(|s| (with(s), format)),
         }
     }
 
+    fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.overlay
+            .iter()
+            .chain(self.labels.as_ref().map(|(p, _)| p))
+    }
+
     fn all_exist(&self) -> bool {
-        [&self.overlay, &self.labels]
-            .into_iter()
-            .flatten()
-            .all(|p| p.is_file())
+        self.paths().all(|p| p.is_file())
     }
 }
 
-/// Segments one image and writes its outputs; `None` when skipped.
+/// What one job gives back: its report record, and for a volume the line that describes it.
+type Done = (Value, Option<String>);
+
+/// Segments one image (volume) and writes its outputs; `None` when skipped.
 fn process(
     job: &Job,
     args: &SegmentArgs,
     algo: &Boxed,
     description: &Value,
     inputs: &HashSet<PathBuf>,
-) -> Result<Option<Value>> {
+) -> Result<Option<Done>> {
     let start = Instant::now();
     let outputs = Outputs::of(job, args);
     if args.skip_existing && outputs.all_exist() {
         return Ok(None);
     }
-    for out in [&outputs.overlay, &outputs.labels].into_iter().flatten() {
+    for out in outputs.paths() {
         if out.canonicalize().is_ok_and(|c| inputs.contains(&c)) {
             return Err(anyhow!(
                 "the output {} would overwrite the input",
@@ -309,14 +389,32 @@ fn process(
             ));
         }
     }
+    if args.volume {
+        return process_volume(job, args, description, &outputs, start).map(Some);
+    }
+    match VolumeFormat::of(&job.input) {
+        Some(f @ (VolumeFormat::Npy | VolumeFormat::Nifti)) => bail!(
+            "a {} file holds a volume: segment it with --volume",
+            f.name()
+        ),
+        Some(VolumeFormat::Tiff) => {
+            if let Some(pages) = volume_load::tiff_page_count(&job.input).filter(|&n| n > 1) {
+                eprintln!(
+                    "warning: {}: a TIFF of {pages} pages; only its first page is segmented (--volume reads the pages as one volume)",
+                    job.input.display()
+                );
+            }
+        }
+        None => {}
+    }
     // The decoded buffer is dropped as soon as it is converted.
     let image = Image::from_dynamic(&args.load.load(&job.input)?)?;
     let t = Instant::now();
     let (seg, chosen) = algo.segment_explained(&image)?;
     let segment_ms = t.elapsed().as_secs_f64() * 1e3;
 
-    if let Some(path) = &outputs.labels {
-        match args.labels {
+    if let Some((path, format)) = &outputs.labels {
+        match format {
             LabelFormat::Png => {
                 let png = labels_io::to_png16(&seg)?;
                 let bytes: Vec<u8> = png.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
@@ -332,36 +430,21 @@ fn process(
                 let arr = labels_io::to_array(&seg);
                 write_atomic(path, |w| Ok(arr.write_npy(w)?))?;
             }
-            LabelFormat::None => {}
+            LabelFormat::Tiff => volume_out::write_tiff(path, &seg, None, None)?,
+            // Refused for images before the run starts.
+            LabelFormat::Nifti | LabelFormat::None => {}
         }
     }
     if let Some(path) = &outputs.overlay {
         let rgb = image.to_rgb8();
         let pic = match args.overlay {
-            Overlay::Boundaries => render::mark_boundaries(
-                &rgb,
-                &seg,
-                &BoundaryStyle {
-                    color: args.boundary_color,
-                    mode: if args.thick {
-                        BoundaryMode::Thick
-                    } else {
-                        BoundaryMode::Thin
-                    },
-                },
-            )?,
+            Overlay::Boundaries => render::mark_boundaries(&rgb, &seg, &boundary_style(args))?,
             Overlay::Mean => render::fill_mean(&rgb, &seg)?,
             Overlay::Random | Overlay::None => render::fill_random(&seg, 0),
         };
-        write_png(
-            path,
-            pic.as_raw(),
-            pic.width(),
-            pic.height(),
-            ExtendedColorType::Rgb8,
-        )?;
+        write_rgb(path, &pic)?;
     }
-    let mut record = json!({
+    let record = json!({
         "input": job.input.to_string_lossy(),
         "width": seg.width(),
         "height": seg.height(),
@@ -369,16 +452,133 @@ fn process(
         "segment_ms": round3(segment_ms),
         "total_ms": round3(start.elapsed().as_secs_f64() * 1e3),
     });
+    Ok(Some((with_description(record, description, chosen), None)))
+}
+
+fn boundary_style(args: &SegmentArgs) -> BoundaryStyle {
+    BoundaryStyle {
+        color: args.boundary_color,
+        mode: if args.thick {
+            BoundaryMode::Thick
+        } else {
+            BoundaryMode::Thin
+        },
+    }
+}
+
+fn write_rgb(path: &std::path::Path, pic: &image::RgbImage) -> Result<()> {
+    write_png(
+        path,
+        pic.as_raw(),
+        pic.width(),
+        pic.height(),
+        ExtendedColorType::Rgb8,
+    )
+}
+
+/// The record with the algorithm's name and parameters, and what it chose while running
+/// (e.g. Felzenszwalb's scale for -k).
+fn with_description(
+    mut record: Value,
+    description: &Value,
+    chosen: Vec<(&'static str, f64)>,
+) -> Value {
     if let (Some(obj), Some(desc)) = (record.as_object_mut(), description.as_object()) {
         obj.extend(desc.clone());
-        // What the algorithm chose while running (e.g. Felzenszwalb's scale for -k).
         if let Some(params) = obj.get_mut("parameters").and_then(Value::as_object_mut) {
             for (name, value) in chosen {
                 params.insert(name.to_string(), json!(round3(value)));
             }
         }
     }
-    Ok(Some(record))
+    record
+}
+
+/// Segments one volume and writes its outputs.
+fn process_volume(
+    job: &Job,
+    args: &SegmentArgs,
+    description: &Value,
+    outputs: &Outputs,
+    start: Instant,
+) -> Result<Done> {
+    let vol = volume_load::load_volume(&job.input, args.load.max_pixels)?;
+    for note in &vol.notes {
+        eprintln!("warning: {}: {note}", job.input.display());
+    }
+    let (spacing, source) = match (args.spacing, vol.spacing) {
+        (Some(s), _) => (s, SpacingSource::Flag),
+        (None, Some(s)) => (s, SpacingSource::Header),
+        (None, None) => ([1.0; 3], SpacingSource::Default),
+    };
+    // The spacing is the volume's own, so the algorithm is configured for each volume.
+    let algo = args
+        .algo
+        .build_for_volume(args.algo.algo, args.algo.segments, spacing)?;
+    let image = &vol.image;
+    let t = Instant::now();
+    let (seg, chosen) = algo.segment_explained(image)?;
+    let segment_ms = t.elapsed().as_secs_f64() * 1e3;
+
+    let unit = vol.unit.as_deref();
+    if let Some((path, format)) = &outputs.labels {
+        match format {
+            LabelFormat::Npy => volume_out::write_npy(path, &seg)?,
+            LabelFormat::Tiff => volume_out::write_tiff(path, &seg, Some(spacing), unit)?,
+            LabelFormat::Nifti => {
+                let header =
+                    volume_out::label_header(vol.nifti.as_deref(), spacing, unit, seg.count())?;
+                volume_out::write_nifti(path, &seg, &header)?;
+            }
+            // Refused for volumes before the run starts.
+            LabelFormat::Png | LabelFormat::None => {}
+        }
+    }
+    if let Some(path) = &outputs.overlay {
+        let fill = match args.overlay {
+            Overlay::Boundaries => MontageFill::Boundaries(boundary_style(args)),
+            Overlay::Mean => MontageFill::Mean,
+            Overlay::Random | Overlay::None => MontageFill::Random(0),
+        };
+        write_rgb(
+            path,
+            &render::montage(image, &seg, fill, args.montage_slices)?,
+        )?;
+    }
+    let (w, h, d) = (image.width(), image.height(), image.depth());
+    let unit_text = unit.map(|u| format!(" {u}")).unwrap_or_default();
+    let line = format!(
+        "{w}x{h}x{d} voxels, {} channel(s), spacing (Z, Y, X) {}, {}, {}{unit_text} ({}), {} supervoxels",
+        image.channels(),
+        spacing[0],
+        spacing[1],
+        spacing[2],
+        match source {
+            SpacingSource::Flag => "from --spacing".to_string(),
+            SpacingSource::Header => format!("from the {} header", vol.format.name()),
+            SpacingSource::Default => "the file gives none".to_string(),
+        },
+        seg.count()
+    );
+    let record = json!({
+        "input": job.input.to_string_lossy(),
+        "width": w,
+        "height": h,
+        "depth": d,
+        "channels": image.channels(),
+        "spacing": spacing.map(|v| json!(num(v))),
+        "spacing_from": source.name(),
+        "unit": unit,
+        "segments": seg.count(),
+        "segment_ms": round3(segment_ms),
+        "total_ms": round3(start.elapsed().as_secs_f64() * 1e3),
+    });
+    Ok((with_description(record, description, chosen), Some(line)))
+}
+
+/// An `f32` as the decimal it was written as (0.7, not 0.699999988079071).
+fn num(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }
 
 fn round3(v: f64) -> f64 {
