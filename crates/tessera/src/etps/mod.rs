@@ -10,13 +10,16 @@
 //! down to single pixels. Every superpixel is one 4-connected region at every step, so no
 //! connectivity post-processing is needed, and the count is exactly the number of cells.
 //!
-//! Determinism: the moves are made one at a time in a fixed order, so the output does not
-//! depend on the thread count; colour conversion and the block statistics of every level are
-//! computed in parallel over fixed chunks.
+//! Parallelism and determinism: the moves run on a fixed grid of tiles coloured like a
+//! checkerboard of four colours; the tiles of one colour move their blocks in parallel and
+//! their changes to the superpixel statistics are merged in tile order ([`schedule`]), so
+//! the output does not depend on the thread count. Colour conversion and the block
+//! statistics of every level are computed in parallel over fixed chunks.
 
 mod blocks;
 mod energy;
 mod moves;
+mod schedule;
 
 use crate::algorithm::Superpixels;
 use crate::color;
@@ -161,6 +164,8 @@ impl Etps {
         let count = cell_rows.count() * cell_cols.count();
         let step = (w as f64 * h as f64 / count as f64).sqrt();
         let d = ((step / f64::from(self.max_block_size)).ceil() as usize).max(2);
+        // Tiles of two grid steps: a superpixel seldom reaches two tiles of one colour.
+        let tile_px = (2.0 * step).ceil() as usize;
         let features = Features {
             width: w,
             colour: planes,
@@ -180,7 +185,14 @@ impl Etps {
             f64::from(self.min_size_factor),
         );
         loop {
-            moves::optimise(&mut level, &sums, &mut stats, weights, self.max_iterations);
+            schedule::optimise(
+                &mut level,
+                &sums,
+                &mut stats,
+                weights,
+                self.max_iterations,
+                tile_px,
+            );
             match level.split() {
                 Some(next) => {
                     level = next;
