@@ -127,25 +127,29 @@ impl Superpixels for Etps {
             2 => self.solve::<4>(w, h, &planes),
             3 => self.solve::<5>(w, h, &planes),
             4 => self.solve::<6>(w, h, &planes),
-            c => return Err(Error::UnsupportedFormat(format!("{c} channels"))),
+            c => return Err(channels_error(c)),
         })
     }
+}
+
+fn channels_error(channels: usize) -> Error {
+    Error::UnsupportedFormat(format!(
+        "ETPS segments images of 1 to 4 channels; this one has {channels}"
+    ))
 }
 
 /// The colour planes: CIELAB for grey and RGB; other channel counts (grey + alpha, RGBA)
 /// keep their raw channels, rescaled jointly to 0..100 so that the weights mean about what
 /// they mean in CIELAB.
 fn features(image: &Image) -> Result<Vec<Vec<f32>>> {
+    let channels = image.channels();
+    if !(1..=4).contains(&channels) {
+        return Err(channels_error(channels));
+    }
     if let Some(lab) = color::lab_planes(image) {
         return Ok(lab);
     }
     let mut planes = image.to_planes();
-    if planes.is_empty() || planes.len() > 4 {
-        return Err(Error::UnsupportedFormat(format!(
-            "{} channels",
-            planes.len()
-        )));
-    }
     color::rescale_jointly(&mut planes, 100.0);
     Ok(planes)
 }

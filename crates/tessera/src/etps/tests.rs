@@ -276,6 +276,20 @@ fn refuses_bad_parameters() {
 }
 
 #[test]
+fn refuses_volumes_and_more_than_four_channels() {
+    let volume = Image::new_volume(3, 8, 8, 1, Samples::U8(vec![0; 192])).unwrap();
+    let five = Image::new(8, 8, 5, Samples::U8(vec![0; 320])).unwrap();
+    for (img, says) in [(volume, "volume of 3 slices"), (five, "this one has 5")] {
+        match Etps::default().segment(&img) {
+            Err(Error::UnsupportedFormat(msg)) => {
+                assert!(msg.contains("ETPS") && msg.contains(says), "{msg}")
+            }
+            other => panic!("expected UnsupportedFormat, got {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn float_and_two_channel_images_work() {
     let f = Image::new(
         12,
