@@ -86,6 +86,13 @@ impl RegionGraph {
             ))
             .into());
         }
+        if image.is_volume() || seg.is_volume() {
+            return Err(tessera::Error::UnsupportedFormat(format!(
+                "the region graph is built on 2-D images; this is a volume of {} slices",
+                image.depth().max(seg.depth())
+            ))
+            .into());
+        }
         let lab = tessera::cielab_planes(image)?;
         let (w, h) = (seg.width() as usize, seg.height() as usize);
         let n = seg.count() as usize;

@@ -53,12 +53,7 @@ pub struct Comparison {
 /// # Errors
 /// [`Error::SizeMismatch`] when the two differ in size.
 pub fn compare(a: &Segmentation, b: &Segmentation) -> Result<Comparison> {
-    Error::check_sizes(
-        "first label map",
-        (a.width(), a.height()),
-        "second",
-        (b.width(), b.height()),
-    )?;
+    Error::check_sizes("first label map", a.shape(), "second", b.shape())?;
     let (ia, ka) = dense_ids(a);
     let (ib, kb) = dense_ids(b);
     let t = Contingency::new(&ia, ka, &ib, kb);

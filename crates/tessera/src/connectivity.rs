@@ -6,7 +6,7 @@
 //! breadth-first pass does both.
 
 use crate::error::Result;
-use crate::segmentation::{Segmentation, UNLABELLED, check_len};
+use crate::segmentation::{Segmentation, UNLABELLED, check_len, check_len_volume};
 
 /// Splits every label into its 4-connected pieces; each piece becomes a segment, numbered in
 /// raster order of its first pixel. Unlabelled pixels stay unlabelled.
@@ -21,6 +21,33 @@ use crate::segmentation::{Segmentation, UNLABELLED, check_len};
 /// [`Error::SizeMismatch`](crate::Error::SizeMismatch) when `labels` does not hold `width * height` labels, or is empty.
 pub fn split_components(width: u32, height: u32, labels: &[u32]) -> Result<Segmentation> {
     enforce_connectivity(width, height, labels, 0, usize::MAX)
+}
+
+/// [`split_components`] for a volume of `depth` slices of `width x height` voxels (labels
+/// slice after slice): every label is split into its 6-connected pieces.
+///
+/// ```
+/// // Two 2x1 slices: each label touches itself across the slices.
+/// let seg = tessera::connectivity::split_components_volume(2, 2, 1, &[5, 6, 5, 6])?;
+/// assert_eq!(seg.labels(), &[0, 1, 0, 1]);
+/// // Swapped in the second slice, no voxel touches its label's other voxel.
+/// let seg = tessera::connectivity::split_components_volume(2, 2, 1, &[5, 6, 6, 5])?;
+/// assert_eq!(seg.labels(), &[0, 1, 2, 3]);
+/// let seg = tessera::connectivity::split_components_volume(2, 2, 1, &[5, 6, 5, 5])?;
+/// assert_eq!(seg.count(), 2);
+/// # Ok::<(), tessera::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::SizeMismatch`](crate::Error::SizeMismatch) when `labels` does not hold
+/// `depth * width * height` labels, or is empty.
+pub fn split_components_volume(
+    depth: u32,
+    width: u32,
+    height: u32,
+    labels: &[u32],
+) -> Result<Segmentation> {
+    enforce_connectivity_volume(depth, width, height, labels, 0, usize::MAX)
 }
 
 /// [`split_components`] for a label map whose size is known to be right.
@@ -54,6 +81,25 @@ pub fn enforce_connectivity(
     Ok(connect(width, height, labels, min_size, max_size))
 }
 
+/// [`enforce_connectivity`] for a volume of `depth` slices of `width x height` voxels:
+/// regions are 6-connected, borders are counted between face neighbours, and the result's
+/// supervoxels are numbered in raster order (slice, row, column) of their first voxel.
+///
+/// # Errors
+/// [`Error::SizeMismatch`](crate::Error::SizeMismatch) when `labels` does not hold
+/// `depth * width * height` labels, or is empty.
+pub fn enforce_connectivity_volume(
+    depth: u32,
+    width: u32,
+    height: u32,
+    labels: &[u32],
+    min_size: usize,
+    max_size: usize,
+) -> Result<Segmentation> {
+    check_len_volume(depth, width, height, labels)?;
+    Ok(connect(width, height, labels, min_size, max_size))
+}
+
 /// The neighbour a region too small to keep is merged into.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum MergeInto<'a> {
@@ -84,7 +130,8 @@ pub(crate) fn connect(
 }
 
 /// [`connect`] with a choice of merge target. The planes of [`MergeInto::NearestMean`] must
-/// hold one value per pixel.
+/// hold one value per pixel. A map of several `width x height` slices is a volume, whose
+/// regions are 6-connected.
 ///
 /// Works on runs of equal region number rather than on pixels: the label map is read once
 /// (to find the runs) and the result written once (a fill per run); everything in between,
@@ -321,11 +368,11 @@ impl Runs {
         self.row_start[y]..self.row_start[y + 1]
     }
 
-    /// Calls `visit(i, j, n)` for every run `i` of row `y` and run `j` of row `y + 1` that
-    /// share columns, `n` of them, left to right. Both rows cover all columns, so walking
-    /// them in step, each pair met overlaps.
-    fn overlaps(&self, y: usize, mut visit: impl FnMut(usize, usize, u32)) {
-        let (mut i, mut j) = (self.row_start[y], self.row_start[y + 1]);
+    /// Calls `visit(i, j, n)` for every run `i` of row `a` and run `j` of row `b` that share
+    /// columns, `n` of them, left to right. Both rows cover all columns, so walking them in
+    /// step, each pair met overlaps.
+    fn overlaps(&self, a: usize, b: usize, mut visit: impl FnMut(usize, usize, u32)) {
+        let (mut i, mut j) = (self.row_start[a], self.row_start[b]);
         let mut x = 0;
         while x < self.w as u32 {
             let (ei, ej) = (self.list[i].end, self.list[j].end);
@@ -368,10 +415,25 @@ impl Runs {
     }
 }
 
-/// Runs `i` and `j`, in consecutive rows, of different regions, that share `n` columns.
+/// Runs `i` and `j`, in neighbouring rows, of different regions, that share `n` columns.
 type Edge = (u32, u32, u32);
 
-/// The 4-connected regions of equal label, each cut at `max_size` pixels: the map as runs of
+/// Calls `visit(a, b)` for every two neighbouring rows `a < b` of a map of `rows` rows of
+/// which `h` make a slice: the row above in the same slice, and the same row of the slice
+/// before (a 2-D map is one slice, so only the first kind). In increasing `b`.
+fn neighbour_rows(rows: usize, h: usize, mut visit: impl FnMut(usize, usize)) {
+    for b in 1..rows {
+        if b % h != 0 {
+            visit(b - 1, b);
+        }
+        if b >= h {
+            visit(b - h, b);
+        }
+    }
+}
+
+/// The 4-connected (6-connected, when `labels` holds several `w x h` slices) regions of equal
+/// label, each cut at `max_size` pixels: the map as runs of
 /// region numbers (unlabelled pixels stay unlabelled), the region sizes and, if `borders`,
 /// the [`Edge`]s between regions. Regions are numbered in raster order of their first pixel,
 /// except the extra pieces of cut regions, which come after all others.
@@ -392,8 +454,8 @@ fn components(
     // kept while the rows are at hand.
     let mut parent: Vec<u32> = (0..runs.len() as u32).collect();
     let mut edges: Vec<Edge> = Vec::new();
-    for y in 1..h {
-        runs.overlaps(y - 1, |i, j, n| {
+    neighbour_rows(runs.rows(), h, |ya, yb| {
+        runs.overlaps(ya, yb, |i, j, n| {
             let (a, b) = (runs.list[i].id, runs.list[j].id);
             if a == b {
                 if a != UNLABELLED {
@@ -405,12 +467,12 @@ fn components(
                 edges.push((i as u32, j as u32, n));
             }
         });
-    }
+    });
     // Relabel the runs with region numbers. Every run's parent is an earlier run of the same
     // region (unions and path halving only ever link to earlier runs), so it is relabelled
     // already; a run that is its own parent is the first run of a new region.
     let mut sizes: Vec<u32> = Vec::new();
-    for y in 0..h {
+    for y in 0..runs.rows() {
         let mut x0 = 0;
         for r in runs.row(y) {
             let x1 = runs.list[r].end;
@@ -436,14 +498,14 @@ fn components(
         runs = Runs::of(w, h, &comp);
         edges.clear();
         if borders {
-            for y in 1..h {
-                runs.overlaps(y - 1, |i, j, n| {
+            neighbour_rows(runs.rows(), h, |ya, yb| {
+                runs.overlaps(ya, yb, |i, j, n| {
                     let (a, b) = (runs.list[i].id, runs.list[j].id);
                     if a != b && a != UNLABELLED && b != UNLABELLED {
                         edges.push((i as u32, j as u32, n));
                     }
                 });
-            }
+            });
         }
     }
     (runs, edges, sizes)
@@ -453,6 +515,8 @@ fn components(
 /// unassigned pixel in raster order, each of at most `max_size` pixels. The first piece keeps
 /// the region's number; the others get new numbers.
 fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_size: usize) {
+    let slice = w * h;
+    let depth = comp.len() / slice;
     let large: Vec<bool> = sizes.iter().map(|&s| s as usize > max_size).collect();
     let mut done = vec![false; comp.len()];
     let mut queue: Vec<u32> = Vec::new();
@@ -475,12 +539,14 @@ fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_siz
         while head < queue.len() && queue.len() < max_size {
             let p = queue[head] as usize;
             head += 1;
-            let (x, y) = (p % w, p / w);
+            let (x, y, z) = (p % w, p / w % h, p / slice);
             let neighbours = [
                 (x > 0).then(|| p - 1),
                 (x + 1 < w).then(|| p + 1),
                 (y > 0).then(|| p - w),
                 (y + 1 < h).then(|| p + w),
+                (z > 0).then(|| p - slice),
+                (z + 1 < depth).then(|| p + slice),
             ];
             for q in neighbours.into_iter().flatten() {
                 if !done[q] && comp[q] == c && queue.len() < max_size {
@@ -826,7 +892,67 @@ mod tests {
         assert!(enforce_connectivity(0, 0, &[], 1, 1).is_err());
     }
 
+    /// 6-connected components by a plain flood fill, numbered in raster order of their
+    /// first voxel: what `split_components_volume` must give.
+    fn flood_fill_6(d: usize, w: usize, h: usize, labels: &[u32]) -> Vec<u32> {
+        let mut out = vec![UNLABELLED; labels.len()];
+        let mut next = 0;
+        for start in 0..labels.len() {
+            if out[start] != UNLABELLED || labels[start] == UNLABELLED {
+                continue;
+            }
+            let mut stack = vec![start];
+            out[start] = next;
+            while let Some(p) = stack.pop() {
+                let (x, y, z) = (p % w, p / w % h, p / (w * h));
+                let near = [
+                    (x > 0).then(|| p - 1),
+                    (x + 1 < w).then(|| p + 1),
+                    (y > 0).then(|| p - w),
+                    (y + 1 < h).then(|| p + w),
+                    (z > 0).then(|| p - w * h),
+                    (z + 1 < d).then(|| p + w * h),
+                ];
+                for q in near.into_iter().flatten() {
+                    if out[q] == UNLABELLED && labels[q] == labels[p] {
+                        out[q] = next;
+                        stack.push(q);
+                    }
+                }
+            }
+            next += 1;
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn volumes_split_into_6_connected_pieces(
+            d in 1u32..6, w in 1u32..7, h in 1u32..7, labels in 1u64..4,
+            holes in prop_oneof![Just(0u64), 0u64..4], seed in any::<u64>()
+        ) {
+            let map = random_labels((d * w * h) as usize, labels, holes, seed);
+            let seg = split_components_volume(d, w, h, &map).unwrap();
+            let want = flood_fill_6(d as usize, w as usize, h as usize, &map);
+            prop_assert_eq!(seg.labels(), &want[..]);
+            prop_assert_eq!(seg.depth(), d);
+            prop_assert_eq!(seg.disconnected_count(), 0);
+        }
+
+        #[test]
+        fn volume_enforcement_keeps_the_guarantees(
+            d in 1u32..5, w in 1u32..7, h in 1u32..7, min in 0usize..6, max in 1usize..40,
+            seed in any::<u64>()
+        ) {
+            let map = random_labels((d * w * h) as usize, 4, 0, seed);
+            let s = enforce_connectivity_volume(d, w, h, &map, min, max).unwrap();
+            let pieces = flood_fill_6(d as usize, w as usize, h as usize, s.labels());
+            // Each segment is one 6-connected piece, so the flood fill finds as many.
+            prop_assert_eq!(pieces.iter().max().map_or(0, |&m| m + 1), s.count());
+            prop_assert!(s.sizes().iter().all(|&c| c > 0));
+            prop_assert_eq!(s.unlabelled_count(), 0);
+        }
+
         #[test]
         fn every_segment_is_connected(
             w in 1u32..10, h in 1u32..10, min in 0usize..6, max in 1usize..40,

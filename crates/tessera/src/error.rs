@@ -67,20 +67,22 @@ impl Error {
         ))
     }
 
-    /// `Ok` when two things have the same `(width, height)`, else an [`Error::SizeMismatch`]
-    /// naming both ("the image is 4x3, the segmentation 3x4").
+    /// `Ok` when two things have the same `(width, height, depth)`, else an
+    /// [`Error::SizeMismatch`] naming both ("the image is 4x3, the segmentation 3x4"; a depth
+    /// above 1 is written as a third size, "4x3x5").
     pub(crate) fn check_sizes(
         first: &str,
-        a: (u32, u32),
+        a: (u32, u32, u32),
         second: &str,
-        b: (u32, u32),
+        b: (u32, u32, u32),
     ) -> Result<()> {
         if a == b {
             return Ok(());
         }
         Err(Error::SizeMismatch(format!(
-            "the {first} is {}x{}, the {second} {}x{}",
-            a.0, a.1, b.0, b.1
+            "the {first} is {}, the {second} {}",
+            crate::image::shape_text(a.2, a.0, a.1),
+            crate::image::shape_text(b.2, b.0, b.1)
         )))
     }
 }

@@ -340,10 +340,12 @@ impl Superpixels for Felzenszwalb {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
+        image.require_2d("Felzenszwalb")?;
         self.segment_with_scale(image).map(|(seg, _)| seg)
     }
 
     fn segment_explained(&self, image: &Image) -> Result<(Segmentation, Vec<(&'static str, f64)>)> {
+        image.require_2d("Felzenszwalb")?;
         let (seg, scale) = self.segment_with_scale(image)?;
         Ok((seg, vec![("chosen_scale", f64::from(scale))]))
     }

@@ -3,10 +3,17 @@
 //! An [`Image`] keeps the samples in the type they were decoded as (8-bit, 16-bit or float),
 //! so that colour conversion can use exact lookup tables for integer data. Build one from an
 //! [`image::DynamicImage`] (any of the `image` crate's buffers) or from an `ndarray` view.
+//!
+//! One type serves 2-D images and 3-D volumes: a volume is `depth` slices of `width x
+//! height` pixels (voxels), stored slice after slice, each slice row-major, and a 2-D image
+//! is a volume of depth 1. Any number of channels is accepted; what each algorithm does with
+//! them (CIELAB for three-channel colour, the raw channels rescaled to 0..1 otherwise) is
+//! said in its documentation, and an algorithm that only handles 2-D images refuses a volume
+//! with [`Error::UnsupportedFormat`].
 
 use crate::error::{Error, Result};
 use image::{DynamicImage, GrayImage, RgbImage};
-use ndarray::{ArrayView2, ArrayView3};
+use ndarray::{ArrayView2, ArrayView3, ArrayView4};
 
 /// The samples of an [`Image`], interleaved (`channels` values per pixel, row-major).
 #[derive(Debug, Clone, PartialEq)]
@@ -30,46 +37,75 @@ impl Samples {
     }
 }
 
-/// An image to segment: 1 channel (grey) or 3 channels (RGB; alpha is dropped on the way in),
-/// or, from `ndarray`, any number of float channels from 1 to [`Image::MAX_CHANNELS`].
+/// An image or volume to segment, with any number of channels: from `image` buffers, 1
+/// channel (grey) or 3 (RGB; alpha is dropped on the way in); from `ndarray` views or
+/// [`Image::new`], 1 to [`Image::MAX_CHANNELS`].
+///
+/// ```
+/// use tessera::{Image, Samples};
+/// // A 2-slice volume of 3x2 voxels with 5 channels.
+/// let vol = Image::new_volume(2, 3, 2, 5, Samples::F32(vec![0.5; 2 * 3 * 2 * 5]))?;
+/// assert_eq!((vol.depth(), vol.width(), vol.height(), vol.channels()), (2, 3, 2, 5));
+/// assert_eq!(vol.pixel_count(), 12);
+/// assert!(vol.is_volume());
+/// # Ok::<(), tessera::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
+    depth: u32,
     width: u32,
     height: u32,
-    channels: u8,
+    channels: u16,
     samples: Samples,
 }
 
 impl Image {
-    /// The largest channel count accepted from `ndarray` input.
-    pub const MAX_CHANNELS: usize = 4;
+    /// The largest channel count accepted.
+    pub const MAX_CHANNELS: usize = u16::MAX as usize;
 
-    /// Builds an image from interleaved samples, checking that the buffer matches the size and
-    /// that float samples are finite.
+    /// Builds a 2-D image from interleaved samples, checking that the buffer matches the size
+    /// and that float samples are finite.
     ///
     /// # Errors
     /// [`Error::InvalidImage`] for an empty image, a buffer of the wrong length or non-finite
     /// float samples; [`Error::UnsupportedFormat`] for a channel count outside
     /// `1..=MAX_CHANNELS`.
-    pub fn new(width: u32, height: u32, channels: u8, samples: Samples) -> Result<Self> {
-        if width == 0 || height == 0 {
+    pub fn new(width: u32, height: u32, channels: u16, samples: Samples) -> Result<Self> {
+        Self::new_volume(1, width, height, channels, samples)
+    }
+
+    /// Builds a volume of `depth` slices of `width x height` voxels from interleaved samples
+    /// (`channels` per voxel; slice after slice, each row-major). A depth of 1 is a 2-D image.
+    ///
+    /// # Errors
+    /// As [`Image::new`].
+    pub fn new_volume(
+        depth: u32,
+        width: u32,
+        height: u32,
+        channels: u16,
+        samples: Samples,
+    ) -> Result<Self> {
+        let size = shape_text(depth, width, height);
+        if width == 0 || height == 0 || depth == 0 {
             return Err(Error::InvalidImage(format!(
-                "the image is {width}x{height}: it has no pixels"
+                "the image is {size}: it has no pixels"
             )));
         }
-        if channels == 0 || channels as usize > Self::MAX_CHANNELS {
+        if channels == 0 {
             return Err(Error::UnsupportedFormat(format!(
-                "{channels} channels (1 to {} are supported)",
+                "0 channels (1 to {} are supported)",
                 Self::MAX_CHANNELS
             )));
         }
         let expected = (width as usize)
             .checked_mul(height as usize)
+            .and_then(|n| n.checked_mul(depth as usize))
             .and_then(|n| n.checked_mul(channels as usize))
-            .ok_or_else(|| Error::InvalidImage(format!("{width}x{height} is too large")))?;
+            .ok_or_else(|| Error::InvalidImage(format!("{size} is too large")))?;
         if samples.len() != expected {
             return Err(Error::InvalidImage(format!(
-                "{width}x{height}x{channels} needs {expected} samples, the buffer has {}",
+                "{size} with {channels} channels needs {expected} samples, the buffer has {}",
                 samples.len()
             )));
         }
@@ -77,14 +113,23 @@ impl Image {
             && let Some(i) = v.iter().position(|s| !s.is_finite())
         {
             let px = i / channels as usize;
-            return Err(Error::InvalidImage(format!(
-                "sample at pixel ({}, {}) is {} (NaN and infinity are not allowed)",
+            let (x, y, z) = (
                 px % width as usize,
-                px / width as usize,
+                px / width as usize % height as usize,
+                px / (width as usize * height as usize),
+            );
+            let at = if depth > 1 {
+                format!("voxel ({x}, {y}, slice {z})")
+            } else {
+                format!("pixel ({x}, {y})")
+            };
+            return Err(Error::InvalidImage(format!(
+                "sample at {at} is {} (NaN and infinity are not allowed)",
                 v[i]
             )));
         }
         Ok(Image {
+            depth,
             width,
             height,
             channels,
@@ -125,25 +170,54 @@ impl Image {
         }
     }
 
-    /// Builds an image from a `(rows, columns, channels)` float array.
+    /// Builds an image from a `(rows, columns, channels)` float array (any memory layout).
     ///
     /// # Errors
     /// As [`Image::new`].
     pub fn from_array(view: ArrayView3<'_, f32>) -> Result<Self> {
         let (h, w, c) = view.dim();
-        let (w, h, c) = dims(w, h, c)?;
+        let (_, w, h, c) = dims(1, w, h, c)?;
         let samples: Vec<f32> = view.iter().copied().collect();
         Self::new(w, h, c, Samples::F32(samples))
     }
 
-    /// Builds a one-channel image from a `(rows, columns)` float array.
+    /// Builds a one-channel image from a `(rows, columns)` float array (any memory layout).
     ///
     /// # Errors
     /// As [`Image::new`].
     pub fn from_gray_array(view: ArrayView2<'_, f32>) -> Result<Self> {
         let (h, w) = view.dim();
-        let (w, h, _) = dims(w, h, 1)?;
+        let (_, w, h, _) = dims(1, w, h, 1)?;
         Self::new(w, h, 1, Samples::F32(view.iter().copied().collect()))
+    }
+
+    /// Builds a volume from a `(slices, rows, columns, channels)` float array (any memory
+    /// layout).
+    ///
+    /// ```
+    /// let a = ndarray::Array4::<f32>::zeros((4, 3, 2, 8));
+    /// let vol = tessera::Image::from_volume_array(a.view())?;
+    /// assert_eq!((vol.depth(), vol.height(), vol.width(), vol.channels()), (4, 3, 2, 8));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Image::new`].
+    pub fn from_volume_array(view: ArrayView4<'_, f32>) -> Result<Self> {
+        let (d, h, w, c) = view.dim();
+        let (d, w, h, c) = dims(d, w, h, c)?;
+        Self::new_volume(d, w, h, c, Samples::F32(view.iter().copied().collect()))
+    }
+
+    /// Builds a one-channel volume from a `(slices, rows, columns)` float array (any memory
+    /// layout).
+    ///
+    /// # Errors
+    /// As [`Image::new`].
+    pub fn from_gray_volume_array(view: ArrayView3<'_, f32>) -> Result<Self> {
+        let (d, h, w) = view.dim();
+        let (d, w, h, _) = dims(d, w, h, 1)?;
+        Self::new_volume(d, w, h, 1, Samples::F32(view.iter().copied().collect()))
     }
 
     /// Width in pixels.
@@ -156,14 +230,57 @@ impl Image {
         self.height
     }
 
+    /// Number of slices: 1 for a 2-D image.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Whether this is a volume of more than one slice.
+    pub fn is_volume(&self) -> bool {
+        self.depth > 1
+    }
+
     /// Samples per pixel.
     pub fn channels(&self) -> usize {
         self.channels as usize
     }
 
-    /// Number of pixels.
+    /// Number of pixels (voxels, for a volume).
     pub fn pixel_count(&self) -> usize {
-        self.width as usize * self.height as usize
+        self.width as usize * self.height as usize * self.depth as usize
+    }
+
+    /// `Ok` for a 2-D image; for a volume an [`Error::UnsupportedFormat`] saying that
+    /// `algorithm` segments 2-D images only.
+    pub(crate) fn require_2d(&self, algorithm: &str) -> Result<()> {
+        if self.is_volume() {
+            return Err(Error::UnsupportedFormat(format!(
+                "{algorithm} segments 2-D images; this is a volume of {} slices",
+                self.depth
+            )));
+        }
+        Ok(())
+    }
+
+    /// Slice `z` of a volume as a 2-D image with the same channels and sample type.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `z` is not below [`Image::depth`].
+    pub fn slice(&self, z: u32) -> Result<Image> {
+        if z >= self.depth {
+            return Err(Error::param(
+                "z",
+                format!("slice {z} of a volume of {} slices", self.depth),
+            ));
+        }
+        let n = self.width as usize * self.height as usize * self.channels();
+        let r = z as usize * n..(z as usize + 1) * n;
+        let samples = match &self.samples {
+            Samples::U8(v) => Samples::U8(v[r].to_vec()),
+            Samples::U16(v) => Samples::U16(v[r].to_vec()),
+            Samples::F32(v) => Samples::F32(v[r].to_vec()),
+        };
+        Image::new(self.width, self.height, self.channels, samples)
     }
 
     /// The samples, interleaved.
@@ -189,11 +306,11 @@ impl Image {
 
     /// An 8-bit RGB rendering of the image, for overlays: grey is replicated, 16-bit keeps its
     /// high byte, and float data is clamped to 0..=1 (or, when it lies outside that range,
-    /// stretched from its minimum to its maximum). With 2 or 4 channels, the first is shown
-    /// as grey.
+    /// stretched from its minimum to its maximum). With other than 3 channels, the first is
+    /// shown as grey. Of a volume, the first slice is rendered (see [`Image::slice`]).
     pub fn to_rgb8(&self) -> RgbImage {
         let c = self.channels();
-        let n = self.pixel_count();
+        let n = self.width as usize * self.height as usize;
         let grey = |i: usize| i * c;
         let mut out = Vec::with_capacity(n * 3);
         let to_u8: Box<dyn Fn(usize) -> u8> = match &self.samples {
@@ -259,11 +376,26 @@ impl TryFrom<&GrayImage> for Image {
     }
 }
 
-fn dims(w: usize, h: usize, c: usize) -> Result<(u32, u32, u8)> {
+fn dims(d: usize, w: usize, h: usize, c: usize) -> Result<(u32, u32, u32, u16)> {
+    let d = u32::try_from(d).map_err(|_| Error::InvalidImage(format!("depth {d} too large")))?;
     let w = u32::try_from(w).map_err(|_| Error::InvalidImage(format!("width {w} too large")))?;
     let h = u32::try_from(h).map_err(|_| Error::InvalidImage(format!("height {h} too large")))?;
-    let c = u8::try_from(c).map_err(|_| Error::UnsupportedFormat(format!("{c} channels")))?;
-    Ok((w, h, c))
+    let c = u16::try_from(c).map_err(|_| {
+        Error::UnsupportedFormat(format!(
+            "{c} channels (1 to {} are supported)",
+            Image::MAX_CHANNELS
+        ))
+    })?;
+    Ok((d, w, h, c))
+}
+
+/// `"WxH"` for one slice, `"WxHxD"` for a volume.
+pub(crate) fn shape_text(depth: u32, width: u32, height: u32) -> String {
+    if depth == 1 {
+        format!("{width}x{height}")
+    } else {
+        format!("{width}x{height}x{depth}")
+    }
 }
 
 fn drop_alpha<T: Copy>(raw: &[T], stride: usize) -> Vec<T> {
@@ -272,29 +404,40 @@ fn drop_alpha<T: Copy>(raw: &[T], stride: usize) -> Vec<T> {
         .collect()
 }
 
-/// Which pixels to segment. Pixels outside the mask get no superpixel: their label in a
-/// [`Segmentation`](crate::Segmentation) is [`UNLABELLED`](crate::UNLABELLED).
+/// Which pixels (voxels) to segment. Pixels outside the mask get no superpixel: their label in
+/// a [`Segmentation`](crate::Segmentation) is [`UNLABELLED`](crate::UNLABELLED).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mask {
+    depth: u32,
     width: u32,
     height: u32,
     inside: Vec<bool>,
 }
 
 impl Mask {
-    /// Builds a mask from one flag per pixel, row-major (`true` = segment this pixel).
+    /// Builds a 2-D mask from one flag per pixel, row-major (`true` = segment this pixel).
     ///
     /// # Errors
     /// [`Error::SizeMismatch`] when the buffer does not hold `width * height` flags.
     pub fn new(width: u32, height: u32, inside: Vec<bool>) -> Result<Self> {
-        if inside.len() != width as usize * height as usize {
+        Self::new_volume(1, width, height, inside)
+    }
+
+    /// Builds a mask for a volume from one flag per voxel, slice after slice, each row-major.
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] when the buffer does not hold `depth * width * height` flags.
+    pub fn new_volume(depth: u32, width: u32, height: u32, inside: Vec<bool>) -> Result<Self> {
+        let n = depth as usize * width as usize * height as usize;
+        if inside.len() != n {
             return Err(Error::SizeMismatch(format!(
-                "a {width}x{height} mask needs {} flags, got {}",
-                width as usize * height as usize,
+                "a {} mask needs {n} flags, got {}",
+                shape_text(depth, width, height),
                 inside.len()
             )));
         }
         Ok(Mask {
+            depth,
             width,
             height,
             inside,
@@ -304,6 +447,7 @@ impl Mask {
     /// Builds a mask from a grey image: every non-zero pixel is inside.
     pub fn from_gray(img: &GrayImage) -> Self {
         Mask {
+            depth: 1,
             width: img.width(),
             height: img.height(),
             inside: img.as_raw().iter().map(|&v| v != 0).collect(),
@@ -320,7 +464,12 @@ impl Mask {
         self.height
     }
 
-    /// One flag per pixel, row-major.
+    /// Number of slices: 1 for a 2-D mask.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// One flag per pixel, slice after slice, each row-major.
     pub fn as_slice(&self) -> &[bool] {
         &self.inside
     }
@@ -331,13 +480,11 @@ impl Mask {
     }
 
     pub(crate) fn check_size(&self, image: &Image) -> Result<()> {
-        if self.width != image.width() || self.height != image.height() {
+        if (self.depth, self.width, self.height) != (image.depth(), image.width(), image.height()) {
             return Err(Error::SizeMismatch(format!(
-                "the mask is {}x{}, the image {}x{}",
-                self.width,
-                self.height,
-                image.width(),
-                image.height()
+                "the mask is {}, the image {}",
+                shape_text(self.depth, self.width, self.height),
+                shape_text(image.depth(), image.width(), image.height())
             )));
         }
         Ok(())
@@ -363,7 +510,10 @@ mod tests {
         assert!(matches!(err, Error::InvalidImage(_)));
         assert!(Image::new(0, 5, 1, Samples::U8(vec![])).is_err());
         assert!(Image::new(2, 2, 1, Samples::U8(vec![0; 3])).is_err());
-        assert!(Image::new(1, 1, 5, Samples::U8(vec![0; 5])).is_err());
+        assert!(Image::new(1, 1, 0, Samples::U8(vec![])).is_err());
+        assert!(Image::new_volume(0, 1, 1, 1, Samples::U8(vec![])).is_err());
+        let err = Image::new_volume(2, 1, 1, 1, Samples::F32(vec![0.0, f32::INFINITY]));
+        assert!(format!("{}", err.unwrap_err()).contains("slice 1"));
     }
 
     #[test]
@@ -384,7 +534,44 @@ mod tests {
     }
 
     #[test]
+    fn volumes_and_many_channels() {
+        let a = ndarray::Array4::from_shape_fn((2, 3, 4, 6), |(z, y, x, c)| {
+            (z * 1000 + y * 100 + x * 10 + c) as f32
+        });
+        let vol = Image::from_volume_array(a.view()).unwrap();
+        assert_eq!((vol.depth(), vol.height(), vol.width()), (2, 3, 4));
+        assert_eq!((vol.channels(), vol.pixel_count()), (6, 24));
+        let planes = vol.to_planes();
+        assert_eq!(planes.len(), 6);
+        // Voxel (x 1, y 2, z 1), channel 5: index 1 * 12 + 2 * 4 + 1.
+        assert_eq!(planes[5][12 + 8 + 1], 1215.0);
+        let s = vol.slice(1).unwrap();
+        assert_eq!((s.depth(), s.to_planes()[0][0]), (1, 1000.0));
+        assert!(vol.slice(2).is_err());
+        assert!(vol.require_2d("x").is_err() && s.require_2d("x").is_ok());
+        // A transposed (non-standard layout) view is read in logical order.
+        let t = ndarray::Array3::from_shape_fn((3, 2, 2), |(z, y, x)| (z * 4 + y * 2 + x) as f32);
+        let tv = t.view().permuted_axes([0, 2, 1]);
+        let g = Image::from_gray_volume_array(tv).unwrap();
+        assert_eq!(g.to_planes()[0][..4], [0.0, 2.0, 1.0, 3.0]);
+    }
+
+    #[test]
     fn mask_size_is_checked() {
+        assert!(Mask::new_volume(2, 2, 1, vec![true; 3]).is_err());
+        let img = Image::new_volume(2, 2, 1, 1, Samples::U8(vec![0; 4])).unwrap();
+        assert!(
+            Mask::new(2, 1, vec![true; 2])
+                .unwrap()
+                .check_size(&img)
+                .is_err()
+        );
+        assert!(
+            Mask::new_volume(2, 2, 1, vec![true; 4])
+                .unwrap()
+                .check_size(&img)
+                .is_ok()
+        );
         assert!(Mask::new(2, 2, vec![true; 3]).is_err());
         let m = Mask::new(2, 1, vec![true, false]).unwrap();
         assert_eq!(m.count(), 1);

@@ -167,6 +167,7 @@ impl Superpixels for KMeans {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
+        image.require_2d("k-means")?;
         self.validate()?;
         let c = image.channels();
         let planes = color::lab_planes(image).ok_or_else(|| {

@@ -115,6 +115,7 @@ impl Superpixels for MeanShift {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
+        image.require_2d("mean shift")?;
         self.validate()?;
         let c = image.channels();
         let planes = color::lab_planes(image).ok_or_else(|| {

@@ -162,9 +162,9 @@ impl GroundTruth {
     fn check(&self, seg: &Segmentation) -> Result<()> {
         Error::check_sizes(
             "ground truth",
-            (self.seg.width(), self.seg.height()),
+            self.seg.shape(),
             "segmentation",
-            (seg.width(), seg.height()),
+            seg.shape(),
         )
     }
 }
@@ -500,9 +500,9 @@ pub fn achievable_segmentation_accuracy(seg: &Segmentation, gt: &GroundTruth) ->
 pub fn explained_variation(seg: &Segmentation, image: &Image) -> Result<f64> {
     Error::check_sizes(
         "image",
-        (image.width(), image.height()),
+        (image.width(), image.height(), image.depth()),
         "segmentation",
-        (seg.width(), seg.height()),
+        seg.shape(),
     )?;
     let rgb;
     let (data, c): (&[u8], usize) = match image.samples() {

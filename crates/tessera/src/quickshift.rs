@@ -144,6 +144,7 @@ impl Superpixels for Quickshift {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
+        image.require_2d("quickshift")?;
         self.validate()?;
         let planes = self.features(image)?;
         let (w, h) = (image.width() as usize, image.height() as usize);

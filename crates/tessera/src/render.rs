@@ -26,9 +26,9 @@ impl Default for BoundaryStyle {
 fn check(image: &RgbImage, seg: &Segmentation) -> Result<()> {
     Error::check_sizes(
         "image",
-        image.dimensions(),
+        (image.width(), image.height(), 1),
         "segmentation",
-        (seg.width(), seg.height()),
+        seg.shape(),
     )
 }
 

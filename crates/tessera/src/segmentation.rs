@@ -1,12 +1,14 @@
 //! [`Segmentation`]: a label map whose guarantees hold by construction.
 
 use crate::error::{Error, Result};
-use ndarray::Array2;
+use crate::image::shape_text;
+use ndarray::{Array2, Array3};
 
 /// The label of a pixel that belongs to no segment (outside a mask).
 pub const UNLABELLED: u32 = u32::MAX;
 
-/// Which pixels count as boundary pixels.
+/// Which pixels count as boundary pixels. In a volume, the neighbour in the next slice counts
+/// as a third direction beside the right and bottom ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BoundaryMode {
     /// A pixel whose right or bottom neighbour has another label: one-pixel-wide boundaries,
@@ -18,10 +20,11 @@ pub enum BoundaryMode {
     Thick,
 }
 
-/// An over-segmentation of a `width x height` image.
+/// An over-segmentation of a `width x height` image, or of a volume of `depth` such slices
+/// (supervoxels; neighbours are then the six face neighbours).
 ///
 /// Invariants, checked by every constructor:
-/// - there is one label per pixel, row-major;
+/// - there is one label per pixel, row-major (a volume's slices one after the other);
 /// - labels are `0..count()`, and every one of them labels at least one pixel;
 /// - the only other value is [`UNLABELLED`], for pixels that were masked out.
 ///
@@ -38,6 +41,7 @@ pub enum BoundaryMode {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segmentation {
+    depth: u32,
     width: u32,
     height: u32,
     labels: Vec<u32>,
@@ -51,7 +55,30 @@ impl Segmentation {
     /// [`Error::SizeMismatch`] when the map does not hold `width * height` labels,
     /// [`Error::InvalidLabels`] when the labels are not `0..count` with every label used.
     pub fn from_labels(width: u32, height: u32, labels: Vec<u32>) -> Result<Self> {
-        check_len(width, height, &labels)?;
+        Self::from_volume_labels(1, width, height, labels)
+    }
+
+    /// [`Segmentation::from_labels`] for a volume of `depth` slices of `width x height`
+    /// voxels, the labels slice after slice.
+    ///
+    /// ```
+    /// // Two 2x1 slices; the second slice is its own supervoxel.
+    /// let seg = tessera::Segmentation::from_volume_labels(2, 2, 1, vec![0, 0, 1, 1])?;
+    /// assert_eq!((seg.depth(), seg.count()), (2, 2));
+    /// assert_eq!(seg.adjacency(), vec![(0, 1)]);
+    /// assert_eq!(seg.label_at(1, 0, 1), Some(1));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Segmentation::from_labels`].
+    pub fn from_volume_labels(
+        depth: u32,
+        width: u32,
+        height: u32,
+        labels: Vec<u32>,
+    ) -> Result<Self> {
+        check_len_volume(depth, width, height, &labels)?;
         let max = labels.iter().copied().filter(|&l| l != UNLABELLED).max();
         let count = max.map_or(0, |m| m + 1);
         // Every label must be used, so there are never more labels than pixels: checked before
@@ -76,6 +103,7 @@ impl Segmentation {
             )));
         }
         Ok(Segmentation {
+            depth,
             width,
             height,
             labels,
@@ -88,10 +116,24 @@ impl Segmentation {
     ///
     /// # Errors
     /// [`Error::SizeMismatch`] when the map does not hold `width * height` labels.
-    pub fn relabel_sequential(width: u32, height: u32, mut labels: Vec<u32>) -> Result<Self> {
-        check_len(width, height, &labels)?;
+    pub fn relabel_sequential(width: u32, height: u32, labels: Vec<u32>) -> Result<Self> {
+        Self::relabel_sequential_volume(1, width, height, labels)
+    }
+
+    /// [`Segmentation::relabel_sequential`] for a volume (slices in order, each row-major).
+    ///
+    /// # Errors
+    /// [`Error::SizeMismatch`] when the map does not hold `depth * width * height` labels.
+    pub fn relabel_sequential_volume(
+        depth: u32,
+        width: u32,
+        height: u32,
+        mut labels: Vec<u32>,
+    ) -> Result<Self> {
+        check_len_volume(depth, width, height, &labels)?;
         let count = relabel_in_place(&mut labels);
         Ok(Segmentation {
+            depth,
             width,
             height,
             labels,
@@ -99,11 +141,14 @@ impl Segmentation {
         })
     }
 
-    /// For the algorithms, whose output holds the invariants by construction.
+    /// For the algorithms, whose output holds the invariants by construction. The depth is
+    /// the number of `width x height` slices the labels fill (1 for an image).
     pub(crate) fn from_parts(width: u32, height: u32, labels: Vec<u32>, count: u32) -> Self {
-        debug_assert_eq!(labels.len(), width as usize * height as usize);
+        let slice = (width as usize * height as usize).max(1);
+        debug_assert_eq!(labels.len() % slice, 0);
         debug_assert!(labels.iter().all(|&l| l == UNLABELLED || l < count));
         Segmentation {
+            depth: (labels.len() / slice).max(1) as u32,
             width,
             height,
             labels,
@@ -121,20 +166,43 @@ impl Segmentation {
         self.height
     }
 
+    /// Number of slices: 1 for an image.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Whether this labels a volume of more than one slice.
+    pub fn is_volume(&self) -> bool {
+        self.depth > 1
+    }
+
+    /// `(width, height, depth)`.
+    pub(crate) fn shape(&self) -> (u32, u32, u32) {
+        (self.width, self.height, self.depth)
+    }
+
     /// Number of segments.
     pub fn count(&self) -> u32 {
         self.count
     }
 
-    /// One label per pixel, row-major.
+    /// One label per pixel, row-major (a volume's slices one after the other).
     pub fn labels(&self) -> &[u32] {
         &self.labels
     }
 
-    /// The label at column `x`, row `y`, or `None` outside the image.
+    /// The label at column `x`, row `y` (of the first slice, for a volume), or `None` outside
+    /// the image.
     pub fn label(&self, x: u32, y: u32) -> Option<u32> {
-        (x < self.width && y < self.height)
-            .then(|| self.labels[y as usize * self.width as usize + x as usize])
+        self.label_at(x, y, 0)
+    }
+
+    /// The label at column `x`, row `y` of slice `z`, or `None` outside the volume.
+    pub fn label_at(&self, x: u32, y: u32, z: u32) -> Option<u32> {
+        (x < self.width && y < self.height && z < self.depth).then(|| {
+            let (w, h) = (self.width as usize, self.height as usize);
+            self.labels[(z as usize * h + y as usize) * w + x as usize]
+        })
     }
 
     /// Gives up the label map.
@@ -142,10 +210,27 @@ impl Segmentation {
         self.labels
     }
 
-    /// The label map as a `(rows, columns)` array.
+    /// The label map as a `(rows, columns)` array; a volume's slices are stacked, giving
+    /// `depth * height` rows (see [`Segmentation::to_volume_array`]).
     pub fn to_array(&self) -> Array2<u32> {
         Array2::from_shape_vec(
-            (self.height as usize, self.width as usize),
+            (
+                self.depth as usize * self.height as usize,
+                self.width as usize,
+            ),
+            self.labels.clone(),
+        )
+        .unwrap_or_else(|_| unreachable!("the length is checked on construction"))
+    }
+
+    /// The label map as a `(slices, rows, columns)` array (one slice for an image).
+    pub fn to_volume_array(&self) -> Array3<u32> {
+        Array3::from_shape_vec(
+            (
+                self.depth as usize,
+                self.height as usize,
+                self.width as usize,
+            ),
             self.labels.clone(),
         )
         .unwrap_or_else(|_| unreachable!("the length is checked on construction"))
@@ -170,57 +255,63 @@ impl Segmentation {
     /// One flag per pixel: is it on a boundary between two labels (an unlabelled pixel counts
     /// as a label of its own)? See [`BoundaryMode`].
     pub fn boundary_mask(&self, mode: BoundaryMode) -> Vec<bool> {
-        let (w, h) = (self.width as usize, self.height as usize);
         let l = &self.labels;
         let mut out = vec![false; l.len()];
-        for y in 0..h {
-            for x in 0..w {
-                let i = y * w + x;
-                let right = x + 1 < w && l[i + 1] != l[i];
-                let down = y + 1 < h && l[i + w] != l[i];
-                if right || down {
-                    out[i] = true;
-                    if mode == BoundaryMode::Thick {
-                        if right {
-                            out[i + 1] = true;
-                        }
-                        if down {
-                            out[i + w] = true;
-                        }
-                    }
+        self.for_each_neighbour_pair(|i, j| {
+            if l[i] != l[j] {
+                out[i] = true;
+                if mode == BoundaryMode::Thick {
+                    out[j] = true;
                 }
             }
-        }
+        });
         out
     }
 
-    /// Pairs of 4-adjacent segments `(a, b)` with `a < b`, sorted, each once.
+    /// Pairs of 4-adjacent (6-adjacent, in a volume) segments `(a, b)` with `a < b`, sorted,
+    /// each once.
     pub fn adjacency(&self) -> Vec<(u32, u32)> {
-        let (w, h) = (self.width as usize, self.height as usize);
         let l = &self.labels;
         let mut pairs = Vec::new();
-        let mut add = |a: u32, b: u32| {
+        self.for_each_neighbour_pair(|i, j| {
+            let (a, b) = (l[i], l[j]);
             if a != b && a != UNLABELLED && b != UNLABELLED {
                 pairs.push((a.min(b), a.max(b)));
             }
-        };
-        for y in 0..h {
-            for x in 0..w {
-                let i = y * w + x;
-                if x + 1 < w {
-                    add(l[i], l[i + 1]);
-                }
-                if y + 1 < h {
-                    add(l[i], l[i + w]);
-                }
-            }
-        }
+        });
         pairs.sort_unstable();
         pairs.dedup();
         pairs
     }
 
-    /// Number of segments that are not one 4-connected region.
+    /// Calls `f(i, j)` for every pixel `i` and its right, bottom and (in a volume) next-slice
+    /// neighbour `j`: each 4- (6-) neighbour pair once, in raster order of `i`.
+    fn for_each_neighbour_pair(&self, mut f: impl FnMut(usize, usize)) {
+        let (w, h, d) = (
+            self.width as usize,
+            self.height as usize,
+            self.depth as usize,
+        );
+        let slice = w * h;
+        for z in 0..d {
+            for y in 0..h {
+                for x in 0..w {
+                    let i = (z * h + y) * w + x;
+                    if x + 1 < w {
+                        f(i, i + 1);
+                    }
+                    if y + 1 < h {
+                        f(i, i + w);
+                    }
+                    if z + 1 < d {
+                        f(i, i + slice);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of segments that are not one 4-connected (6-connected, in a volume) region.
     pub fn disconnected_count(&self) -> u32 {
         let comps = crate::connectivity::split_checked(self);
         // Each component lies inside one label; count the components of each label.
@@ -238,10 +329,16 @@ impl Segmentation {
 
 /// Refuses a label map that does not hold `width * height` labels, or is empty.
 pub(crate) fn check_len(width: u32, height: u32, labels: &[u32]) -> Result<()> {
-    let n = width as usize * height as usize;
+    check_len_volume(1, width, height, labels)
+}
+
+/// Refuses a label map that does not hold `depth * width * height` labels, or is empty.
+pub(crate) fn check_len_volume(depth: u32, width: u32, height: u32, labels: &[u32]) -> Result<()> {
+    let n = depth as usize * width as usize * height as usize;
     if labels.len() != n || n == 0 {
         return Err(Error::SizeMismatch(format!(
-            "a {width}x{height} label map needs {n} labels, got {}",
+            "a {} label map needs {n} labels, got {}",
+            shape_text(depth, width, height),
             labels.len()
         )));
     }
@@ -321,6 +418,22 @@ mod tests {
         assert_eq!(s.disconnected_count(), 1);
         let s = Segmentation::from_labels(3, 1, vec![0, 0, 1]).unwrap();
         assert_eq!(s.disconnected_count(), 0);
+    }
+
+    #[test]
+    fn volumes_have_six_neighbours() {
+        // 1x1x3: three slices, the middle one a label of its own.
+        let s = Segmentation::from_volume_labels(3, 1, 1, vec![0, 1, 0]).unwrap();
+        assert_eq!(s.adjacency(), vec![(0, 1)]);
+        assert_eq!(s.disconnected_count(), 1);
+        assert_eq!(s.boundary_mask(BoundaryMode::Thin), vec![true, true, false]);
+        assert_eq!(s.to_volume_array().dim(), (3, 1, 1));
+        assert_eq!(s.label_at(0, 0, 2), Some(0));
+        assert_eq!(s.label_at(0, 0, 3), None);
+        // Same labels in the same places of two slices are one connected supervoxel.
+        let s = Segmentation::from_volume_labels(2, 2, 1, vec![0, 1, 0, 1]).unwrap();
+        assert_eq!(s.disconnected_count(), 0);
+        assert!(Segmentation::from_volume_labels(2, 2, 1, vec![0, 1, 0]).is_err());
     }
 
     proptest! {

@@ -24,7 +24,7 @@ pub(crate) fn noisy_image(width: u32, height: u32, channels: u8, seed: u64) -> I
             }
         }
     }
-    Image::new(width, height, channels, Samples::U8(s)).expect("sizes match")
+    Image::new(width, height, channels.into(), Samples::U8(s)).expect("sizes match")
 }
 
 /// Uniform 8-bit noise of `channels` channels (xorshift from `seed`).
@@ -38,7 +38,7 @@ pub(crate) fn noise_image(w: u32, h: u32, channels: u8, seed: u64) -> Image {
             (x >> 24) as u8
         })
         .collect();
-    Image::new(w, h, channels, Samples::U8(samples)).expect("sizes match")
+    Image::new(w, h, channels.into(), Samples::U8(samples)).expect("sizes match")
 }
 
 /// An 8-bit RGB image whose pixel `(x, y)` is `px(x, y)`.

@@ -115,6 +115,7 @@ impl Superpixels for Etps {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
+        image.require_2d("ETPS")?;
         self.validate()?;
         let planes = features(image)?;
         let (w, h) = (image.width() as usize, image.height() as usize);

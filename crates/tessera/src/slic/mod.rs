@@ -195,6 +195,7 @@ impl Slic {
 
     fn run(&self, image: &Image, mask: Option<&[bool]>) -> Result<Segmentation> {
         self.validate()?;
+        image.require_2d("SLIC")?;
         let planes = self.features(image)?;
         let (w, h) = (image.width() as usize, image.height() as usize);
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
@@ -750,7 +751,7 @@ mod tests {
                 let unit = (x >> 40) as f32 / (1u64 << 24) as f32;
                 if huge_samples { (unit - 0.5) * 2.0 * f32::MAX } else { unit }
             }).collect();
-            let img = Image::new(w, h, channels, Samples::F32(samples)).unwrap();
+            let img = Image::new(w, h, channels.into(), Samples::F32(samples)).unwrap();
             let slic = Slic {
                 n_segments: k, compactness, max_iterations: iterations, sigma,
                 spacing: [spacing, 1.0], convert_to_lab: lab, enforce_connectivity: connect,
