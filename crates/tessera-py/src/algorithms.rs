@@ -2,8 +2,8 @@
 //! (`Slic::default()` and so on), so the Python side never repeats a default.
 
 use crate::compute;
-use crate::convert::{PyImage, check_dims, dims2, labels_to_py, to_mask};
-use numpy::{PyArray2, PyReadonlyArray2};
+use crate::convert::{PyImage, labels_to_py, to_mask};
+use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use tessera::{
@@ -16,7 +16,7 @@ fn run<'py>(
     py: Python<'py>,
     image: &PyImage<'py>,
     segment: impl FnOnce(&tessera::Image) -> tessera::Result<Segmentation> + Send,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
     let view = image.view();
     let seg = compute(py, move || {
         let img = view.to_image()?;
@@ -58,8 +58,8 @@ pub(crate) fn slic<'py>(
     perturb_seeds: Option<bool>,
     distance: Option<&str>,
     subsample: Option<u32>,
-    mask: Option<PyReadonlyArray2<'py, bool>>,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    mask: Option<PyReadonlyArrayDyn<'py, bool>>,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
     let d = Slic::default();
     let algo = Slic {
         n_segments: n_segments.unwrap_or(d.n_segments),
@@ -79,7 +79,13 @@ pub(crate) fn slic<'py>(
     match mask {
         None => run(py, &image, move |img| algo.segment(img)),
         Some(m) => {
-            check_dims("mask", dims2(&m), image.dims())?;
+            if m.shape() != image.spatial().as_slice() {
+                return Err(PyValueError::new_err(format!(
+                    "mask has shape {:?}, the image {:?}",
+                    m.shape(),
+                    image.spatial()
+                )));
+            }
             let mview = m.as_array();
             run(py, &image, move |img| {
                 let mask = to_mask(mview).map_err(tessera::Error::SizeMismatch)?;
@@ -107,7 +113,7 @@ pub(crate) fn kmeans<'py>(
     enforce_connectivity: Option<bool>,
     min_size_factor: Option<f32>,
     max_size_factor: Option<f32>,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
     let d = KMeans::default();
     let init = match init {
         None => d.init,
@@ -147,7 +153,7 @@ pub(crate) fn meanshift<'py>(
     max_iterations: Option<u32>,
     tolerance: Option<f32>,
     basin_speedup: Option<bool>,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
     let d = MeanShift::default();
     let algo = MeanShift {
         hs: hs.unwrap_or(d.hs),
@@ -173,7 +179,7 @@ pub(crate) fn felzenszwalb<'py>(
     min_size: Option<u32>,
     n_segments: Option<u32>,
     enforce_connectivity: Option<bool>,
-) -> PyResult<(Bound<'py, PyArray2<u32>>, f32)> {
+) -> PyResult<(Bound<'py, PyArrayDyn<u32>>, f32)> {
     let d = Felzenszwalb::default();
     let algo = Felzenszwalb {
         scale: scale.unwrap_or(d.scale),
@@ -206,7 +212,7 @@ pub(crate) fn quickshift<'py>(
     seed: Option<u64>,
     min_size: Option<u32>,
     enforce_connectivity: Option<bool>,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
     let d = Quickshift::default();
     let algo = Quickshift {
         ratio: ratio.unwrap_or(d.ratio),
@@ -236,7 +242,7 @@ pub(crate) fn etps<'py>(
     min_size_factor: Option<f32>,
     max_iterations: Option<u32>,
     max_block_size: Option<u32>,
-) -> PyResult<Bound<'py, PyArray2<u32>>> {
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
     let d = Etps::default();
     let algo = Etps {
         n_segments: n_segments.unwrap_or(d.n_segments),
@@ -253,5 +259,41 @@ pub(crate) fn etps<'py>(
 /// Panics inside the computation, to test that a panic reaches Python as an exception.
 #[pyfunction]
 pub(crate) fn panic_for_tests(py: Python<'_>) -> PyResult<()> {
-    compute(py, || -> Result<(), String> { panic!("deliberate test panic") })
+    compute(py, || -> Result<(), String> {
+        panic!("deliberate test panic")
+    })
+}
+
+/// Quickshift's forest: the parent of every pixel (row-major index; a root is its own
+/// parent), as [`Quickshift::forest`] gives it.
+#[pyfunction]
+#[pyo3(signature = (image, *, ratio=None, kernel_size=None, max_dist=None, sigma=None,
+    convert_to_lab=None, seed=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quickshift_forest<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    ratio: Option<f32>,
+    kernel_size: Option<f32>,
+    max_dist: Option<f32>,
+    sigma: Option<f32>,
+    convert_to_lab: Option<bool>,
+    seed: Option<u64>,
+) -> PyResult<Bound<'py, numpy::PyArray1<u32>>> {
+    let d = Quickshift::default();
+    let algo = Quickshift {
+        ratio: ratio.unwrap_or(d.ratio),
+        kernel_size: kernel_size.unwrap_or(d.kernel_size),
+        max_dist: max_dist.unwrap_or(d.max_dist),
+        sigma: sigma.unwrap_or(d.sigma),
+        convert_to_lab: convert_to_lab.unwrap_or(d.convert_to_lab),
+        seed: seed.unwrap_or(d.seed),
+        ..d
+    };
+    let view = image.view();
+    let parent = compute(py, move || {
+        let img = view.to_image()?;
+        algo.forest(&img).map_err(|e| e.to_string())
+    })?;
+    Ok(numpy::PyArray1::from_vec(py, parent))
 }

@@ -161,8 +161,8 @@ pub(crate) fn label<'py>(
             ),
             _ => return Err("give exactly one of scribbles and probs".to_string()),
         };
-        let energy = Energy::from_graph(&graph, n_classes, unaries, &params)
-            .map_err(|e| e.to_string())?;
+        let energy =
+            Energy::from_graph(&graph, n_classes, unaries, &params).map_err(|e| e.to_string())?;
         let sol = solver.solve(&energy).map_err(|e| e.to_string())?;
         let pixels: Vec<i64> = seg
             .labels()

@@ -35,7 +35,8 @@ fn options(boundary: &str, tolerance: u32, aggregation: &str) -> PyResult<EvalOp
         tolerance,
         aggregation,
     };
-    o.validate().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    o.validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(o)
 }
 
@@ -105,7 +106,10 @@ pub(crate) fn explained_variation<'py>(
 
 /// Compactness (Schick et al.) of `labels`.
 #[pyfunction]
-pub(crate) fn compactness<'py>(py: Python<'py>, labels: PyReadonlyArray2<'py, u32>) -> PyResult<f64> {
+pub(crate) fn compactness<'py>(
+    py: Python<'py>,
+    labels: PyReadonlyArray2<'py, u32>,
+) -> PyResult<f64> {
     let lab = labels.as_array();
     compute(py, move || Ok(metrics::compactness(&segmentation_of(lab)?)))
 }

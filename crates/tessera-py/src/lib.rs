@@ -51,6 +51,7 @@ fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(algorithms::meanshift, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::felzenszwalb, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::quickshift, m)?)?;
+    m.add_function(wrap_pyfunction!(algorithms::quickshift_forest, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::etps, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(eval::evaluate, m)?)?;

@@ -435,22 +435,29 @@ def quickshift(
     seed = 42 if rng is None else rng
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"rng must be an integer seed, got {rng!r}")
-    feed = img.astype(np.float32)
-    if sigma > 0:
-        feed = _gaussian(feed, [sigma, sigma]).astype(np.float32)
-    labels = _tessera.quickshift(
-        feed,
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
+    parent = _tessera.quickshift_forest(
+        img.astype(np.float32),
         ratio=float(ratio),
+        sigma=sigma,
         kernel_size=float(kernel_size),
         max_dist=float(max_dist),
-        sigma=0.0,
         convert_to_lab=bool(convert2lab),
         seed=int(seed) & 0xFFFF_FFFF_FFFF_FFFF,
-        enforce_connectivity=False,
-    )
-    labels = labels.astype(np.int64)
+    ).astype(np.int64)
+    # Segments are the trees, numbered in the order of their roots' indices (as
+    # scikit-image numbers them).
+    roots = parent
+    while True:
+        up = roots[roots]
+        if np.array_equal(up, roots):
+            break
+        roots = up
+    labels = np.unique(roots, return_inverse=True)[1].reshape(img.shape[:2])
     if return_tree:
-        return labels, None
+        return labels, parent.reshape(img.shape[:2])
     return labels
 
 
@@ -626,16 +633,39 @@ def mark_boundaries(
 
 
 def _upsample(marked: np.ndarray) -> np.ndarray:
-    """Interposes one line of pixels between every two along the spatial axes, filled
-    linearly."""
-    out = marked
+    """Interposes one line of pixels between every two along the spatial axes, filled by
+    cubic B-spline interpolation with mirrored borders (what scikit-image gets from
+    ``scipy.ndimage.zoom(..., mode="mirror")``): original pixels keep their values, an
+    interposed one is ``(c[i-1] + 23 c[i] + 23 c[i+1] + c[i+2]) / 48`` of the spline
+    coefficients ``c`` of its line."""
+    out = np.asarray(marked, dtype=np.float64)
     for axis in range(marked.ndim - 1):
         n = out.shape[axis]
-        idx = np.arange(2 * n - 1) / 2.0
-        lo = np.floor(idx).astype(int)
-        hi = np.minimum(lo + 1, n - 1)
-        t = (idx - lo).reshape([-1 if a == axis else 1 for a in range(out.ndim)])
-        out = np.take(out, lo, axis=axis) * (1 - t) + np.take(out, hi, axis=axis) * t
+        if n == 1:
+            continue
+        # Spline coefficients: (c[i-1] + 4 c[i] + c[i+1]) / 6 = f[i], with c[-1] = c[1] and
+        # c[n] = c[n-2] (whole-sample mirror), solved as a small dense system.
+        system = np.zeros((n, n))
+        i = np.arange(n)
+        system[i, i] = 4.0
+        system[i[1:], i[:-1]] = 1.0
+        system[i[:-1], i[1:]] = 1.0
+        system[0, 1] = 2.0
+        system[n - 1, n - 2] = 2.0
+        moved = np.moveaxis(out, axis, 0)
+        coef = np.linalg.solve(system / 6.0, moved.reshape(n, -1)).reshape(moved.shape)
+
+        def at(k):
+            k = np.abs(k)
+            k = np.where(k > n - 1, 2 * (n - 1) - k, k)
+            return coef[k]
+
+        j = np.arange(n - 1)
+        mid = (at(j - 1) + 23.0 * at(j) + 23.0 * at(j + 1) + at(j + 2)) / 48.0
+        up = np.empty((2 * n - 1,) + moved.shape[1:])
+        up[0::2] = moved
+        up[1::2] = mid
+        out = np.moveaxis(up, 0, axis)
     return out.astype(marked.dtype, copy=False)
 
 
