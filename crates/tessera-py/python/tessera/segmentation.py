@@ -270,14 +270,27 @@ def slic(
         feed -= imin
         if imax != imin:
             feed /= imax - imin
-        if mask is not None:
-            feed[~mask] = 0.0
         if (sigmas > 0).any():
             feed = _gaussian(feed, sigmas)
+        if mask is not None:
+            # Values outside the mask take no part; NaN or infinity there is allowed.
+            feed[~mask] = 0.0
         feed = feed.astype(np.float32)
     n_segments = int(n_segments)
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
+    # With a mask, the library works on the mask's bounding box: its seed grid then covers
+    # the masked region only (as scikit-image's seeds do), and the pixels outside the
+    # mask, which take no part in the clustering, are not copied.
+    box = None
+    if mask is not None:
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        feed = np.ascontiguousarray(feed[box])
+        lib_mask = np.ascontiguousarray(mask[box])
+    else:
+        lib_mask = None
     labels = _tessera.slic(
         feed,
         n_segments=n_segments,
@@ -292,8 +305,12 @@ def slic(
         slic_zero=bool(slic_zero),
         distance=distance,
         subsample=int(subsample),
-        mask=mask,
+        mask=lib_mask,
     )
+    if box is not None:
+        full = np.full(mask.shape, UNLABELLED, dtype=labels.dtype)
+        full[box] = labels
+        labels = full
     return _finish(labels, start_label, mask is not None)
 
 
