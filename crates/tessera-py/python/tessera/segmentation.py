@@ -649,6 +649,14 @@ def mark_boundaries(
     return marked
 
 
+def _mirrored(coef: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``coef[k]`` along the first axis, indices mirrored about both ends."""
+    n = coef.shape[0]
+    k = np.abs(k)
+    k = np.where(k > n - 1, 2 * (n - 1) - k, k)
+    return coef[k]
+
+
 def _upsample(marked: np.ndarray) -> np.ndarray:
     """Interposes one line of pixels between every two along the spatial axes, filled by
     cubic B-spline interpolation with mirrored borders (what scikit-image gets from
@@ -672,13 +680,13 @@ def _upsample(marked: np.ndarray) -> np.ndarray:
         moved = np.moveaxis(out, axis, 0)
         coef = np.linalg.solve(system / 6.0, moved.reshape(n, -1)).reshape(moved.shape)
 
-        def at(k):
-            k = np.abs(k)
-            k = np.where(k > n - 1, 2 * (n - 1) - k, k)
-            return coef[k]
-
         j = np.arange(n - 1)
-        mid = (at(j - 1) + 23.0 * at(j) + 23.0 * at(j + 1) + at(j + 2)) / 48.0
+        mid = (
+            _mirrored(coef, j - 1)
+            + 23.0 * _mirrored(coef, j)
+            + 23.0 * _mirrored(coef, j + 1)
+            + _mirrored(coef, j + 2)
+        ) / 48.0
         up = np.empty((2 * n - 1,) + moved.shape[1:])
         up[0::2] = moved
         up[1::2] = mid
