@@ -3,7 +3,7 @@
 Replace ``from skimage import segmentation`` by ``from tessera import segmentation``: the
 signatures, defaults, accepted inputs, return dtypes and shapes, errors and warnings are
 scikit-image's, and the work is done by tessera's Rust library. tessera's own improvements
-are extra keyword-only arguments (``distance="manhattan"``, ``subsample``, ``merge``).
+are extra keyword-only arguments (``distance="manhattan"``, ``subsample``).
 
 >>> import numpy as np
 >>> from tessera import segmentation
