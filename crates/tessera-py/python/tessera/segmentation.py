@@ -185,6 +185,28 @@ def slic(
             "supported for a two-dimensional image; use channel_axis=None if "
             "the image is grayscale"
         )
+    if start_label not in [0, 1]:
+        raise ValueError("start_label should be 0 or 1.")
+    fast = _slic_8bit_colour(
+        image,
+        n_segments,
+        compactness,
+        max_num_iter,
+        sigma,
+        spacing,
+        convert2lab,
+        enforce_connectivity,
+        min_size_factor,
+        max_size_factor,
+        slic_zero,
+        start_label,
+        mask,
+        channel_axis,
+        distance,
+        subsample,
+    )
+    if fast is not None:
+        return fast
     image = _as_float(image)
     float_dtype = _supported_float_type(image.dtype)
     multichannel = channel_axis is not None
@@ -254,28 +276,17 @@ def slic(
         raise TypeError(f"sigma must be a number or a sequence, got {sigma!r}")
 
     # The image the library sees: rescaled to 0..1 jointly (as scikit-image), smoothed
-    # here when asked. An 8-bit image that already spans 0..255 goes in as it is, so the
-    # library's exact 8-bit colour tables apply.
-    raw = np.asarray(native(np.asarray(image)))
-    if (
-        raw.dtype == np.uint8
-        and mask is None
-        and not (sigmas > 0).any()
-        and int(imin * 255 + 0.5) == 0
-        and int(imax * 255 + 0.5) == 255
-    ):
-        feed = _channels_last(raw, channel_axis)
-    else:
-        feed = img.astype(np.float64, copy=True)
-        feed -= imin
-        if imax != imin:
-            feed /= imax - imin
-        if (sigmas > 0).any():
-            feed = _gaussian(feed, sigmas)
-        if mask is not None:
-            # Values outside the mask take no part; NaN or infinity there is allowed.
-            feed[~mask] = 0.0
-        feed = feed.astype(np.float32)
+    # here when asked.
+    feed = img.astype(np.float64, copy=True)
+    feed -= imin
+    if imax != imin:
+        feed /= imax - imin
+    if (sigmas > 0).any():
+        feed = _gaussian(feed, sigmas)
+    if mask is not None:
+        # Values outside the mask take no part; NaN or infinity there is allowed.
+        feed[~mask] = 0.0
+    feed = feed.astype(np.float32)
     n_segments = int(n_segments)
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
@@ -312,6 +323,65 @@ def slic(
         full[box] = labels
         labels = full
     return _finish(labels, start_label, mask is not None)
+
+
+def _slic_8bit_colour(
+    image,
+    n_segments,
+    compactness,
+    max_num_iter,
+    sigma,
+    spacing,
+    convert2lab,
+    enforce_connectivity,
+    min_size_factor,
+    max_size_factor,
+    slic_zero,
+    start_label,
+    mask,
+    channel_axis,
+    distance,
+    subsample,
+):
+    """The common case without a copy: an 8-bit RGB image spanning 0..255, no mask, no
+    smoothing, unit spacing. scikit-image's rescale to 0..1 is then its 8-bit scaling,
+    which the library applies itself (with exact 8-bit colour tables); ``None`` when the
+    call is not of that kind."""
+    if not (
+        image.dtype == np.uint8
+        and image.ndim == 3
+        and channel_axis is not None
+        and mask is None
+        and spacing is None
+        and np.isscalar(sigma)
+        and sigma == 0
+        and convert2lab in (None, True)
+        and isinstance(n_segments, (int, np.integer))
+        and n_segments >= 1
+    ):
+        return None
+    img = _channels_last(image, channel_axis)
+    if img.shape[-1] != 3 or img.size == 0 or img.min() != 0 or img.max() != 255:
+        return None
+    labels = _tessera.slic(
+        img,
+        n_segments=int(n_segments),
+        compactness=float(compactness),
+        max_iterations=int(max_num_iter),
+        sigma=0.0,
+        spacing=(1.0, 1.0),
+        convert_to_lab=True,
+        enforce_connectivity=bool(enforce_connectivity),
+        min_size_factor=float(min_size_factor),
+        max_size_factor=float(max_size_factor),
+        slic_zero=bool(slic_zero),
+        distance=distance,
+        subsample=int(subsample),
+    )
+    out = labels.astype(np.int64)
+    if start_label:
+        out += start_label
+    return out
 
 
 def _finish(labels: np.ndarray, start_label: int, masked: bool) -> np.ndarray:
