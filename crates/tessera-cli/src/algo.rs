@@ -6,7 +6,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use tessera::{
-    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Slic, SlicDistance, Superpixels,
+    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Neighbourhood, Quickshift, Slic,
+    SlicDistance, Superpixels,
 };
 
 /// A superpixel algorithm, boxed, ready to run on any thread.
@@ -215,6 +216,10 @@ pub struct FelzenszwalbArgs {
     /// Keep scikit-image's 8-connected segments instead of 4-connected superpixels.
     #[arg(long)]
     pub fh_8_connected: bool,
+    /// Join face neighbours only in the graph (4 in an image, 6 in a volume) instead of all
+    /// (8, or 26 in a volume).
+    #[arg(long)]
+    pub fh_faces_only: bool,
 }
 
 /// Quickshift's options.
@@ -288,7 +293,7 @@ impl AlgoParams {
                 n_segments: segments,
                 compactness: self.slic.compactness,
                 max_iterations: self.slic.iterations,
-                sigma: self.slic.sigma,
+                sigma: [self.slic.sigma; 3],
                 slic_zero: self.slic.slic_zero,
                 enforce_connectivity: !self.slic.no_connectivity,
                 convert_to_lab: self.slic.no_lab.then_some(false),
@@ -425,6 +430,12 @@ impl AlgoParams {
             sigma: f.fh_sigma,
             min_size: f.fh_min_size,
             enforce_connectivity: !f.fh_8_connected,
+            neighbourhood: if f.fh_faces_only {
+                Neighbourhood::Faces
+            } else {
+                Neighbourhood::All
+            },
+            ..Felzenszwalb::default()
         }
     }
 

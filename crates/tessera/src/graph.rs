@@ -1,15 +1,18 @@
-//! Weighted pixel graphs for the graph-based algorithms: the edges between neighbouring
-//! pixels, weighted by the Euclidean distance between their feature vectors and sorted by
-//! weight, a union-find forest over the pixels, and the merge of small regions along the
-//! cheapest edges that turns a partition into one of 4-connected regions.
+//! Weighted pixel (voxel) graphs for the graph-based algorithms: the edges between
+//! neighbouring pixels of an image or voxels of a volume, weighted by the Euclidean distance
+//! between their feature vectors and sorted by weight, a union-find forest over the pixels,
+//! and the merge of small regions along the cheapest edges that turns a partition into one of
+//! 4-connected (6-connected, in a volume) regions.
 
 use crate::connectivity::connect;
 use crate::error::{Error, Result};
 use crate::segmentation::{Segmentation, relabel_in_place};
 use rayon::prelude::*;
 
-/// An edge between two neighbouring pixels. `id` is `pixel * 4 + direction`, where the
-/// direction is 0 (right), 1 (down), 2 (down-right) or 3 (down-left) from `pixel`.
+/// An edge between two neighbouring pixels. In an image `id` is `pixel * 4 + direction`, where
+/// the direction is 0 (right), 1 (down), 2 (down-right) or 3 (down-left) from `pixel`; in a
+/// volume it is `voxel * 16 + direction`, the direction one of [`VOLUME_STEPS`]. The
+/// [`Lattice`] the edges were made on reads them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Edge {
     /// Euclidean distance between the two pixels' features.
@@ -38,14 +41,96 @@ impl Edge {
     }
 }
 
+/// How to read the ends of the edges of one graph: an image's or a volume's.
+pub(crate) trait Lattice: Copy + Send + Sync {
+    /// The two pixels (voxels) the edge joins, the first before the second in raster order.
+    fn ends(self, e: Edge) -> (usize, usize);
+    /// Whether the edge joins face neighbours (4-neighbours in an image, 6-neighbours in a
+    /// volume) rather than diagonal ones.
+    fn is_axial(self, e: Edge) -> bool;
+}
+
+/// The edges of a `width`-pixel-wide image (see [`Edge`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plane {
+    pub width: usize,
+}
+
+impl Lattice for Plane {
+    #[inline]
+    fn ends(self, e: Edge) -> (usize, usize) {
+        e.ends(self.width)
+    }
+
+    #[inline]
+    fn is_axial(self, e: Edge) -> bool {
+        e.is_axial()
+    }
+}
+
+/// The forward half of a voxel's 26 neighbours, as `(dx, dy, dz)` steps: the three face
+/// neighbours first (the 6-neighbour graph uses only these), then the two diagonals in the
+/// slice (as the image's down-right and down-left), then the eight neighbours in the next
+/// slice off the straight one, row by row.
+pub(crate) const VOLUME_STEPS: [(i8, i8, i8); 13] = [
+    (1, 0, 0),
+    (0, 1, 0),
+    (0, 0, 1),
+    (1, 1, 0),
+    (-1, 1, 0),
+    (-1, -1, 1),
+    (0, -1, 1),
+    (1, -1, 1),
+    (-1, 0, 1),
+    (1, 0, 1),
+    (-1, 1, 1),
+    (0, 1, 1),
+    (1, 1, 1),
+];
+
+/// Face steps at the start of [`VOLUME_STEPS`].
+const VOLUME_FACES: u32 = 3;
+
+/// The edges of a volume (see [`Edge`]): the index offset of each of [`VOLUME_STEPS`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Volume {
+    offsets: [u32; 13],
+}
+
+impl Volume {
+    /// The lattice of a volume of `width x height` slices. Every step of [`VOLUME_STEPS`]
+    /// goes forward in raster order, so its offset is positive; the caller checks that the
+    /// volume is small enough for the offsets to fit.
+    fn new(width: usize, height: usize) -> Self {
+        let (w, slice) = (width as i64, (width * height) as i64);
+        Volume {
+            offsets: VOLUME_STEPS.map(|(dx, dy, dz)| {
+                (i64::from(dz) * slice + i64::from(dy) * w + i64::from(dx)).max(0) as u32
+            }),
+        }
+    }
+}
+
+impl Lattice for Volume {
+    #[inline]
+    fn ends(self, e: Edge) -> (usize, usize) {
+        let p = (e.id >> 4) as usize;
+        (p, p + self.offsets[(e.id & 15) as usize] as usize)
+    }
+
+    #[inline]
+    fn is_axial(self, e: Edge) -> bool {
+        e.id & 15 < VOLUME_FACES
+    }
+}
+
 /// Which neighbours are joined by edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Neighbourhood {
-    /// Left, right, up, down. Only the tests build this graph since Quickshift's small pieces
-    /// merge through `connectivity`; it stays for the 6-neighbour volume graphs to come.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Face neighbours only: left, right, up, down (and the slices before and after, in a
+    /// volume).
     Four,
-    /// The four and the diagonals.
+    /// The four and the diagonals (all 26 neighbours, in a volume).
     Eight,
 }
 
@@ -135,6 +220,71 @@ fn edge_weights(planes: &[&[f32]], p0: usize, q0: usize, out: &mut [Edge]) {
     }
 }
 
+/// The edges of the `width x height x depth` voxel graph (face neighbours, or all 26 with
+/// [`Neighbourhood::Eight`]), weighted by the Euclidean distance between the feature planes'
+/// values (one value per voxel, slice after slice), sorted by weight, and the lattice that
+/// reads them. Edges of equal weight keep the order in which they are made: by step of
+/// [`VOLUME_STEPS`], then in raster order of their first voxel.
+///
+/// # Errors
+/// [`Error::InvalidImage`] when the volume has too many voxels to number its edges in `u32`.
+pub(crate) fn sorted_volume_edges(
+    planes: &[&[f32]],
+    width: usize,
+    height: usize,
+    depth: usize,
+    neighbourhood: Neighbourhood,
+) -> Result<(Vec<Edge>, Volume)> {
+    let n = width * height * depth;
+    if n > (u32::MAX >> 4) as usize {
+        return Err(Error::InvalidImage(format!(
+            "{width}x{height}x{depth} has too many voxels for the voxel graph"
+        )));
+    }
+    let lattice = Volume::new(width, height);
+    let steps = match neighbourhood {
+        Neighbourhood::Four => &VOLUME_STEPS[..VOLUME_FACES as usize],
+        Neighbourhood::Eight => &VOLUME_STEPS[..],
+    };
+    // Every voxel has at most one edge per step: reserve for all of them.
+    let mut edges: Vec<Edge> = Vec::with_capacity(n * steps.len());
+    for (d, &(dx, dy, dz)) in steps.iter().enumerate() {
+        // The voxels that have a neighbour along this step: columns x0..x1 of rows y0..y1 of
+        // slices 0..z1.
+        let (x0, x1) = match dx {
+            1 => (0, width.saturating_sub(1)),
+            0 => (0, width),
+            _ => (1, width),
+        };
+        let (y0, y1) = match dy {
+            1 => (0, height.saturating_sub(1)),
+            0 => (0, height),
+            _ => (1, height),
+        };
+        let z1 = depth.saturating_sub(dz as usize);
+        let (cols, rows) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
+        if cols == 0 || rows == 0 || z1 == 0 {
+            continue;
+        }
+        let offset = lattice.offsets[d] as usize;
+        let start = edges.len();
+        edges.resize(start + cols * rows * z1, Edge { weight: 0.0, id: 0 });
+        edges[start..]
+            .par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(r, out)| {
+                let (z, y) = (r / rows, y0 + r % rows);
+                let first = (z * height + y) * width + x0;
+                for (i, e) in out.iter_mut().enumerate() {
+                    e.id = ((first + i) as u32) << 4 | d as u32;
+                }
+                edge_weights(planes, first, first + offset, out);
+            });
+    }
+    radsort::sort_by_key(&mut edges, |e| e.weight);
+    Ok((edges, lattice))
+}
+
 #[inline]
 fn weights_of<const C: usize>(p: &[&[f32]; C], q: &[&[f32]; C], out: &mut [Edge]) {
     for (i, e) in out.iter_mut().enumerate() {
@@ -211,11 +361,11 @@ impl Forest {
 /// order of first appearance, and its count.
 ///
 /// The union-find forest runs over regions, not pixels, so it stays small and cache-resident.
-pub(crate) fn merge_small(
+pub(crate) fn merge_small<L: Lattice>(
     regions: &[u32],
     count: u32,
     edges: &[Edge],
-    width: usize,
+    lattice: L,
     min_size: u32,
     axial_only: bool,
     protected: &[bool],
@@ -232,10 +382,10 @@ pub(crate) fn merge_small(
     };
     if min_size > 1 {
         for &e in edges {
-            if axial_only && !e.is_axial() {
+            if axial_only && !lattice.is_axial(e) {
                 continue;
             }
-            let (p, q) = e.ends(width);
+            let (p, q) = lattice.ends(e);
             let (rp, rq) = (regions[p], regions[q]);
             if rp == rq {
                 continue;
@@ -255,20 +405,22 @@ pub(crate) fn merge_small(
     (out, count)
 }
 
-/// Splits each label of a (fully labelled) map into its 4-connected pieces, then merges every
-/// piece smaller than `min_size` pixels into a 4-adjacent one along the cheapest edges first
-/// (in the order of `edges`, skipping diagonal ones), as [`merge_small`] does. With
+/// Splits each label of a (fully labelled) map into its 4-connected pieces (6-connected, for a
+/// map of several `width x height` slices: a volume), then merges every piece smaller than
+/// `min_size` pixels into a 4-adjacent (6-adjacent) one along the cheapest edges first (in
+/// the order of `edges`, skipping diagonal ones), as [`merge_small`] does. With
 /// `keep_largest`, the largest piece of each label (the first in raster order among equals)
 /// is never merged for being small, whatever its size: only the pieces cut off from a label
 /// are.
 ///
-/// Every segment of the result is one 4-connected region; without `keep_largest`, a segment
+/// Every segment of the result is one 4-connected (6-connected) region; without `keep_largest`, a segment
 /// is smaller than `min_size` only when the whole image is.
-pub(crate) fn connected_regions(
+pub(crate) fn connected_regions<L: Lattice>(
     width: u32,
     height: u32,
     labels: &[u32],
     edges: &[Edge],
+    lattice: L,
     min_size: u32,
     keep_largest: bool,
 ) -> Segmentation {
@@ -282,7 +434,7 @@ pub(crate) fn connected_regions(
         pieces.labels(),
         pieces.count(),
         edges,
-        width as usize,
+        lattice,
         min_size,
         true,
         &protected,
@@ -338,6 +490,40 @@ mod tests {
     }
 
     #[test]
+    fn volume_edges_join_the_26_neighbours() {
+        // 3x2x2 volume, one channel, every voxel a different value.
+        let (w, h, d) = (3usize, 2usize, 2usize);
+        let plane: Vec<f32> = (0..12).map(|i| (i * i) as f32 * 0.1).collect();
+        let at = |i: usize| (i % w, i / w % h, i / (w * h));
+        let (e26, lattice) = sorted_volume_edges(&[&plane], w, h, d, Neighbourhood::Eight).unwrap();
+        // Every pair of distinct voxels at Chebyshev distance 1, each once.
+        let mut pairs: Vec<(usize, usize)> = e26.iter().map(|&e| lattice.ends(e)).collect();
+        pairs.sort_unstable();
+        let mut expected = Vec::new();
+        for p in 0..12 {
+            for q in p + 1..12 {
+                let ((px, py, pz), (qx, qy, qz)) = (at(p), at(q));
+                if px.abs_diff(qx) <= 1 && py.abs_diff(qy) <= 1 && pz.abs_diff(qz) <= 1 {
+                    expected.push((p, q));
+                }
+            }
+        }
+        assert_eq!(pairs, expected);
+        assert!(e26.windows(2).all(|w| w[0].weight <= w[1].weight));
+        for &e in &e26 {
+            let (p, q) = lattice.ends(e);
+            assert!((e.weight - (plane[p] - plane[q]).abs()).abs() < 1e-6);
+            let ((px, py, pz), (qx, qy, qz)) = (at(p), at(q));
+            let moved = usize::from(px != qx) + usize::from(py != qy) + usize::from(pz != qz);
+            assert_eq!(lattice.is_axial(e), moved == 1);
+        }
+        // The 6-neighbour graph: the face pairs only.
+        let (e6, lattice) = sorted_volume_edges(&[&plane], w, h, d, Neighbourhood::Four).unwrap();
+        assert_eq!(e6.len(), 2 * 2 * 2 + 3 * 2 + 6);
+        assert!(e6.iter().all(|&e| lattice.is_axial(e)));
+    }
+
+    #[test]
     fn forest_unions_track_sizes() {
         let mut f = Forest::new(4);
         let r = f.union(0, 1);
@@ -353,13 +539,14 @@ mod tests {
         let labels = [0, 1, 1, 0];
         let plane = [0.0, 1.0, 1.0, 0.0];
         let edges = sorted_edges(&[&plane], 2, 2, Neighbourhood::Eight).unwrap();
-        let seg = connected_regions(2, 2, &labels, &edges, 1, false);
+        let plane2 = Plane { width: 2 };
+        let seg = connected_regions(2, 2, &labels, &edges, plane2, 1, false);
         assert_eq!(seg.count(), 4);
         // Keeping each label's largest piece (the first, on equal sizes): the top row stays,
         // the two bottom pieces are small and meet first along the bottom edge.
-        let seg = connected_regions(2, 2, &labels, &edges, 2, true);
+        let seg = connected_regions(2, 2, &labels, &edges, plane2, 2, true);
         assert_eq!(seg.labels(), &[0, 1, 2, 2]);
-        let seg = connected_regions(2, 2, &labels, &edges, 2, false);
+        let seg = connected_regions(2, 2, &labels, &edges, plane2, 2, false);
         assert_eq!(seg.disconnected_count(), 0);
         assert!(seg.sizes().iter().all(|&s| s >= 2));
     }

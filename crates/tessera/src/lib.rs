@@ -44,7 +44,7 @@ pub use crate::algorithm::Superpixels;
 pub use crate::color::cielab_planes;
 pub use crate::error::{Error, Result};
 pub use crate::etps::Etps;
-pub use crate::felzenszwalb::Felzenszwalb;
+pub use crate::felzenszwalb::{Felzenszwalb, Neighbourhood};
 pub use crate::image::{Image, Mask, Samples};
 pub use crate::kmeans::{KMeans, KMeansInit};
 pub use crate::meanshift::MeanShift;

@@ -17,6 +17,14 @@
 //! - an image's score is the mean over its ground truths ([`Aggregation`]), the dataset's the
 //!   mean over images ([`Scores::mean`]); undefined values (NaN) are skipped by both.
 //!
+//! Volumes (supervoxels against a 3-D ground truth, [`GroundTruth::new_volume`]): the same
+//! metrics voxel for voxel. A boundary voxel is one whose right, bottom or next-slice
+//! neighbour has another label (thick: any of its 6 face neighbours), and the tolerance is a
+//! 3-D Chebyshev distance: a match may lie anywhere in the `(2r+1) x (2r+1) x (2r+1)` cube
+//! centred on the voxel, clipped at the volume's faces, with `r` counted in voxels along
+//! every axis (whatever the voxel spacing). Compactness becomes its 3-D counterpart (see
+//! [`compactness`]).
+//!
 //! ```
 //! use tessera::metrics::{evaluate, EvalOptions, GroundTruth};
 //! use tessera::Segmentation;
@@ -62,7 +70,7 @@ pub struct EvalOptions {
     /// neighbour differs).
     pub boundary: BoundaryMode,
     /// Boundary tolerance `r` in pixels: a match may lie anywhere in the `(2r+1) x (2r+1)`
-    /// window (default 2, at most 254).
+    /// window (the `(2r+1)^3` cube of voxels, in a volume) (default 2, at most 254).
     pub tolerance: u32,
     /// How an image's ground truths are combined (default [`Aggregation::Mean`]).
     pub aggregation: Aggregation,
@@ -128,18 +136,50 @@ impl GroundTruth {
     /// [`Error::SizeMismatch`] when `labels` does not hold `width * height` values,
     /// [`Error::InvalidParameter`] for invalid options.
     pub fn new(width: u32, height: u32, labels: &[u32], options: &EvalOptions) -> Result<Self> {
+        Self::new_volume(1, width, height, labels, options)
+    }
+
+    /// [`GroundTruth::new`] for a volume of `depth` slices of `width x height` voxels, the
+    /// labels slice after slice, each row-major. A depth of 1 is an image.
+    ///
+    /// ```
+    /// use tessera::metrics::{EvalOptions, GroundTruth, evaluate};
+    /// use tessera::Segmentation;
+    /// // Two slices of 2x1 voxels; the ground truth splits the slices, the supervoxels the
+    /// // columns.
+    /// let opts = EvalOptions { tolerance: 0, ..EvalOptions::default() };
+    /// let gt = GroundTruth::new_volume(2, 2, 1, &[1, 1, 2, 2], &opts)?;
+    /// let seg = Segmentation::from_volume_labels(2, 2, 1, vec![0, 1, 0, 1])?;
+    /// let s = evaluate(&seg, None, &[gt], &opts)?;
+    /// assert_eq!((s.asa, s.undersegmentation_error), (0.5, 1.0));
+    /// // GT boundary voxels: the first slice's two (their next-slice neighbour differs); only
+    /// // the left one is a supervoxel boundary voxel (its right neighbour differs).
+    /// assert_eq!(s.boundary_recall, 0.5);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`GroundTruth::new`].
+    pub fn new_volume(
+        depth: u32,
+        width: u32,
+        height: u32,
+        labels: &[u32],
+        options: &EvalOptions,
+    ) -> Result<Self> {
         options.validate()?;
-        let n = width as usize * height as usize;
+        let n = width as usize * height as usize * depth as usize;
         if labels.len() != n || n == 0 {
             return Err(Error::SizeMismatch(format!(
-                "a {width}x{height} ground truth needs {n} labels, got {}",
+                "a {} ground truth needs {n} labels, got {}",
+                crate::image::shape_text(depth, width, height),
                 labels.len()
             )));
         }
         let (ids, count) = densify(labels);
         let seg = Segmentation::from_parts(width, height, ids, count);
         let boundary = seg.boundary_mask(options.boundary);
-        let near_boundary = dilate(width, height, &boundary, options.tolerance);
+        let near_boundary = dilate(seg.shape(), &boundary, options.tolerance);
         Ok(GroundTruth {
             seg,
             boundary,
@@ -190,7 +230,7 @@ pub struct Scores {
     pub compactness: f64,
     /// Number of segments ([`Segmentation::count`]; unlabelled pixels are not a segment here).
     pub segments: f64,
-    /// Number of segments that are not 4-connected
+    /// Number of segments that are not 4-connected (6-connected, in a volume)
     /// ([`Segmentation::disconnected_count`]).
     pub disconnected: f64,
 }
@@ -282,7 +322,7 @@ pub fn evaluate(
     let (ids, k) = dense_ids(seg);
     let n = ids.len() as f64;
     let boundary = seg.boundary_mask(options.boundary);
-    let near = dilate(seg.width(), seg.height(), &boundary, options.tolerance);
+    let near = dilate(seg.shape(), &boundary, options.tolerance);
     let mut per_gt = [const { Vec::new() }; 4];
     for gt in gts {
         let table = Contingency::new(&ids, k, gt.seg.labels(), gt.seg.count());
@@ -307,7 +347,7 @@ pub fn evaluate(
             Some(img) => explained_variation(seg, img)?,
             None => f64::NAN,
         },
-        compactness: compactness_of(&ids, k, seg.width() as usize),
+        compactness: compactness_of(&ids, k, seg.shape()),
         segments: seg.count() as f64,
         disconnected: seg.disconnected_count() as f64,
     })
@@ -324,11 +364,20 @@ fn matched_fraction(from: &[bool], near: &[bool]) -> f64 {
     }
 }
 
-/// Square (Chebyshev) dilation: `true` where some `true` lies in the `(2r+1)^2` window.
-fn dilate(width: u32, height: u32, mask: &[bool], r: u32) -> Vec<bool> {
+/// Square (Chebyshev) dilation: `true` where some `true` lies in the `(2r+1)^2` window (the
+/// `(2r+1)^3` cube, for a `(width, height, depth)` volume of more than one slice).
+fn dilate(shape: (u32, u32, u32), mask: &[bool], r: u32) -> Vec<bool> {
+    let (width, height, depth) = shape;
     if r == 0 || !mask.contains(&true) {
         // (imageproc's distance saturates at width + height: an empty mask must stay empty.)
         return mask.to_vec();
+    }
+    if depth > 1 {
+        return dilate_volume(
+            [width as usize, height as usize, depth as usize],
+            mask,
+            r as usize,
+        );
     }
     let raw = mask.iter().map(|&b| if b { 255 } else { 0 }).collect();
     let Some(img) = GrayImage::from_raw(width, height, raw) else {
@@ -337,6 +386,39 @@ fn dilate(width: u32, height: u32, mask: &[bool], r: u32) -> Vec<bool> {
     let r = u8::try_from(r).unwrap_or(u8::MAX);
     let out = imageproc::morphology::dilate(&img, Norm::LInf, r);
     out.as_raw().iter().map(|&v| v > 0).collect()
+}
+
+/// [`dilate`] in a volume of `[width, height, depth]` voxels: the cube is the product of three
+/// intervals, so three passes along lines (x, then y, then z) each mark what has a `true`
+/// within `r` steps along the line. Hand-written: imageproc dilates 2-D images only.
+fn dilate_volume(dims: [usize; 3], mask: &[bool], r: usize) -> Vec<bool> {
+    let [w, h, d] = dims;
+    let strides = [1, w, w * h];
+    let mut cur = mask.to_vec();
+    let mut next = vec![false; mask.len()];
+    for axis in 0..3 {
+        let (stride, len) = (strides[axis], dims[axis]);
+        // The first voxel of every line along `axis`.
+        let starts = (0..mask.len()).filter(|&i| (i / stride) % len == 0);
+        for start in starts {
+            // Forward: steps since the last `true` (at most r + 1 matters); backward likewise.
+            let mut since = r + 1;
+            for k in 0..len {
+                let i = start + k * stride;
+                since = if cur[i] { 0 } else { (since + 1).min(r + 1) };
+                next[i] = since <= r;
+            }
+            let mut until = r + 1;
+            for k in (0..len).rev() {
+                let i = start + k * stride;
+                until = if cur[i] { 0 } else { (until + 1).min(r + 1) };
+                next[i] |= until <= r;
+            }
+        }
+        std::mem::swap(&mut cur, &mut next);
+    }
+    debug_assert_eq!(cur.len(), w * h * d);
+    cur
 }
 
 /// Boundary recall (Martin et al. 2004), the fraction of ground-truth boundary pixels matched
@@ -363,8 +445,7 @@ fn dilate(width: u32, height: u32, mask: &[bool], r: u32) -> Vec<bool> {
 pub fn boundary_recall(seg: &Segmentation, gt: &GroundTruth) -> Result<f64> {
     gt.check(seg)?;
     let near = dilate(
-        seg.width(),
-        seg.height(),
+        seg.shape(),
         &seg.boundary_mask(gt.boundary_mode),
         gt.tolerance,
     );
@@ -483,7 +564,8 @@ pub fn achievable_segmentation_accuracy(seg: &Segmentation, gt: &GroundTruth) ->
 ///
 /// with `μ` mean colours over RGB in 0..=255 (8-bit data as it is; other data through
 /// [`Image::to_rgb8`], grey replicated — the ratio is the same). 1 is perfect; NaN for a
-/// constant image.
+/// constant image. For a volume, every channel of every voxel counts, integer samples
+/// scaled to 0..1 and float samples as they are ([`Image::to_planes`]).
 ///
 /// ```
 /// use tessera::{Image, Samples, Segmentation};
@@ -504,6 +586,9 @@ pub fn explained_variation(seg: &Segmentation, image: &Image) -> Result<f64> {
         "segmentation",
         seg.shape(),
     )?;
+    if image.is_volume() {
+        return Ok(explained_variation_of_planes(seg, &image.to_planes()));
+    }
     let rgb;
     let (data, c): (&[u8], usize) = match image.samples() {
         Samples::U8(v) if image.channels() != 2 && image.channels() != 4 => (v, image.channels()),
@@ -548,6 +633,39 @@ pub fn explained_variation(seg: &Segmentation, image: &Image) -> Result<f64> {
     })
 }
 
+/// [`explained_variation`] on float planes (one value per pixel each), in `f64`.
+fn explained_variation_of_planes(seg: &Segmentation, planes: &[Vec<f32>]) -> f64 {
+    let (ids, k) = dense_ids(seg);
+    let k = k as usize;
+    let mut counts = vec![0u64; k];
+    for &id in ids.iter() {
+        counts[id as usize] += 1;
+    }
+    let n = ids.len() as f64;
+    let (mut explained, mut total) = (0.0, 0.0);
+    let mut sums = vec![0.0f64; k];
+    for plane in planes {
+        sums.fill(0.0);
+        for (&id, &v) in ids.iter().zip(plane) {
+            sums[id as usize] += f64::from(v);
+        }
+        let mu = sums.iter().sum::<f64>() / n;
+        for (&s, &c) in sums.iter().zip(&counts) {
+            let t = s / c as f64 - mu;
+            explained += c as f64 * t * t;
+        }
+        total += plane
+            .iter()
+            .map(|&v| (f64::from(v) - mu).powi(2))
+            .sum::<f64>();
+    }
+    if total > 0.0 {
+        explained / total
+    } else {
+        f64::NAN
+    }
+}
+
 /// Compactness (Schick et al. 2012, as in Stutz et al.), the area-weighted isoperimetric
 /// quotient:
 ///
@@ -557,6 +675,15 @@ pub fn explained_variation(seg: &Segmentation, image: &Image) -> Result<f64> {
 /// the image border (a lone pixel has perimeter 4). A tiling by squares gives π/4, the
 /// largest value under this perimeter.
 ///
+/// For a volume, its 3-D counterpart, the area-weighted isoperimetric quotient of solids
+/// (sphericity cubed; 1 for a ball):
+///
+/// `CO = Σ_{S_j} (|S_j| / N) · 36π |S_j|² / A(S_j)³`
+///
+/// with `|S_j|` in voxels and `A(S_j)` the number of voxel faces between a voxel of `S_j`
+/// and one outside it or the volume's border (a lone voxel has area 6). A tiling by cubes
+/// gives π/6, the largest value under this area.
+///
 /// ```
 /// use tessera::{metrics::compactness, Segmentation};
 /// let seg = Segmentation::from_labels(2, 2, vec![0; 4])?;
@@ -565,10 +692,15 @@ pub fn explained_variation(seg: &Segmentation, image: &Image) -> Result<f64> {
 /// ```
 pub fn compactness(seg: &Segmentation) -> f64 {
     let (ids, k) = dense_ids(seg);
-    compactness_of(&ids, k, seg.width() as usize)
+    compactness_of(&ids, k, seg.shape())
 }
 
-fn compactness_of(ids: &[u32], k: u32, w: usize) -> f64 {
+/// [`compactness`] of dense ids `0..k` of the given `(width, height, depth)`.
+fn compactness_of(ids: &[u32], k: u32, shape: (u32, u32, u32)) -> f64 {
+    let (w, h, d) = (shape.0 as usize, shape.1 as usize, shape.2 as usize);
+    if d > 1 {
+        return compactness_of_volume(ids, k as usize, [w, h, d]);
+    }
     let k = k as usize;
     let mut area = vec![0u64; k];
     let mut perimeter = vec![0u64; k];
@@ -591,6 +723,39 @@ fn compactness_of(ids: &[u32], k: u32, w: usize) -> f64 {
         .map(|(&a, &p)| {
             let a = a as f64;
             a / n * 4.0 * std::f64::consts::PI * a / (p as f64 * p as f64)
+        })
+        .sum()
+}
+
+/// The volume case of [`compactness_of`]: volumes and face counts per supervoxel.
+fn compactness_of_volume(ids: &[u32], k: usize, [w, h, d]: [usize; 3]) -> f64 {
+    let mut volume = vec![0u64; k];
+    // Every voxel starts with its 6 faces; each face it shares with a voxel of the same
+    // label is taken off on both sides.
+    let mut area = vec![0u64; k];
+    let slice = w * h;
+    for (i, &l) in ids.iter().enumerate() {
+        let l = l as usize;
+        volume[l] += 1;
+        area[l] += 6;
+        let (x, y, z) = (i % w, i / w % h, i / slice);
+        for (has, j) in [
+            (x + 1 < w, i + 1),
+            (y + 1 < h, i + w),
+            (z + 1 < d, i + slice),
+        ] {
+            if has && ids[j] as usize == l {
+                area[l] -= 2;
+            }
+        }
+    }
+    let n = ids.len() as f64;
+    volume
+        .iter()
+        .zip(&area)
+        .map(|(&v, &a)| {
+            let (v, a) = (v as f64, a as f64);
+            v / n * 36.0 * std::f64::consts::PI * v * v / (a * a * a)
         })
         .sum()
 }
@@ -803,6 +968,90 @@ mod tests {
         assert_eq!(a.compactness, b.compactness);
         assert_eq!(a.boundary_recall, b.boundary_recall);
         assert_eq!((a.segments, b.segments), (2.0, 3.0));
+    }
+
+    #[test]
+    fn hand_worked_volume() {
+        // 2x2x2: the ground truth splits the two slices (label 1, then 2), the supervoxels
+        // the two columns (x = 0, x = 1), through both slices. Voxel (x, y, z) is at
+        // (z * 2 + y) * 2 + x.
+        let gt_labels: Vec<u32> = (0..8).map(|i| 1 + i / 4).collect();
+        let sp: Vec<u32> = (0..8).map(|i| i % 2).collect();
+        let seg = Segmentation::from_volume_labels(2, 2, 2, sp).unwrap();
+        let vol_gt = |r| GroundTruth::new_volume(2, 2, 2, &gt_labels, &opts(r)).unwrap();
+        let g = vol_gt(0);
+        assert_eq!(g.segmentation().depth(), 2);
+        // Each supervoxel: 2 voxels in each segment. ASA = (2 + 2) / 8; UE = 4 min(2, 2) / 8.
+        let s = evaluate(&seg, None, std::slice::from_ref(&g), &opts(0)).unwrap();
+        assert_eq!((s.asa, s.undersegmentation_error), (0.5, 1.0));
+        // Thin boundaries: GT, the first slice (4 voxels, next slice differs); supervoxels,
+        // column x = 0 (4 voxels, right differs). Both hold (0, 0, 0) and (0, 1, 0): recall
+        // 2/4, precision 2/4. With r = 1 the cube around every voxel holds the whole volume.
+        assert_eq!((s.boundary_recall, s.boundary_precision), (0.5, 0.5));
+        let s1 = evaluate(&seg, None, &[vol_gt(1)], &opts(1)).unwrap();
+        assert_eq!((s1.boundary_recall, s1.boundary_precision), (1.0, 1.0));
+        // Compactness, 3-D: each supervoxel is a 1x2x2 box of 4 voxels and 16 faces.
+        let co = 2.0 * 0.5 * 36.0 * PI * 16.0 / 4096.0;
+        assert!((s.compactness - co).abs() < 1e-12, "{}", s.compactness);
+        assert_eq!((s.segments, s.disconnected), (2.0, 0.0));
+        // One voxel per supervoxel: cubes, π/6.
+        let voxels = Segmentation::from_volume_labels(2, 2, 2, (0..8).collect()).unwrap();
+        assert!((compactness(&voxels) - PI / 6.0).abs() < 1e-12);
+        // Explained variation: grey 10 + 20 x is explained by the columns, not by the slices.
+        let img = Image::new_volume(
+            2,
+            2,
+            2,
+            1,
+            Samples::U8((0..8).map(|i| 10 + 20 * (i % 2) as u8).collect()),
+        )
+        .unwrap();
+        assert!((explained_variation(&seg, &img).unwrap() - 1.0).abs() < 1e-12);
+        let slices = Segmentation::from_volume_labels(2, 2, 2, (0..8).map(|i| i / 4).collect());
+        assert_eq!(explained_variation(&slices.unwrap(), &img).unwrap(), 0.0);
+        // A 2-D ground truth does not score a volume.
+        let flat = gt(2, 2, &[1, 1, 2, 2], 0);
+        assert!(matches!(
+            evaluate(&seg, None, &[flat], &opts(0)),
+            Err(Error::SizeMismatch(_))
+        ));
+        assert!(GroundTruth::new_volume(3, 2, 2, &gt_labels, &opts(0)).is_err());
+    }
+
+    #[test]
+    fn volume_tolerance_is_a_cube_of_voxels() {
+        // 1x1x9 ground truth: a boundary only at slice 0 (its next-slice neighbour differs);
+        // one supervoxel boundary at slice 4 (4 slices away along z).
+        let gt_labels: Vec<u32> = (0..9).map(|i| u32::from(i > 0)).collect();
+        let sp: Vec<u32> = (0..9).map(|i| u32::from(i > 4)).collect();
+        let seg = Segmentation::from_volume_labels(9, 1, 1, sp).unwrap();
+        for (r, want) in [(3, 0.0), (4, 1.0)] {
+            let g = GroundTruth::new_volume(9, 1, 1, &gt_labels, &opts(r)).unwrap();
+            assert_eq!(boundary_recall(&seg, &g).unwrap(), want, "r = {r}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn volume_dilation_is_the_chebyshev_cube(
+            w in 1usize..7, h in 1usize..7, d in 2usize..6, r in 0u32..4, seed in proptest::prelude::any::<u64>(),
+        ) {
+            let mut x = seed | 1;
+            let mask: Vec<bool> = (0..w * h * d).map(|_| {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                x % 7 == 0
+            }).collect();
+            let got = dilate((w as u32, h as u32, d as u32), &mask, r);
+            let r = r as usize;
+            for (i, &g) in got.iter().enumerate() {
+                let (px, py, pz) = (i % w, i / w % h, i / (w * h));
+                let want = mask.iter().enumerate().any(|(j, &m)| {
+                    let (qx, qy, qz) = (j % w, j / w % h, j / (w * h));
+                    m && px.abs_diff(qx) <= r && py.abs_diff(qy) <= r && pz.abs_diff(qz) <= r
+                });
+                proptest::prop_assert_eq!(g, want, "voxel {}", i);
+            }
+        }
     }
 
     #[test]

@@ -68,8 +68,6 @@ pub(crate) fn gaussian(plane: &mut [f32], width: usize, height: usize, sigma_y: 
 /// Smooths a volume of `depth` slices of `width x height` voxels (slice after slice) in place,
 /// with standard deviations `sigma = [slices, rows, columns]` in voxels (0 skips that axis).
 /// A depth of 1 is [`gaussian`] on the one slice.
-// Used by the 3-D algorithms as they land; until then only by the tests.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn gaussian_volume(
     plane: &mut [f32],
     width: usize,

@@ -8,28 +8,29 @@ use super::*;
 pub(super) const LANES: usize = 8;
 
 /// Everything the assignment of one band needs besides its output slices.
-pub(super) struct AssignCtx<'a, const C: usize> {
-    pub(super) w: usize,
+pub(super) struct AssignCtx<'a> {
+    pub(super) shape: Shape,
     /// The centres whose window reaches each band.
     pub(super) by_band: &'a CentresByBand,
-    pub(super) planes: &'a [&'a [f32]; C],
-    pub(super) centres: &'a Centres<C>,
+    pub(super) planes: &'a [&'a [f32]],
+    pub(super) centres: &'a Centres,
     pub(super) grid: &'a Grid,
     /// Per-cluster weight of the squared colour distance.
     pub(super) colour_weight: &'a [f32],
     /// Weight of the squared spatial distance.
     pub(super) spatial_weight: f32,
-    /// Spacing along rows and columns.
-    pub(super) spacing: [f32; 2],
+    /// Spacing along slices, rows and columns.
+    pub(super) spacing: [f32; 3],
     /// City-block distances (`SlicDistance::Manhattan`) instead of squared Euclidean ones.
     pub(super) manhattan: bool,
     /// The rows this pass assigns.
     pub(super) rows: Rows,
 }
 
-/// For each band of [`BAND_ROWS`] rows, the centres whose search window reaches it, in index
-/// order (so a band visits them in the order it would visit all centres, and ties go the same
-/// way): a band then skips the centres far from it without even computing their windows.
+/// For each band of [`BAND_ROWS`] rows of each slice (band `b` of slice `z` is band
+/// `z * bands_per_slice + b`), the centres whose search window reaches it, in index order (so
+/// a band visits them in the order it would visit all centres, and ties go the same way): a
+/// band then skips the centres far from it without even computing their windows.
 pub(super) struct CentresByBand {
     /// Band `b`'s centres are `list[start[b]..start[b + 1]]`.
     start: Vec<usize>,
@@ -37,20 +38,24 @@ pub(super) struct CentresByBand {
 }
 
 impl CentresByBand {
-    pub(super) fn of<const C: usize>(centres: &Centres<C>, grid: &Grid, h: usize) -> Self {
-        let bands = h.div_ceil(BAND_ROWS);
-        // The bands `b0..=b1` that each centre's window reaches, if any.
-        let reach: Vec<Option<(usize, usize)>> = (0..centres.len())
+    pub(super) fn of(centres: &Centres, grid: &Grid, shape: Shape) -> Self {
+        let bps = shape.bands_per_slice();
+        let bands = shape.d * bps;
+        // The slices `zs` and the bands `b0..=b1` of each slice that each centre's window
+        // reaches, if any.
+        let reach: Vec<Option<(Range<usize>, usize, usize)>> = (0..centres.len())
             .map(|k| {
-                let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
-                (!ys.is_empty() && !xs.is_empty())
-                    .then(|| (ys.start / BAND_ROWS, (ys.end - 1) / BAND_ROWS))
+                let (zs, ys, xs) = grid.window(centres.at(k), 0, shape.h);
+                (!zs.is_empty() && !ys.is_empty() && !xs.is_empty())
+                    .then(|| (zs, ys.start / BAND_ROWS, (ys.end - 1) / BAND_ROWS))
             })
             .collect();
         let mut start = vec![0usize; bands + 1];
-        for &(b0, b1) in reach.iter().flatten() {
-            for b in b0..=b1 {
-                start[b + 1] += 1;
+        for (zs, b0, b1) in reach.iter().flatten() {
+            for z in zs.clone() {
+                for b in *b0..=*b1 {
+                    start[z * bps + b + 1] += 1;
+                }
             }
         }
         for b in 1..start.len() {
@@ -59,10 +64,13 @@ impl CentresByBand {
         let mut cursor = start.clone();
         let mut list = vec![0u32; start[bands]];
         for (k, span) in reach.iter().enumerate() {
-            if let Some((b0, b1)) = *span {
-                for b in b0..=b1 {
-                    list[cursor[b]] = k as u32;
-                    cursor[b] += 1;
+            if let Some((zs, b0, b1)) = span {
+                for z in zs.clone() {
+                    for b in *b0..=*b1 {
+                        let band = z * bps + b;
+                        list[cursor[band]] = k as u32;
+                        cursor[band] += 1;
+                    }
                 }
             }
         }
@@ -92,17 +100,19 @@ impl Rows {
     }
 }
 
-/// Assigns the pixels of one band (rows `y0..`) to their nearest centre.
+/// Assigns the pixels of one band (band `band % bands_per_slice` of slice
+/// `band / bands_per_slice`) to their nearest centre. `C` is the channel count, or 0 for any
+/// count.
 pub(super) fn assign_band<const C: usize>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
     if ctx.manhattan {
-        assign_band_on_cpu::<C, true>(ctx, y0, labels, dist);
+        assign_band_on_cpu::<C, true>(ctx, band, labels, dist);
     } else {
-        assign_band_on_cpu::<C, false>(ctx, y0, labels, dist);
+        assign_band_on_cpu::<C, false>(ctx, band, labels, dist);
     }
 }
 
@@ -115,8 +125,8 @@ pub(super) const AVX512: u8 = 2;
 
 /// [`assign_band_with`] with the widest vector kernel the CPU has.
 pub(super) fn assign_band_on_cpu<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
@@ -126,52 +136,67 @@ pub(super) fn assign_band_on_cpu<const C: usize, const L1: bool>(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU supports AVX-512F, checked just above.
-        unsafe { assign_band_avx512::<C, L1>(ctx, y0, labels, dist) };
+        unsafe { assign_band_avx512::<C, L1>(ctx, band, labels, dist) };
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { assign_band_avx2::<C, L1>(ctx, y0, labels, dist) };
+        unsafe { assign_band_avx2::<C, L1>(ctx, band, labels, dist) };
         return;
     }
-    assign_band_with::<C, PORTABLE, L1>(ctx, y0, labels, dist);
+    assign_band_with::<C, PORTABLE, L1>(ctx, band, labels, dist);
 }
 
 /// The assignment loop; `KERNEL` selects the window kernel ([`PORTABLE`], [`AVX2`] or
 /// [`AVX512`]; the vector ones only on a CPU that has them: only [`assign_band_avx2`] and
-/// [`assign_band_avx512`] request them); `L1` selects city-block distances.
+/// [`assign_band_avx512`] request them); `L1` selects city-block distances. With `C = 0`
+/// (any channel count) every kernel is [`window_any`], compiled for the requested
+/// instructions.
+///
+/// In a volume a window row's distance to the centre adds the slice term to the row term
+/// (`dy`); in an image there is no slice term, and nothing is added.
 #[inline(always)]
 pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    let w = ctx.w;
+    let Shape { w, h, .. } = ctx.shape;
+    let bps = ctx.shape.bands_per_slice();
+    let (z, y0) = (band / bps, band % bps * BAND_ROWS);
+    let volume = ctx.shape.is_volume();
     let rows = labels.len() / w;
     let y1 = y0 + rows;
-    let rx = ctx.grid.reach.1;
-    let [sy, sx] = ctx.spacing;
+    let rx = ctx.grid.reach[2];
+    let [sz, sy, sx] = ctx.spacing;
     let b = ctx.spatial_weight;
     let centres = ctx.centres;
     // Squared, weighted horizontal distance of each window column, reused on every row.
     let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
     // Weighted vertical distance of each window row in the band.
     let mut dy = vec![0.0f32; rows];
-    for &k in ctx.by_band.of_band(y0 / BAND_ROWS) {
+    // The feature distances of one window row, for `window_any`.
+    let mut scratch = vec![0.0f32; if C == 0 { xterm.len() } else { 0 }];
+    for &k in ctx.by_band.of_band(band) {
         let k = k as usize;
-        let (cy, cx) = (centres.y[k], centres.x[k]);
-        let (ys, xs) = ctx.grid.window(cy, cx, y0, y1);
+        let [cz, cy, cx] = centres.at(k);
+        let (zs, ys, xs) = ctx.grid.window([cz, cy, cx], y0, y1);
         let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);
-        if ys.is_empty() || xs.is_empty() {
+        if ys.is_empty() || xs.is_empty() || !zs.contains(&z) {
             continue;
         }
+        let zterm = {
+            let d = (z as f32 - cz) * sz;
+            if L1 { b * d.abs() } else { b * d * d }
+        };
         let first = ctx.rows.first_from(wy0);
         let mut n = 0;
         for y in (first..wy1).step_by(ctx.rows.stride) {
             let d = (y as f32 - cy) * sy;
-            dy[n] = if L1 { b * d.abs() } else { b * d * d };
+            let t = if L1 { b * d.abs() } else { b * d * d };
+            dy[n] = if volume { t + zterm } else { t };
             n += 1;
         }
         if n == 0 {
@@ -184,15 +209,19 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
         }
         let win = Window {
             planes: ctx.planes,
-            at: first * w + wx0,
+            at: (z * h + first) * w + wx0,
             band_at: (first - y0) * w + wx0,
             step: ctx.rows.stride * w,
             dy: &dy[..n],
             xterm: &xterm[..len],
-            col: centres.colour[k],
+            col: centres.colour(k),
             a: ctx.colour_weight[k],
             label: k as u32,
         };
+        if C == 0 {
+            window_any::<L1>(&win, labels, dist, &mut scratch);
+            continue;
+        }
         #[cfg(target_arch = "x86_64")]
         if KERNEL == AVX512 {
             // SAFETY: AVX-512F is only requested after the CPU was checked for it.
@@ -211,51 +240,62 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
 
 /// One centre's search window within a band: its rows (those the pass takes), its columns
 /// and the constants of its distance.
-pub(super) struct Window<'a, const C: usize> {
+pub(super) struct Window<'a> {
     /// The whole image's feature planes.
-    pub(super) planes: &'a [&'a [f32]; C],
+    pub(super) planes: &'a [&'a [f32]],
     /// Offset of the window's first pixel in the planes.
     pub(super) at: usize,
     /// Offset of the same pixel in the band's labels and distances.
     pub(super) band_at: usize,
     /// Pixels from one window row to the next.
     pub(super) step: usize,
-    /// Weighted vertical distance of each window row (squared unless L1).
+    /// Weighted distance of each window row from the centre (squared unless L1; in a volume
+    /// the slice's distance included).
     pub(super) dy: &'a [f32],
     /// Weighted horizontal distance of each window column (squared unless L1); its length
     /// is the window's width.
     pub(super) xterm: &'a [f32],
-    pub(super) col: [f32; C],
+    /// The centre's features, one a plane.
+    pub(super) col: &'a [f32],
     /// Weight of the colour distance.
     pub(super) a: f32,
     pub(super) label: u32,
 }
 
-impl<const C: usize> Window<'_, C> {
+impl Window<'_> {
     /// Whether every row of the window lies inside the planes and inside band maps of
-    /// `band_len` pixels.
+    /// `band_len` pixels, and the centre has a feature for each plane.
     pub(super) fn fits(&self, band_len: usize) -> bool {
+        if self.col.len() != self.planes.len() {
+            return false;
+        }
         let Some(last) = self.dy.len().checked_sub(1) else {
             return true;
         };
         let span = last * self.step + self.xterm.len();
         self.band_at + span <= band_len && self.planes.iter().all(|p| self.at + span <= p.len())
     }
+
+    /// The centre's features as an array of the `C` a fixed-channel kernel unrolls.
+    pub(super) fn col_array<const C: usize>(&self) -> [f32; C] {
+        std::array::from_fn(|c| self.col[c])
+    }
 }
 
 /// The window row by row with the scalar [`row_kernel`].
 pub(super) fn window_portable<const C: usize, const L1: bool>(
-    win: &Window<'_, C>,
+    win: &Window<'_>,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
     let len = win.xterm.len();
+    let col = win.col_array::<C>();
     for (r, &dy2) in win.dy.iter().enumerate() {
         let (g, l) = (win.at + r * win.step, win.band_at + r * win.step);
         let feats: [&[f32]; C] = std::array::from_fn(|c| &win.planes[c][g..g + len]);
         let row = Row {
             feats: &feats,
-            col: &win.col,
+            col: &col,
             a: win.a,
             dy2,
             xterm: win.xterm,
@@ -265,6 +305,40 @@ pub(super) fn window_portable<const C: usize, const L1: bool>(
     }
 }
 
+/// The window row by row for any number of channels: the row's feature distances are summed
+/// plane after plane into `scratch` (at least the window's width), then combined with the
+/// spatial terms and compared, pixel by pixel, with the same operations in the same order as
+/// [`row_kernel`] (so a three-channel image gives the three-channel kernels' bits). Plain
+/// loops over flat slices that the compiler vectorises for the instructions of the
+/// [`assign_band_with`] it is inlined into.
+#[inline(always)]
+pub(super) fn window_any<const L1: bool>(
+    win: &Window<'_>,
+    labels: &mut [u32],
+    dist: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let len = win.xterm.len();
+    assert!(win.fits(labels.len().min(dist.len())) && scratch.len() >= len);
+    let acc = &mut scratch[..len];
+    for (r, &dy2) in win.dy.iter().enumerate() {
+        let (g, l) = (win.at + r * win.step, win.band_at + r * win.step);
+        acc.fill(0.0);
+        for (plane, &c) in win.planes.iter().zip(win.col) {
+            for (a, &f) in acc.iter_mut().zip(&plane[g..g + len]) {
+                let t = f - c;
+                *a += if L1 { t.abs() } else { t * t };
+            }
+        }
+        let (lr, dr) = (&mut labels[l..l + len], &mut dist[l..l + len]);
+        for (((lv, dv), &dc), &xt) in lr.iter_mut().zip(dr.iter_mut()).zip(&*acc).zip(win.xterm) {
+            let d = (win.a * dc + xt + dy2).min(f32::MAX);
+            let better = d < *dv;
+            *dv = if better { d } else { *dv };
+            *lv = if better { win.label } else { *lv };
+        }
+    }
+}
 /// One window row of one centre.
 pub(super) struct Row<'a, const C: usize> {
     pub(super) feats: &'a [&'a [f32]; C],

@@ -2,92 +2,105 @@
 
 use super::*;
 
-/// The seed grid: `ny x nx` cells of `cell_h x cell_w` pixels.
+/// The seed grid: `n[0] x n[1] x n[2]` cells (slices, rows, columns) of `cell` pixels along
+/// each axis (one cell along the slices of a 2-D image).
 pub(super) struct Grid {
-    pub(super) width: usize,
-    pub(super) nx: usize,
-    pub(super) ny: usize,
-    pub(super) cell_w: f64,
-    pub(super) cell_h: f64,
-    /// Half-size of the search window, in pixels (rows, columns).
-    pub(super) reach: (usize, usize),
+    pub(super) shape: Shape,
+    pub(super) n: [usize; 3],
+    pub(super) cell: [f64; 3],
+    /// Half-size of the search window, in pixels (slices, rows, columns).
+    pub(super) reach: [usize; 3],
 }
 
 impl Grid {
-    pub(super) fn new(w: usize, h: usize, step: f64) -> Self {
-        let ny = ((h as f64 / step).round() as usize).clamp(1, h);
-        let nx = ((w as f64 / step).round() as usize).clamp(1, w);
-        let cell_h = h as f64 / ny as f64;
-        let cell_w = w as f64 / nx as f64;
+    /// The grid of step `step` in `spacing` units: along each axis, the whole number of
+    /// cells nearest to the axis' extent (in `spacing` units) over the step, at least one and
+    /// at most one a pixel.
+    pub(super) fn new(shape: Shape, step: f64, spacing: [f32; 3]) -> Self {
+        let extent = [shape.d, shape.h, shape.w];
+        let n: [usize; 3] = std::array::from_fn(|a| {
+            if a == 0 && !shape.is_volume() {
+                return 1;
+            }
+            let cells = extent[a] as f64 * f64::from(spacing[a]) / step;
+            // `as` saturates: a NaN or huge quotient still gives a count in range.
+            (cells.round() as usize).clamp(1, extent[a])
+        });
+        let cell: [f64; 3] = std::array::from_fn(|a| extent[a] as f64 / n[a] as f64);
         Grid {
-            width: w,
-            nx,
-            ny,
-            cell_w,
-            cell_h,
-            reach: (cell_h.ceil() as usize, cell_w.ceil() as usize),
+            shape,
+            n,
+            cell,
+            reach: cell.map(|c| c.ceil() as usize),
         }
     }
 
     /// One centre per cell, at the cell's middle pixel; with a mask, at the mask pixel of the
     /// cell nearest to its middle, and none for a cell without mask pixels.
-    pub(super) fn seeds<const C: usize>(
-        &self,
-        mask: Option<&[bool]>,
-        planes: &[&[f32]; C],
-        perturb: bool,
-    ) -> Centres<C> {
-        let width = self.width;
-        let height = planes[0].len() / width;
-        let mut centres = Centres::with_capacity(self.nx * self.ny);
-        for i in 0..self.ny {
-            for j in 0..self.nx {
-                let cy = ((i as f64 + 0.5) * self.cell_h) as usize;
-                let cx = ((j as f64 + 0.5) * self.cell_w) as usize;
-                let seed = match mask {
-                    None => Some((cy, cx)),
-                    Some(m) if m[cy * width + cx] => Some((cy, cx)),
-                    Some(m) => {
-                        let (y0, y1) = self.span(i, self.cell_h);
-                        let (x0, x1) = self.span(j, self.cell_w);
-                        (y0..y1)
-                            .flat_map(|y| (x0..x1).map(move |x| (y, x)))
-                            .filter(|&(y, x)| m[y * width + x])
-                            .min_by_key(|&(y, x)| y.abs_diff(cy).pow(2) + x.abs_diff(cx).pow(2))
-                    }
-                };
-                if let Some((y, x)) = seed {
-                    let (y, x) = if perturb {
-                        lowest_gradient(planes, width, height, mask, y, x)
-                    } else {
-                        (y, x)
+    pub(super) fn seeds(&self, mask: Option<&[bool]>, planes: &[&[f32]], perturb: bool) -> Centres {
+        let Shape { w, h, .. } = self.shape;
+        let index = |[z, y, x]: [usize; 3]| (z * h + y) * w + x;
+        let mut centres = Centres::with_capacity(self.n.iter().product(), planes.len());
+        for i in 0..self.n[0] {
+            for j in 0..self.n[1] {
+                for l in 0..self.n[2] {
+                    let cell = [i, j, l];
+                    let mid: [usize; 3] =
+                        std::array::from_fn(|a| ((cell[a] as f64 + 0.5) * self.cell[a]) as usize);
+                    let seed = match mask {
+                        None => Some(mid),
+                        Some(m) if m[index(mid)] => Some(mid),
+                        Some(m) => {
+                            let [(z0, z1), (y0, y1), (x0, x1)] =
+                                std::array::from_fn(|a| self.span(cell[a], self.cell[a]));
+                            (z0..z1)
+                                .flat_map(|z| {
+                                    (y0..y1).flat_map(move |y| (x0..x1).map(move |x| [z, y, x]))
+                                })
+                                .filter(|&p| m[index(p)])
+                                .min_by_key(|p| {
+                                    (0..3).map(|a| p[a].abs_diff(mid[a]).pow(2)).sum::<usize>()
+                                })
+                        }
                     };
-                    let p = y * width + x;
-                    centres.push(y as f32, x as f32, std::array::from_fn(|c| planes[c][p]));
+                    if let Some(p) = seed {
+                        let p = if perturb {
+                            lowest_gradient(planes, self.shape, mask, p)
+                        } else {
+                            p
+                        };
+                        let at = index(p);
+                        centres.push(p.map(|v| v as f32), planes.iter().map(|pl| pl[at]));
+                    }
                 }
             }
         }
         centres
     }
 
-    /// The search window of a centre at `(cy, cx)`: rows within `reach.0` and columns within
-    /// `reach.1` of its nearest pixel, clipped to the rows `y0..y1` and to the image width.
+    /// The search window of a centre at `c` (slice, row, column): the pixels within `reach`
+    /// of its nearest pixel along each axis, clipped to the volume and to the rows `y0..y1`.
     /// Assignment and update must agree on it: a pixel can only be labelled by a centre whose
     /// window holds it.
     pub(super) fn window(
         &self,
-        cy: f32,
-        cx: f32,
+        c: [f32; 3],
         y0: usize,
         y1: usize,
-    ) -> (Range<usize>, Range<usize>) {
-        let (ry, rx) = (self.reach.0 as isize, self.reach.1 as isize);
-        let (py, px) = (cy.round() as isize, cx.round() as isize);
-        let wy0 = (py - ry).max(y0 as isize) as usize;
-        let wy1 = ((py + ry + 1).max(0) as usize).min(y1);
-        let wx0 = (px - rx).max(0) as usize;
-        let wx1 = ((px + rx + 1).max(0) as usize).min(self.width);
-        (wy0..wy1.max(wy0), wx0..wx1.max(wx0))
+    ) -> (Range<usize>, Range<usize>, Range<usize>) {
+        let clip = |a: usize, lo: usize, hi: usize| {
+            let (r, p) = (self.reach[a] as isize, c[a].round() as isize);
+            let s = (p - r).max(lo as isize) as usize;
+            let e = ((p + r + 1).max(0) as usize).min(hi);
+            s..e.max(s)
+        };
+        // An image's one slice needs no clipping (and the 2-D path no extra work).
+        let zs = if self.shape.is_volume() {
+            clip(0, 0, self.shape.d)
+        } else {
+            0..1
+        };
+        (zs, clip(1, y0, y1), clip(2, 0, self.shape.w))
     }
 
     pub(super) fn span(&self, i: usize, cell: f64) -> (usize, usize) {
@@ -98,44 +111,59 @@ impl Grid {
     }
 }
 
-/// The pixel of the 3x3 neighbourhood of `(y, x)` with the smallest colour gradient
-/// `|I(x+1) - I(x-1)|^2 + |I(y+1) - I(y-1)|^2` (Achanta et al.: seeds move off edges and
-/// noisy pixels). Only pixels with all four neighbours inside the image (and the mask) are
+/// The pixel of the 3x3 neighbourhood (3x3x3 in a volume) of `p` (slice, row, column) with
+/// the smallest colour gradient `|I(x+1) - I(x-1)|^2 + |I(y+1) - I(y-1)|^2` (plus
+/// `|I(z+1) - I(z-1)|^2` in a volume) (Achanta et al.: seeds move off edges and noisy
+/// pixels). Only pixels with all their face neighbours inside the image (and the mask) are
 /// candidates; ties keep the earlier pixel in raster order, the centre first.
-pub(super) fn lowest_gradient<const C: usize>(
-    planes: &[&[f32]; C],
-    w: usize,
-    h: usize,
+pub(super) fn lowest_gradient(
+    planes: &[&[f32]],
+    shape: Shape,
     mask: Option<&[bool]>,
-    y: usize,
-    x: usize,
-) -> (usize, usize) {
-    let inside = |yy: usize, xx: usize| mask.is_none_or(|m| m[yy * w + xx]);
-    let gradient = |yy: usize, xx: usize| -> Option<f32> {
-        if yy == 0 || xx == 0 || yy + 1 >= h || xx + 1 >= w || !inside(yy, xx) {
+    p: [usize; 3],
+) -> [usize; 3] {
+    let Shape { w, h, d } = shape;
+    let volume = shape.is_volume();
+    let slice = w * h;
+    let index = |[z, y, x]: [usize; 3]| (z * h + y) * w + x;
+    let inside = |q: [usize; 3]| mask.is_none_or(|m| m[index(q)]);
+    let gradient = |q: [usize; 3]| -> Option<f32> {
+        let [z, y, x] = q;
+        let border = y == 0 || x == 0 || y + 1 >= h || x + 1 >= w;
+        if border || (volume && (z == 0 || z + 1 >= d)) || !inside(q) {
             return None;
         }
-        let p = yy * w + xx;
-        let g = (0..C)
-            .map(|c| {
-                let dx = planes[c][p + 1] - planes[c][p - 1];
-                let dy = planes[c][p + w] - planes[c][p - w];
-                dx * dx + dy * dy
+        let i = index(q);
+        let g = planes
+            .iter()
+            .map(|pl| {
+                let dx = pl[i + 1] - pl[i - 1];
+                let dy = pl[i + w] - pl[i - w];
+                let g = dx * dx + dy * dy;
+                if volume {
+                    let dz = pl[i + slice] - pl[i - slice];
+                    g + dz * dz
+                } else {
+                    g
+                }
             })
             .sum();
         Some(g)
     };
-    let mut best = (y, x);
-    let Some(mut best_g) = gradient(y, x) else {
+    let mut best = p;
+    let Some(mut best_g) = gradient(p) else {
         return best;
     };
-    for yy in y.saturating_sub(1)..=(y + 1).min(h - 1) {
-        for xx in x.saturating_sub(1)..=(x + 1).min(w - 1) {
-            if let Some(g) = gradient(yy, xx)
-                && g < best_g
-            {
-                best_g = g;
-                best = (yy, xx);
+    let around = |v: usize, n: usize| v.saturating_sub(1)..=(v + 1).min(n - 1);
+    for z in around(p[0], d) {
+        for y in around(p[1], h) {
+            for x in around(p[2], w) {
+                if let Some(g) = gradient([z, y, x])
+                    && g < best_g
+                {
+                    best_g = g;
+                    best = [z, y, x];
+                }
             }
         }
     }

@@ -1,15 +1,18 @@
-//! SLIC superpixels: Simple Linear Iterative Clustering (Achanta et al., "SLIC Superpixels
-//! Compared to State-of-the-Art Superpixel Methods", TPAMI 2012), with the SLIC-zero variant
-//! (adaptive compactness) and the masked variant (maskSLIC, Irving 2016) that scikit-image
-//! offers, under scikit-image's parameter names and defaults.
+//! SLIC superpixels and supervoxels: Simple Linear Iterative Clustering (Achanta et al.,
+//! "SLIC Superpixels Compared to State-of-the-Art Superpixel Methods", TPAMI 2012), with the
+//! SLIC-zero variant (adaptive compactness) and the masked variant (maskSLIC, Irving 2016)
+//! that scikit-image offers, under scikit-image's parameter names and defaults, on 2-D images
+//! and 3-D volumes with any number of channels.
 //!
-//! How it runs: seeds on a regular grid of step `S = sqrt(pixels / n_segments)`; each
-//! iteration assigns every pixel to the nearest centre among those whose `2S x 2S` window
-//! holds it, under `D = d_lab^2 + (m / S)^2 d_xy^2`, then moves each centre to the mean of its
-//! pixels. The image is cut into bands of a fixed number of rows that are processed in
-//! parallel; each band visits the centres in index order and keeps the first of equal
-//! distances, and partial sums are added band after band, so the output does not depend on
-//! the number of threads.
+//! How it runs: seeds on a regular grid whose cells are (close to) squares, or cubes in a
+//! volume, of side `S = sqrt(area / n_segments)` (`cbrt(volume / n_segments)`), measured in
+//! `spacing` units; each iteration assigns every pixel to the nearest centre among those
+//! whose window of about `2S` along every axis holds it, under
+//! `D = d_c^2 + (m / S)^2 d_s^2` (`d_c` the feature distance, `d_s` the spacing-scaled
+//! spatial distance), then moves each centre to the mean of its pixels. Every slice is cut
+//! into bands of a fixed number of rows that are processed in parallel; each band visits the
+//! centres in index order and keeps the first of equal distances, and each centre's sums are
+//! added in a fixed order, so the output does not depend on the number of threads.
 
 use crate::algorithm::Superpixels;
 use crate::color;
@@ -17,7 +20,7 @@ use crate::connectivity::{MergeInto, connect_with};
 use crate::error::{Error, Result};
 use crate::image::{Image, Mask};
 use crate::segmentation::{Segmentation, UNLABELLED, relabel_in_place};
-use crate::smoothing::gaussian;
+use crate::smoothing::gaussian_volume;
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -40,6 +43,10 @@ use zero::largest_colour_distance;
 /// Rows per parallel band. Fixed, so that results do not depend on the thread count.
 const BAND_ROWS: usize = 16;
 
+/// The largest channel count with a kernel of its own (the channels unrolled); more channels
+/// run the kernels that loop over any number of them.
+const FIXED_CHANNELS: usize = 4;
+
 /// SLIC parameters. `Default` gives scikit-image's defaults (`skimage.segmentation.slic`).
 ///
 /// ```
@@ -50,6 +57,25 @@ const BAND_ROWS: usize = 16;
 /// assert!(seg.count() > 150 && seg.count() < 250);
 /// assert_eq!(seg.disconnected_count(), 0); // connectivity is enforced by default
 /// ```
+///
+/// Supervoxels of a volume with anisotropic voxels (slices 2.5 apart, pixels 0.7 wide), and
+/// of an 8-channel image:
+///
+/// ```
+/// use tessera::{Image, Samples, Slic, Superpixels};
+/// let (d, h, w) = (12u32, 20u32, 20u32);
+/// let voxels: Vec<f32> = (0..d * h * w).map(|i| if i % w < w / 2 { 0.2 } else { 0.8 }).collect();
+/// let vol = Image::new_volume(d, w, h, 1, Samples::F32(voxels))?;
+/// let slic = Slic { n_segments: 20, spacing: [2.5, 0.7, 0.7], ..Slic::default() };
+/// let seg = slic.segment(&vol)?;
+/// assert_eq!(seg.depth(), 12);
+/// assert_eq!(seg.disconnected_count(), 0); // 6-connected supervoxels
+///
+/// let img = Image::new(30, 20, 8, Samples::F32((0..30 * 20 * 8).map(|i| (i % 7) as f32).collect()))?;
+/// let seg = Slic { n_segments: 6, ..Slic::default() }.segment(&img)?;
+/// assert!(seg.count() >= 1 && seg.unlabelled_count() == 0);
+/// # Ok::<(), tessera::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slic {
     /// The approximate number of superpixels wanted (scikit-image: `n_segments`, 100). The
@@ -57,21 +83,31 @@ pub struct Slic {
     /// count a little. Values above the pixel count give one superpixel per pixel.
     pub n_segments: u32,
     /// `m`: the balance of colour proximity against space proximity (10). Higher is more
-    /// regular. In CIELAB units, so it means the same for 8-bit, 16-bit and float input.
+    /// regular. In CIELAB units for colour and grey input, so it means the same for 8-bit,
+    /// 16-bit and float input; for other channel counts, in units of the channels rescaled
+    /// jointly to 0..1.
     pub compactness: f32,
     /// Iterations of assignment and update (scikit-image: `max_num_iter`, 10).
     pub max_iterations: u32,
-    /// Standard deviation of a Gaussian pre-smoothing, in pixels, divided per axis by
-    /// `spacing` (0: none).
-    pub sigma: f32,
-    /// Pixel spacing `[rows, columns]`, weighting the distance along each axis (`[1, 1]`).
-    pub spacing: [f32; 2],
+    /// Standard deviations `[slices, rows, columns]` of a Gaussian pre-smoothing, in units of
+    /// `spacing`: each is divided by the spacing along its axis, so `[s, s, s]` is
+    /// scikit-image's scalar `sigma=s` (`[0, 0, 0]`: none; the slices entry is ignored for
+    /// 2-D images).
+    pub sigma: [f32; 3],
+    /// Voxel spacing `[slices, rows, columns]` (`[1, 1, 1]`; the slices entry is ignored for
+    /// 2-D images): it weights the distance along each axis and shapes the seed grid, whose
+    /// cells are as close to cubes in these units as the volume allows (so a volume with
+    /// slices 2.5 apart and pixels 0.7 wide gets about 3.6 times fewer cells along the slices
+    /// than along the rows, for the same extent in voxels).
+    pub spacing: [f32; 3],
     /// Cluster in CIELAB. `None` (the default) converts 3-channel images to L*a*b* and grey
     /// images to L* (so that `compactness` means the same for grey and colour, unlike
-    /// scikit-image, which leaves grey in 0..1); `Some(false)` clusters the raw channels,
-    /// rescaled to 0..1 by their joint minimum and maximum, as scikit-image does.
+    /// scikit-image, which leaves grey in 0..1), and clusters any other channel count raw,
+    /// rescaled to 0..1 by the joint minimum and maximum of all channels, as scikit-image
+    /// does; `Some(false)` clusters the raw rescaled channels whatever their count.
     pub convert_to_lab: Option<bool>,
-    /// Make every superpixel one 4-connected region (true).
+    /// Make every superpixel one 4-connected region, every supervoxel one 6-connected
+    /// region (true).
     pub enforce_connectivity: bool,
     /// Regions smaller than this fraction of the nominal superpixel size are merged into the
     /// neighbouring region whose mean colour (in the clustering space) is nearest (0.5).
@@ -82,16 +118,17 @@ pub struct Slic {
     /// distance seen in it in the previous iteration, so `compactness` is only the start
     /// value (false).
     pub slic_zero: bool,
-    /// Move each seed to the lowest-gradient pixel of its 3x3 neighbourhood, as the SLIC paper
-    /// does (false, as scikit-image: on BSDS500 val it lowered boundary recall slightly).
+    /// Move each seed to the lowest-gradient pixel of its 3x3 (3x3x3) neighbourhood, as the
+    /// SLIC paper does (false, as scikit-image: on BSDS500 val it lowered boundary recall
+    /// slightly).
     pub perturb_seeds: bool,
     /// How colour and space distances are measured and combined (Euclidean, as the SLIC
     /// paper and scikit-image).
     pub distance: SlicDistance,
     /// Row subsampling (fast-slic's speed-up; 1 = exact SLIC, the default): iteration `t`
-    /// assigns and averages only the rows `y` with `y % subsample == t % subsample`, and a
-    /// last full assignment labels every pixel. 3 cuts the time about in half at a small cost
-    /// in boundary adherence.
+    /// assigns and averages only the rows `y` (of every slice) with
+    /// `y % subsample == t % subsample`, and a last full assignment labels every pixel. 3
+    /// cuts the time about in half at a small cost in boundary adherence.
     pub subsample: u32,
 }
 
@@ -101,8 +138,8 @@ impl Default for Slic {
             n_segments: 100,
             compactness: 10.0,
             max_iterations: 10,
-            sigma: 0.0,
-            spacing: [1.0, 1.0],
+            sigma: [0.0; 3],
+            spacing: [1.0; 3],
             convert_to_lab: None,
             enforce_connectivity: true,
             min_size_factor: 0.5,
@@ -116,8 +153,8 @@ impl Default for Slic {
 }
 
 /// The distance SLIC minimises between a pixel and a cluster centre, with `d_c` the colour
-/// distance, `d_s` the distance in the image plane (scaled by `spacing`), `m` the compactness
-/// and `S` the grid step.
+/// distance, `d_s` the spatial distance (scaled by `spacing`), `m` the compactness and `S`
+/// the grid step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlicDistance {
     /// `d_c^2 + (m / S)^2 d_s^2` with Euclidean `d_c` and `d_s`: the SLIC paper's and
@@ -148,14 +185,17 @@ impl Superpixels for Slic {
         if self.max_iterations == 0 {
             return Err(Error::param("max_iterations", "must be at least 1"));
         }
-        if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(Error::param(
-                "sigma",
-                format!("must be finite and >= 0, got {}", self.sigma),
-            ));
+        for s in self.sigma {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(Error::param(
+                    "sigma",
+                    format!("must be finite and >= 0, got {s}"),
+                ));
+            }
         }
-        Error::check_positive("spacing", self.spacing[0])?;
-        Error::check_positive("spacing", self.spacing[1])?;
+        for s in self.spacing {
+            Error::check_positive("spacing", s)?;
+        }
         if !(self.min_size_factor.is_finite() && self.min_size_factor >= 0.0) {
             return Err(Error::param(
                 "min_size_factor",
@@ -177,8 +217,34 @@ impl Superpixels for Slic {
     }
 }
 
+/// The shape of what is segmented: `d` slices of `h` rows of `w` pixels (`d = 1` for an
+/// image). Planes, labels and distances hold the slices one after the other, each row-major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    w: usize,
+    h: usize,
+    d: usize,
+}
+
+impl Shape {
+    /// Pixels in one slice.
+    fn slice(self) -> usize {
+        self.w * self.h
+    }
+
+    /// Bands of [`BAND_ROWS`] rows in one slice.
+    fn bands_per_slice(self) -> usize {
+        self.h.div_ceil(BAND_ROWS)
+    }
+
+    /// Whether this is a volume (more than one slice).
+    fn is_volume(self) -> bool {
+        self.d > 1
+    }
+}
+
 impl Slic {
-    /// Segments only the pixels inside `mask` (maskSLIC). Pixels outside get
+    /// Segments only the pixels (voxels) inside `mask` (maskSLIC). Pixels outside get
     /// [`UNLABELLED`]; seeds are placed on the grid cells that hold mask pixels, and
     /// `n_segments` counts superpixels inside the mask.
     ///
@@ -195,16 +261,19 @@ impl Slic {
 
     fn run(&self, image: &Image, mask: Option<&[bool]>) -> Result<Segmentation> {
         self.validate()?;
-        image.require_2d("SLIC")?;
         let planes = self.features(image)?;
-        let (w, h) = (image.width() as usize, image.height() as usize);
+        let shape = Shape {
+            w: image.width() as usize,
+            h: image.height() as usize,
+            d: image.depth() as usize,
+        };
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
         match refs.len() {
-            1 => self.cluster::<1>(w, h, [refs[0]], mask),
-            2 => self.cluster::<2>(w, h, [refs[0], refs[1]], mask),
-            3 => self.cluster::<3>(w, h, [refs[0], refs[1], refs[2]], mask),
-            4 => self.cluster::<4>(w, h, [refs[0], refs[1], refs[2], refs[3]], mask),
-            c => Err(Error::UnsupportedFormat(format!("{c} channels"))),
+            1 => self.cluster::<1>(shape, &refs, mask),
+            2 => self.cluster::<2>(shape, &refs, mask),
+            3 => self.cluster::<3>(shape, &refs, mask),
+            4 => self.cluster::<4>(shape, &refs, mask),
+            _ => self.cluster::<0>(shape, &refs, mask),
         }
     }
 
@@ -218,15 +287,22 @@ impl Slic {
                 format!("CIELAB needs 1 or 3 channels, the image has {c}"),
             ));
         }
-        if lab && self.sigma == 0.0 {
+        let smooth = self.sigma.iter().any(|&s| s > 0.0);
+        if lab && !smooth {
             return color::lab_planes(image)
                 .ok_or_else(|| Error::UnsupportedFormat(format!("{c} channels")));
         }
         let mut planes = image.to_planes();
-        if self.sigma > 0.0 {
-            let (w, h) = (image.width() as usize, image.height() as usize);
-            let (sy, sx) = (self.sigma / self.spacing[0], self.sigma / self.spacing[1]);
-            planes.iter_mut().for_each(|p| gaussian(p, w, h, sy, sx));
+        if smooth {
+            let (w, h, d) = (
+                image.width() as usize,
+                image.height() as usize,
+                image.depth() as usize,
+            );
+            let sigma: [f32; 3] = std::array::from_fn(|a| self.sigma[a] / self.spacing[a]);
+            planes
+                .iter_mut()
+                .for_each(|p| gaussian_volume(p, w, h, d, sigma));
         }
         if lab {
             return color::lab_planes_from_planes(&planes)
@@ -236,19 +312,32 @@ impl Slic {
         Ok(planes)
     }
 
+    /// The grid step `S` in `spacing` units: the side of a square (cube) cell holding
+    /// `active / k` pixels (voxels).
+    fn step(&self, shape: Shape, active: usize, k: usize) -> f64 {
+        let [sz, sy, sx] = self.spacing.map(f64::from);
+        if shape.is_volume() {
+            (active as f64 * (sz * sy * sx) / k as f64).cbrt()
+        } else {
+            (active as f64 * (sy * sx) / k as f64).sqrt()
+        }
+    }
+
+    /// SLIC on `planes` (one value per pixel each). `C` is the channel count when it is at
+    /// most [`FIXED_CHANNELS`] (kernels with the channels unrolled), 0 for any count.
     fn cluster<const C: usize>(
         &self,
-        w: usize,
-        h: usize,
-        planes: [&[f32]; C],
+        shape: Shape,
+        planes: &[&[f32]],
         mask: Option<&[bool]>,
     ) -> Result<Segmentation> {
-        let n = w * h;
+        debug_assert!(C == 0 || C == planes.len());
+        let n = shape.slice() * shape.d;
         let active = mask.map_or(n, |m| m.iter().filter(|&&b| b).count());
         let k = (self.n_segments as usize).min(active).max(1);
-        let step = (active as f64 / k as f64).sqrt();
-        let grid = Grid::new(w, h, step);
-        let mut centres = grid.seeds(mask, &planes, self.perturb_seeds);
+        let step = self.step(shape, active, k);
+        let grid = Grid::new(shape, step, self.spacing);
+        let mut centres = grid.seeds(mask, planes, self.perturb_seeds);
         let nc = centres.len();
         if nc == 0 {
             return Err(Error::param("mask", "selects no pixel"));
@@ -272,6 +361,7 @@ impl Slic {
         };
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
+        let (w, slice, bps) = (shape.w, shape.slice(), shape.bands_per_slice());
         for it in 0..self.max_iterations as usize + usize::from(full_pass) {
             let last = it == self.max_iterations as usize;
             // Subsampled passes take every `stride`-th row; the last, full pass labels every
@@ -294,11 +384,11 @@ impl Slic {
                     *wgt = if manhattan { 1.0 / m } else { 1.0 / (m * m) };
                 }
             }
-            let by_band = CentresByBand::of(&centres, &grid, h);
+            let by_band = CentresByBand::of(&centres, &grid, shape);
             let ctx = AssignCtx {
-                w,
+                shape,
                 by_band: &by_band,
-                planes: &planes,
+                planes,
                 centres: &centres,
                 grid: &grid,
                 colour_weight: &colour_weight,
@@ -307,26 +397,33 @@ impl Slic {
                 manhattan,
                 rows,
             };
+            // Slice after slice, band after band: each band's index names its slice and rows.
             labels
-                .par_chunks_mut(BAND_ROWS * w)
-                .zip(dist.par_chunks_mut(BAND_ROWS * w))
+                .par_chunks_mut(slice)
+                .zip(dist.par_chunks_mut(slice))
                 .enumerate()
-                .for_each(|(band, (lab, dis))| {
-                    let y0 = band * BAND_ROWS;
-                    for (r, d) in dis.chunks_mut(w).enumerate() {
-                        let y = y0 + r;
-                        if rows.takes(y) {
-                            reset_distances(d, mask.map(|m| &m[y * w..(y + 1) * w]));
-                        }
-                    }
-                    assign_band(&ctx, y0, lab, dis);
+                .for_each(|(z, (lab, dis))| {
+                    lab.par_chunks_mut(BAND_ROWS * w)
+                        .zip(dis.par_chunks_mut(BAND_ROWS * w))
+                        .enumerate()
+                        .for_each(|(b, (lab, dis))| {
+                            let y0 = b * BAND_ROWS;
+                            for (r, d) in dis.chunks_mut(w).enumerate() {
+                                let y = y0 + r;
+                                if rows.takes(y) {
+                                    let at = z * slice + y * w;
+                                    reset_distances(d, mask.map(|m| &m[at..at + w]));
+                                }
+                            }
+                            assign_band::<C>(&ctx, z * bps + b, lab, dis);
+                        });
                 });
             if last {
                 break;
             }
             if self.slic_zero {
                 max_colour =
-                    largest_colour_distance(w, &planes, &centres, &labels, rows, manhattan)
+                    largest_colour_distance(shape, planes, &centres, &labels, rows, manhattan)
                         .into_iter()
                         .zip(&max_colour)
                         .map(|(m, &old)| match (m > 0.0, manhattan) {
@@ -336,11 +433,11 @@ impl Slic {
                         })
                         .collect();
             }
-            update_centres(w, &planes, &labels, &mut centres, &grid, rows);
+            update_centres::<C>(shape, planes, &labels, &mut centres, &grid, rows);
         }
 
-        label_leftovers(w, &centres, mask, &mut labels);
-        let (width, height) = (w as u32, h as u32);
+        label_leftovers(shape, &centres, mask, &mut labels);
+        let (width, height) = (w as u32, shape.h as u32);
         if self.enforce_connectivity {
             let nominal = active as f64 / nc as f64;
             let min_size = (self.min_size_factor as f64 * nominal) as usize;
@@ -348,14 +445,15 @@ impl Slic {
             // Fragments join the neighbour of the nearest mean colour: they are usually
             // pieces cut off across an edge, and joining them across the weakest colour
             // step keeps the edge (BSDS500 val, k = 400: boundary recall +0.03 to +0.05 and
-            // lower undersegmentation error than joining along the longest border).
+            // lower undersegmentation error than joining along the longest border). In a
+            // volume the regions are 6-connected.
             Ok(connect_with(
                 width,
                 height,
                 &labels,
                 min_size,
                 max_size,
-                MergeInto::NearestMean(&planes),
+                MergeInto::NearestMean(planes),
             ))
         } else {
             let count = relabel_in_place(&mut labels);
@@ -401,7 +499,7 @@ impl Slic {
             step: stride,
             dy: &dy,
             xterm: &xterm,
-            col: [50.0, 0.0, 0.0],
+            col: &[50.0, 0.0, 0.0],
             a: 1.0,
             label: 7,
         };
@@ -424,54 +522,88 @@ impl Slic {
 }
 
 /// Gives any pixel to segment that no window reached (possible only with extreme parameters,
-/// e.g. distances that overflow) the spatially nearest centre, so that every pixel inside the
-/// mask is labelled.
-fn label_leftovers<const C: usize>(
-    w: usize,
-    centres: &Centres<C>,
-    mask: Option<&[bool]>,
-    labels: &mut [u32],
-) {
+/// e.g. distances that overflow) the spatially nearest centre (in pixels), so that every
+/// pixel inside the mask is labelled.
+fn label_leftovers(shape: Shape, centres: &Centres, mask: Option<&[bool]>, labels: &mut [u32]) {
+    // Almost always there is none: a branch-free scan finds that out fast.
+    let missing = match mask {
+        None => labels.iter().fold(false, |any, &l| any | (l == UNLABELLED)),
+        Some(m) => labels.iter().zip(m).fold(false, |any, (&l, &inside)| {
+            any | (inside & (l == UNLABELLED))
+        }),
+    };
+    if !missing {
+        return;
+    }
+    let (w, slice) = (shape.w, shape.slice());
     for (p, l) in labels.iter_mut().enumerate() {
         if *l != UNLABELLED || mask.is_some_and(|m| !m[p]) {
             continue;
         }
-        let (y, x) = ((p / w) as f32, (p % w) as f32);
-        let nearest = (0..centres.len()).min_by(|&a, &b| {
-            let da = (centres.y[a] - y).powi(2) + (centres.x[a] - x).powi(2);
-            let db = (centres.y[b] - y).powi(2) + (centres.x[b] - x).powi(2);
-            da.total_cmp(&db)
-        });
+        let (z, y, x) = ((p / slice) as f32, (p % slice / w) as f32, (p % w) as f32);
+        let d2 = |k: usize| {
+            let d = (centres.y[k] - y).powi(2) + (centres.x[k] - x).powi(2);
+            if shape.is_volume() {
+                d + (centres.z[k] - z).powi(2)
+            } else {
+                d
+            }
+        };
+        let nearest = (0..centres.len()).min_by(|&a, &b| d2(a).total_cmp(&d2(b)));
         if let Some(k) = nearest {
             *l = k as u32;
         }
     }
 }
 
-/// Cluster centres, structure of arrays.
-struct Centres<const C: usize> {
+/// Cluster centres, structure of arrays: position (slice, row, column, in pixels) and the
+/// mean feature vector, `channels` values a centre.
+struct Centres {
+    z: Vec<f32>,
     y: Vec<f32>,
     x: Vec<f32>,
-    colour: Vec<[f32; C]>,
+    channels: usize,
+    colour: Vec<f32>,
 }
 
-impl<const C: usize> Centres<C> {
-    fn with_capacity(n: usize) -> Self {
+impl Centres {
+    fn with_capacity(n: usize, channels: usize) -> Self {
         Centres {
+            z: Vec::with_capacity(n),
             y: Vec::with_capacity(n),
             x: Vec::with_capacity(n),
-            colour: Vec::with_capacity(n),
+            channels,
+            colour: Vec::with_capacity(n * channels),
         }
     }
 
-    fn push(&mut self, y: f32, x: f32, colour: [f32; C]) {
-        self.y.push(y);
-        self.x.push(x);
-        self.colour.push(colour);
+    fn push(&mut self, at: [f32; 3], colour: impl IntoIterator<Item = f32>) {
+        self.z.push(at[0]);
+        self.y.push(at[1]);
+        self.x.push(at[2]);
+        self.colour.extend(colour);
+        debug_assert_eq!(self.colour.len(), self.z.len() * self.channels);
     }
 
     fn len(&self) -> usize {
         self.y.len()
+    }
+
+    /// Centre `k`'s position (slice, row, column).
+    fn at(&self, k: usize) -> [f32; 3] {
+        [self.z[k], self.y[k], self.x[k]]
+    }
+
+    /// Moves centre `k` to `at` (slice, row, column) and gives it the features `colour`.
+    fn set(&mut self, k: usize, at: [f32; 3], colour: &[f32]) {
+        [self.z[k], self.y[k], self.x[k]] = at;
+        let ch = self.channels;
+        self.colour[k * ch..(k + 1) * ch].copy_from_slice(colour);
+    }
+
+    /// Centre `k`'s feature vector.
+    fn colour(&self, k: usize) -> &[f32] {
+        &self.colour[k * self.channels..(k + 1) * self.channels]
     }
 }
 
@@ -509,9 +641,15 @@ mod tests {
         Image::new(w, h, 3, Samples::U8(samples)).unwrap()
     }
 
-    /// Every label is one 4-connected region, checked by a flood fill of our own.
+    /// Every label is one 4-connected region (6-connected in a volume), checked by a flood
+    /// fill of our own.
     fn each_label_connected(seg: &Segmentation) -> bool {
-        let (w, h) = (seg.width() as usize, seg.height() as usize);
+        let (w, h, d) = (
+            seg.width() as usize,
+            seg.height() as usize,
+            seg.depth() as usize,
+        );
+        let slice = w * h;
         let l = seg.labels();
         let mut seen = vec![false; l.len()];
         let mut started = vec![false; seg.count() as usize];
@@ -525,12 +663,14 @@ mod tests {
             let mut stack = vec![s];
             seen[s] = true;
             while let Some(p) = stack.pop() {
-                let (x, y) = (p % w, p / w);
+                let (x, y, z) = (p % w, p % slice / w, p / slice);
                 let nb = [
                     (x > 0).then(|| p - 1),
                     (x + 1 < w).then(|| p + 1),
                     (y > 0).then(|| p - w),
                     (y + 1 < h).then(|| p + w),
+                    (z > 0).then(|| p - slice),
+                    (z + 1 < d).then(|| p + slice),
                 ];
                 for q in nb.into_iter().flatten() {
                     if !seen[q] && l[q] == l[p] {
@@ -541,6 +681,34 @@ mod tests {
             }
         }
         true
+    }
+
+    /// A random volume of `channels` channels: `d` slices of uniform 8-bit noise.
+    fn random_volume(d: u32, w: u32, h: u32, channels: u16, seed: u64) -> Image {
+        let mut x = seed | 1;
+        let samples = (0..d * w * h * u32::from(channels))
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        Image::new_volume(d, w, h, channels, Samples::U8(samples)).unwrap()
+    }
+
+    /// A smooth volume of `channels` channels (noise would fragment every cluster).
+    fn smooth_volume(d: u32, w: u32, h: u32, channels: u16) -> Image {
+        let samples = (0..d * h * w)
+            .flat_map(|i| {
+                let (x, y, z) = ((i % w) as f32, (i / w % h) as f32, (i / (w * h)) as f32);
+                (0..channels).map(move |c| {
+                    let f = 5.0 + 3.0 * c as f32;
+                    0.5 + 0.4 * ((x + 2.0 * c as f32) / f).sin() * ((y - z) / (f + 4.0)).cos()
+                })
+            })
+            .collect();
+        Image::new_volume(d, w, h, channels, Samples::F32(samples)).unwrap()
     }
 
     #[test]
@@ -593,11 +761,12 @@ mod tests {
         let samples: Vec<u8> = (0..90).map(|i| if i % 10 < 5 { 20 } else { 220 }).collect();
         let plane: Vec<f32> = samples.iter().map(|&v| v as f32).collect();
         let refs: [&[f32]; 1] = [&plane];
-        let moved = lowest_gradient(&refs, 10, 9, None, 4, 4);
-        assert_eq!(moved, (3, 3));
-        assert_eq!(lowest_gradient(&refs, 10, 9, None, 4, 2), (4, 2));
+        let shape = Shape { w: 10, h: 9, d: 1 };
+        let moved = lowest_gradient(&refs, shape, None, [0, 4, 4]);
+        assert_eq!(moved, [0, 3, 3]);
+        assert_eq!(lowest_gradient(&refs, shape, None, [0, 4, 2]), [0, 4, 2]);
         // On the border there is no gradient to compare: the seed stays.
-        assert_eq!(lowest_gradient(&refs, 10, 9, None, 0, 4), (0, 4));
+        assert_eq!(lowest_gradient(&refs, shape, None, [0, 0, 4]), [0, 0, 4]);
     }
 
     #[test]
@@ -630,11 +799,11 @@ mod tests {
                 ..Slic::default()
             },
             Slic {
-                sigma: -0.5,
+                sigma: [0.0, -0.5, 0.0],
                 ..Slic::default()
             },
             Slic {
-                spacing: [0.0, 1.0],
+                spacing: [1.0, 0.0, 1.0],
                 ..Slic::default()
             },
             Slic {
@@ -677,7 +846,7 @@ mod tests {
         let img = random_image(40, 30, 3, 5);
         for slic in [
             Slic {
-                sigma: 1.0,
+                sigma: [1.0; 3],
                 n_segments: 12,
                 ..Slic::default()
             },
@@ -688,7 +857,7 @@ mod tests {
                 ..Slic::default()
             },
             Slic {
-                spacing: [2.0, 1.0],
+                spacing: [1.0, 2.0, 1.0],
                 n_segments: 12,
                 ..Slic::default()
             },
@@ -753,8 +922,8 @@ mod tests {
             }).collect();
             let img = Image::new(w, h, channels.into(), Samples::F32(samples)).unwrap();
             let slic = Slic {
-                n_segments: k, compactness, max_iterations: iterations, sigma,
-                spacing: [spacing, 1.0], convert_to_lab: lab, enforce_connectivity: connect,
+                n_segments: k, compactness, max_iterations: iterations, sigma: [sigma; 3],
+                spacing: [1.0, spacing, 1.0], convert_to_lab: lab, enforce_connectivity: connect,
                 slic_zero: zero, min_size_factor, max_size_factor: f32::MAX,
                 perturb_seeds: perturb, subsample,
                 distance: if manhattan { SlicDistance::Manhattan } else { SlicDistance::Euclidean },
@@ -799,6 +968,281 @@ mod tests {
             let slic = Slic { n_segments: k, subsample: 1 + (seed % 3) as u32, distance, ..Slic::default() };
             let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
                 .install(|| slic.segment(&img).unwrap());
+            prop_assert_eq!(run(1), run(3));
+        }
+    }
+    #[test]
+    fn two_flat_boxes_give_two_supervoxels() {
+        // Two boxes side by side, black and white, 10 slices of 10 x 20 voxels: with a low
+        // compactness and two seeds (the grid of step 10 has 1 x 1 x 2 cells), SLIC finds
+        // exactly the two boxes, whatever the channel count (1: CIELAB; 5: raw channels).
+        let (d, h, w) = (10u32, 10u32, 20u32);
+        for channels in [1u16, 5] {
+            let samples = (0..d * h * w)
+                .flat_map(|i| {
+                    let v = if i % w < w / 2 { 0 } else { 255 };
+                    (0..channels).map(move |_| v)
+                })
+                .collect();
+            let vol = Image::new_volume(d, w, h, channels, Samples::U8(samples)).unwrap();
+            let seg = Slic {
+                n_segments: 2,
+                compactness: 0.1,
+                ..Slic::default()
+            }
+            .segment(&vol)
+            .unwrap();
+            assert_eq!((seg.count(), seg.depth()), (2, d), "{channels} channels");
+            for z in 0..d {
+                for y in 0..h {
+                    for x in 0..w {
+                        assert_eq!(seg.label_at(x, y, z), Some(u32::from(x >= w / 2)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn anisotropic_spacing_shapes_the_grid() {
+        // 20 slices of 40 x 40 voxels, 32 supervoxels: with unit spacing the grid step is
+        // cbrt(32000 / 32) = 10 voxels, 2 x 4 x 4 cells; with slices 2.5 apart the volume is
+        // 50 units deep, the step cbrt(32000 * 2.5 / 32) = 13.6 units and the grid
+        // round(50 / 13.6) x round(40 / 13.6)^2 = 4 x 3 x 3, cells of 5 slices and 13.3 rows.
+        let shape = Shape {
+            w: 40,
+            h: 40,
+            d: 20,
+        };
+        let slic = |spacing| Slic {
+            n_segments: 32,
+            spacing,
+            ..Slic::default()
+        };
+        let iso = slic([1.0; 3]);
+        let grid = Grid::new(shape, iso.step(shape, 32000, 32), iso.spacing);
+        assert_eq!((grid.n, grid.reach), ([2, 4, 4], [10, 10, 10]));
+        let aniso = slic([2.5, 1.0, 1.0]);
+        let grid = Grid::new(shape, aniso.step(shape, 32000, 32), aniso.spacing);
+        assert_eq!((grid.n, grid.reach), ([4, 3, 3], [5, 14, 14]));
+        // The supervoxels follow: on a smooth volume, those of the anisotropic run span
+        // fewer slices than rows, those of the isotropic run about as many.
+        let vol = smooth_volume(20, 40, 40, 1);
+        let extent = |seg: &Segmentation| {
+            let (mut zs, mut ys) = (0usize, 0usize);
+            for l in 0..seg.count() {
+                let (mut z0, mut z1, mut y0, mut y1) = (u32::MAX, 0, u32::MAX, 0);
+                for (p, _) in seg.labels().iter().enumerate().filter(|&(_, &v)| v == l) {
+                    let (z, y) = (p as u32 / 1600, p as u32 % 1600 / 40);
+                    (z0, z1, y0, y1) = (z0.min(z), z1.max(z), y0.min(y), y1.max(y));
+                }
+                zs += (z1 - z0 + 1) as usize;
+                ys += (y1 - y0 + 1) as usize;
+            }
+            zs as f64 / ys as f64
+        };
+        let iso = extent(
+            &Slic {
+                compactness: 30.0,
+                ..iso
+            }
+            .segment(&vol)
+            .unwrap(),
+        );
+        let aniso = extent(
+            &Slic {
+                compactness: 30.0,
+                ..aniso
+            }
+            .segment(&vol)
+            .unwrap(),
+        );
+        assert!(aniso < 0.6 && iso > 0.7, "slices per row: {aniso} vs {iso}");
+    }
+
+    #[test]
+    fn volume_segment_count_tracks_the_request() {
+        let vol = smooth_volume(24, 48, 40, 2);
+        for k in [8, 60, 300] {
+            let seg = Slic {
+                n_segments: k,
+                compactness: 0.5,
+                ..Slic::default()
+            }
+            .segment(&vol)
+            .unwrap();
+            let n = seg.count() as f64;
+            assert!(
+                n > 0.5 * k as f64 && n < 1.5 * k as f64,
+                "{k} asked, {n} made"
+            );
+            assert!(each_label_connected(&seg));
+        }
+    }
+
+    #[test]
+    fn masks_in_3d_leave_outside_voxels_unlabelled() {
+        // A ball inside a 16 x 24 x 24 volume.
+        let (d, h, w) = (16u32, 24u32, 24u32);
+        let inside: Vec<bool> = (0..d * h * w)
+            .map(|i| {
+                let (x, y, z) = ((i % w) as f32, (i / w % h) as f32, (i / (w * h)) as f32);
+                (x - 11.5).powi(2) + (y - 11.5).powi(2) + ((z - 7.5) * 1.5).powi(2) < 100.0
+            })
+            .collect();
+        let mask = Mask::new_volume(d, w, h, inside.clone()).unwrap();
+        let vol = random_volume(d, w, h, 3, 7);
+        for zero in [false, true] {
+            let seg = Slic {
+                n_segments: 20,
+                slic_zero: zero,
+                ..Slic::default()
+            }
+            .segment_masked(&vol, &mask)
+            .unwrap();
+            for (l, m) in seg.labels().iter().zip(&inside) {
+                assert_eq!(*l == UNLABELLED, !m);
+            }
+            assert!(
+                seg.count() >= 5 && each_label_connected(&seg),
+                "{}",
+                seg.count()
+            );
+        }
+        let wrong = Mask::new_volume(d - 1, w, h, vec![true; ((d - 1) * h * w) as usize]).unwrap();
+        assert!(matches!(
+            Slic::default().segment_masked(&vol, &wrong),
+            Err(Error::SizeMismatch(_))
+        ));
+    }
+
+    #[test]
+    fn smoothing_follows_the_spacing() {
+        // sigma [2, 2, 2] on slices 2 apart smooths with [1, 2, 2] voxels: the same result as
+        // sigma [1, 2, 2] on unit spacing, whose grid (here) is the same.
+        let vol = random_volume(6, 12, 12, 1, 3);
+        let run = |sigma, spacing| {
+            Slic {
+                n_segments: 8,
+                sigma,
+                spacing,
+                compactness: 1e-3,
+                enforce_connectivity: false,
+                max_iterations: 1,
+                ..Slic::default()
+            }
+            .features(&vol)
+            .unwrap()
+        };
+        assert_eq!(
+            run([2.0; 3], [2.0, 1.0, 1.0]),
+            run([1.0, 2.0, 2.0], [1.0; 3])
+        );
+        assert_ne!(run([2.0; 3], [1.0; 3]), run([1.0, 2.0, 2.0], [1.0; 3]));
+    }
+
+    /// SLIC through the kernels for any channel count (`cluster::<0>`) and through the
+    /// fixed-channel ones, on the same feature planes.
+    fn any_and_fixed(slic: &Slic, img: &Image) -> (Segmentation, Segmentation) {
+        let planes = slic.features(img).unwrap();
+        let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
+        let shape = Shape {
+            w: img.width() as usize,
+            h: img.height() as usize,
+            d: img.depth() as usize,
+        };
+        let fixed = match refs.len() {
+            1 => slic.cluster::<1>(shape, &refs, None),
+            2 => slic.cluster::<2>(shape, &refs, None),
+            3 => slic.cluster::<3>(shape, &refs, None),
+            _ => slic.cluster::<4>(shape, &refs, None),
+        };
+        (
+            slic.cluster::<0>(shape, &refs, None).unwrap(),
+            fixed.unwrap(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+        #[test]
+        fn volume_guarantees_hold(
+            d in 1u32..7, w in 1u32..20, h in 1u32..20,
+            channels in prop::sample::select(vec![1u16, 2, 3, 4, 5, 8]),
+            k in 1u32..60, compactness in 0.01f32..50.0, iterations in 1u32..5,
+            connect in any::<bool>(), zero in any::<bool>(), seed in any::<u64>(),
+            subsample in 1u32..4, perturb in any::<bool>(), manhattan in any::<bool>(),
+            sz in prop::sample::select(vec![0.3f32, 1.0, 2.5]), sigma in prop::sample::select(vec![0.0f32, 0.8])
+        ) {
+            let vol = random_volume(d, w, h, channels, seed);
+            let distance = if manhattan { SlicDistance::Manhattan } else { SlicDistance::Euclidean };
+            let slic = Slic {
+                n_segments: k, compactness, max_iterations: iterations,
+                enforce_connectivity: connect, slic_zero: zero, subsample,
+                perturb_seeds: perturb, distance, spacing: [sz, 0.7, 1.0], sigma: [sigma; 3],
+                ..Slic::default()
+            };
+            let seg = slic.segment(&vol).unwrap();
+            prop_assert_eq!(seg.labels().len(), (d * w * h) as usize);
+            prop_assert_eq!(seg.depth(), d);
+            prop_assert_eq!(seg.unlabelled_count(), 0);
+            prop_assert!(seg.sizes().iter().all(|&n| n > 0));
+            prop_assert!(seg.count() >= 1 && seg.count() <= d * w * h);
+            if connect {
+                prop_assert!(each_label_connected(&seg));
+                prop_assert_eq!(seg.disconnected_count(), 0);
+            }
+        }
+
+        #[test]
+        fn masked_volumes_label_exactly_the_mask(
+            d in 2u32..6, w in 2u32..16, h in 2u32..16, k in 1u32..12, seed in any::<u64>(),
+            channels in prop::sample::select(vec![1u16, 3, 6]), zero in any::<bool>()
+        ) {
+            let vol = random_volume(d, w, h, channels, seed);
+            let mut x = seed | 1;
+            let inside: Vec<bool> = (0..d * w * h).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x % 3 != 0 }).collect();
+            prop_assume!(inside.iter().any(|&b| b));
+            let mask = Mask::new_volume(d, w, h, inside.clone()).unwrap();
+            let slic = Slic { n_segments: k, slic_zero: zero, ..Slic::default() };
+            let seg = slic.segment_masked(&vol, &mask).unwrap();
+            for (l, m) in seg.labels().iter().zip(&inside) {
+                prop_assert_eq!(*l == UNLABELLED, !m);
+            }
+            prop_assert!(each_label_connected(&seg));
+        }
+
+        /// The kernels for any channel count give the fixed-channel kernels' bits on one to
+        /// four channels, in 2-D and 3-D, with every option that changes the distance.
+        #[test]
+        fn any_channel_path_matches_the_fixed_one(
+            d in 1u32..5, w in 3u32..30, h in 3u32..30, channels in 1u16..5, k in 1u32..40,
+            seed in any::<u64>(), zero in any::<bool>(), manhattan in any::<bool>(),
+            subsample in 1u32..3, perturb in any::<bool>()
+        ) {
+            let vol = random_volume(d, w, h, channels, seed);
+            let slic = Slic {
+                n_segments: k, slic_zero: zero, subsample, perturb_seeds: perturb,
+                distance: if manhattan { SlicDistance::Manhattan } else { SlicDistance::Euclidean },
+                spacing: [1.5, 1.0, 0.8], ..Slic::default()
+            };
+            let (any, fixed) = any_and_fixed(&slic, &vol);
+            prop_assert_eq!(any, fixed);
+        }
+
+        #[test]
+        fn volumes_give_the_same_output_on_any_thread_count(
+            d in 2u32..8, w in 8u32..40, h in 8u32..40, k in 2u32..80, seed in any::<u64>(),
+            channels in prop::sample::select(vec![1u16, 3, 7])
+        ) {
+            let vol = random_volume(d, w, h, channels, seed);
+            let distance = if seed % 2 == 0 { SlicDistance::Manhattan } else { SlicDistance::Euclidean };
+            let slic = Slic {
+                n_segments: k, subsample: 1 + (seed % 3) as u32, distance,
+                slic_zero: seed % 5 == 0, spacing: [2.0, 1.0, 1.0], ..Slic::default()
+            };
+            let run = |threads| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+                .install(|| slic.segment(&vol).unwrap());
             prop_assert_eq!(run(1), run(3));
         }
     }

@@ -9,42 +9,130 @@ use super::*;
 /// only ever takes the label of a centre whose window holds it), eight lanes at a time. This
 /// visits each pixel about four times but without branches or a chain of dependent additions,
 /// and is several times faster than one pass that adds each pixel (or run of equal labels) to
-/// its centre's sums. Centres are independent, so the result does not depend on the thread
-/// count.
+/// its centre's sums. Centres are independent, and each sums its window slice after slice,
+/// so the result does not depend on the thread count.
+///
+/// `C` is the channel count, or 0 for any count: the channels are then summed in blocks of
+/// up to four with the fixed-channel kernels (a channel's sums do not depend on the other
+/// channels of its block, so they are the bits a fixed-channel run gives).
 pub(super) fn update_centres<const C: usize>(
-    w: usize,
-    planes: &[&[f32]; C],
+    shape: Shape,
+    planes: &[&[f32]],
     labels: &[u32],
-    centres: &mut Centres<C>,
+    centres: &mut Centres,
     grid: &Grid,
     rows: Rows,
 ) {
-    let h = labels.len() / w;
-    let means: Vec<Option<(f32, f32, [f32; C])>> = (0..centres.len())
-        .into_par_iter()
-        .with_min_len(16)
-        .map(|k| {
-            let (ys, xs) = grid.window(centres.y[k], centres.x[k], 0, h);
-            if ys.is_empty() || xs.is_empty() {
-                return None;
-            }
-            let sums = window_sums(w, planes, labels, k as u32, ys, xs.clone(), rows);
-            (sums.count > 0).then(|| {
-                let n = sums.count as f64;
-                (
-                    (sums.y as f64 / n) as f32,
-                    ((sums.x as f64 + n * xs.start as f64) / n) as f32,
-                    std::array::from_fn(|c| (sums.colour[c] / n) as f32),
-                )
-            })
+    let cs: &Centres = centres;
+    let window = |k: usize| {
+        let (zs, ys, xs) = grid.window(cs.at(k), 0, shape.h);
+        (!zs.is_empty() && !ys.is_empty() && !xs.is_empty()).then_some(SumWindow {
+            shape,
+            labels,
+            label: k as u32,
+            zs,
+            ys,
+            xs,
+            rows,
         })
-        .collect();
-    for (k, mean) in means.into_iter().enumerate() {
-        if let Some((y, x, colour)) = mean {
-            centres.y[k] = y;
-            centres.x[k] = x;
-            centres.colour[k] = colour;
+    };
+    let nc = centres.len();
+    if C > 0 {
+        let means: Vec<Option<([f32; 3], [f32; C])>> = (0..nc)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|k| {
+                let win = window(k)?;
+                let s = win.sums::<C>(planes);
+                let n = s.count as f64;
+                (s.count > 0).then(|| {
+                    (
+                        win.mean_position(s.count, s.y, s.x, s.z),
+                        std::array::from_fn(|c| (s.colour[c] / n) as f32),
+                    )
+                })
+            })
+            .collect();
+        for (k, mean) in means.into_iter().enumerate() {
+            if let Some((at, colour)) = mean {
+                centres.set(k, at, &colour);
+            }
         }
+    } else {
+        let means: Vec<Option<([f32; 3], Vec<f32>)>> = (0..nc)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|k| {
+                let win = window(k)?;
+                let mut colour = vec![0.0f32; planes.len()];
+                let mut first = None;
+                for (b, block) in planes.chunks(FIXED_CHANNELS).enumerate() {
+                    let out = &mut colour[b * FIXED_CHANNELS..][..block.len()];
+                    let sums = match block.len() {
+                        1 => win.block::<1>(block, out),
+                        2 => win.block::<2>(block, out),
+                        3 => win.block::<3>(block, out),
+                        _ => win.block::<4>(block, out),
+                    };
+                    first.get_or_insert(sums);
+                }
+                let (count, y, x, z) = first?;
+                (count > 0).then(|| (win.mean_position(count, y, x, z), colour))
+            })
+            .collect();
+        for (k, mean) in means.into_iter().enumerate() {
+            if let Some((at, colour)) = mean {
+                centres.set(k, at, &colour);
+            }
+        }
+    }
+}
+
+/// The means of a centre's features from their sums over `count` pixels (none: unchanged).
+fn write_means(out: &mut [f32], sums: &[f64], count: u64) {
+    if count > 0 {
+        let n = count as f64;
+        for (o, &s) in out.iter_mut().zip(sums) {
+            *o = (s / n) as f32;
+        }
+    }
+}
+
+/// One centre's search window, to sum over.
+struct SumWindow<'a> {
+    shape: Shape,
+    labels: &'a [u32],
+    label: u32,
+    zs: Range<usize>,
+    ys: Range<usize>,
+    xs: Range<usize>,
+    rows: Rows,
+}
+
+impl SumWindow<'_> {
+    /// The window's sums over the `C` planes (see [`window_sums`]).
+    fn sums<const C: usize>(&self, planes: &[&[f32]]) -> WindowSums<C> {
+        let pl: [&[f32]; C] = std::array::from_fn(|c| planes[c]);
+        window_sums(self, &pl)
+    }
+
+    /// [`SumWindow::sums`] over one block of `B` planes, writing their means into `out`;
+    /// returns the count and the row, column and slice sums.
+    fn block<const B: usize>(&self, planes: &[&[f32]], out: &mut [f32]) -> (u64, u64, u64, u64) {
+        let s = self.sums::<B>(planes);
+        write_means(out, &s.colour, s.count);
+        (s.count, s.y, s.x, s.z)
+    }
+
+    /// The mean position (slice, row, column) of `count > 0` pixels from the sums of their
+    /// slices, rows and columns (counted from the window's first column).
+    fn mean_position(&self, count: u64, y: u64, x: u64, z: u64) -> [f32; 3] {
+        let n = count as f64;
+        [
+            (z as f64 / n) as f32,
+            (y as f64 / n) as f32,
+            ((x as f64 + n * self.xs.start as f64) / n) as f32,
+        ]
     }
 }
 
@@ -56,6 +144,8 @@ pub(super) struct WindowSums<const C: usize> {
     pub(super) y: u64,
     /// Sum of their columns, counted from the window's first column.
     pub(super) x: u64,
+    /// Sum of their slices.
+    pub(super) z: u64,
     /// Sums of their features.
     pub(super) colour: [f64; C],
 }
@@ -100,27 +190,22 @@ pub(super) struct RowGroup<'a> {
     pub(super) label: u32,
 }
 
-/// Sums over the pixels labelled `label` in rows `ys` (those `rows` takes) and columns `xs`.
+/// The sums over the pixels labelled `label` in the window (the rows `rows` takes),
+/// slice after slice.
 ///
-/// The AVX2 and AVX-512 kernels and the portable loop add the same values (a pixel with another label adds
-/// zero) in the same lanes and order, so they give the same sums.
-pub(super) fn window_sums<const C: usize>(
-    w: usize,
-    planes: &[&[f32]; C],
-    labels: &[u32],
-    label: u32,
-    ys: Range<usize>,
-    xs: Range<usize>,
-    rows: Rows,
-) -> WindowSums<C> {
+/// The AVX2 and AVX-512 kernels and the portable loop add the same values (a pixel with
+/// another label adds zero) in the same lanes and order, so they give the same sums.
+fn window_sums<const C: usize>(win: &SumWindow<'_>, planes: &[&[f32]; C]) -> WindowSums<C> {
     let mut out = WindowSums {
         count: 0,
         y: 0,
         x: 0,
+        z: 0,
         colour: [0.0; C],
     };
+    let (ys, xs, rows, label, labels) = (&win.ys, &win.xs, win.rows, win.label, win.labels);
+    let Shape { w, h, .. } = win.shape;
     let len = xs.len();
-    let h = labels.len() / w;
     // Rows per group: at most 16, and few enough that a lane's sum of rows, columns or hits
     // (at most rows * ceil(len / 8) values below max(h, len)) stays below 2^31.
     let per_lane = len.div_ceil(LANES).max(1) * h.max(len).max(1);
@@ -130,38 +215,43 @@ pub(super) fn window_sums<const C: usize>(
         std::arch::is_x86_feature_detected!("avx2"),
         std::arch::is_x86_feature_detected!("avx512f"),
     );
-    let mut starts = [(0usize, 0u32); 16];
-    let mut taken = (rows.first_from(ys.start)..ys.end)
-        .step_by(rows.stride)
-        .peekable();
-    while taken.peek().is_some() {
-        let mut n = 0;
-        for y in taken.by_ref().take(group) {
-            starts[n] = (y * w + xs.start, y as u32);
-            n += 1;
-        }
-        let g = RowGroup {
-            starts: &starts[..n],
-            len,
-            label,
-        };
-        let mut lanes = Lanes::new();
-        #[cfg(target_arch = "x86_64")]
-        if avx512 {
-            // SAFETY: the CPU supports AVX-512F, checked above.
-            unsafe { group_avx512(&g, labels, planes, &mut lanes) };
+    for z in win.zs.clone() {
+        let before = out.count;
+        let base = z * h * w;
+        let mut starts = [(0usize, 0u32); 16];
+        let mut taken = (rows.first_from(ys.start)..ys.end)
+            .step_by(rows.stride)
+            .peekable();
+        while taken.peek().is_some() {
+            let mut n = 0;
+            for y in taken.by_ref().take(group) {
+                starts[n] = (base + y * w + xs.start, y as u32);
+                n += 1;
+            }
+            let g = RowGroup {
+                starts: &starts[..n],
+                len,
+                label,
+            };
+            let mut lanes = Lanes::new();
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                // SAFETY: the CPU supports AVX-512F, checked above.
+                unsafe { group_avx512(&g, labels, planes, &mut lanes) };
+                lanes.total_into(&mut out);
+                continue;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU supports AVX2, checked above.
+                unsafe { group_avx2(&g, labels, planes, &mut lanes) };
+                lanes.total_into(&mut out);
+                continue;
+            }
+            group_portable(&g, labels, planes, &mut lanes);
             lanes.total_into(&mut out);
-            continue;
         }
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU supports AVX2, checked above.
-            unsafe { group_avx2(&g, labels, planes, &mut lanes) };
-            lanes.total_into(&mut out);
-            continue;
-        }
-        group_portable(&g, labels, planes, &mut lanes);
-        lanes.total_into(&mut out);
+        out.z += z as u64 * (out.count - before);
     }
     out
 }

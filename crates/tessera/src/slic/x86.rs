@@ -10,23 +10,23 @@ use super::*;
 /// [`assign_band_with`] compiled for AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) fn assign_band_avx2<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    assign_band_with::<C, AVX2, L1>(ctx, y0, labels, dist);
+    assign_band_with::<C, AVX2, L1>(ctx, band, labels, dist);
 }
 
 /// [`assign_band_with`] compiled for AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(super) fn assign_band_avx512<const C: usize, const L1: bool>(
-    ctx: &AssignCtx<'_, C>,
-    y0: usize,
+    ctx: &AssignCtx<'_>,
+    band: usize,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    assign_band_with::<C, AVX512, L1>(ctx, y0, labels, dist);
+    assign_band_with::<C, AVX512, L1>(ctx, band, labels, dist);
 }
 
 /// [`window_portable`] eight pixels at a time with AVX2, the same operations in the same
@@ -35,7 +35,7 @@ pub(super) fn assign_band_avx512<const C: usize, const L1: bool>(
 #[target_feature(enable = "avx2")]
 #[allow(clippy::needless_range_loop)] // channels index three arrays in step
 pub(super) fn window_avx2<const C: usize, const L1: bool>(
-    win: &Window<'_, C>,
+    win: &Window<'_>,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
@@ -53,7 +53,8 @@ pub(super) fn window_avx2<const C: usize, const L1: bool>(
     // `abs` clears the sign bit, as `f32::abs` does.
     let sign = _mm256_set1_ps(-0.0);
     let vlabel = _mm256_castsi256_ps(_mm256_set1_epi32(win.label as i32));
-    let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(win.col[c]));
+    let col = win.col_array::<C>();
+    let vcol: [__m256; C] = std::array::from_fn(|c| _mm256_set1_ps(col[c]));
     let xt = win.xterm.as_ptr();
     for (r, &dy2) in win.dy.iter().enumerate() {
         let vdy = _mm256_set1_ps(dy2);
@@ -134,7 +135,7 @@ pub(super) fn window_avx2<const C: usize, const L1: bool>(
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::needless_range_loop)] // channels index three arrays in step
 pub(super) fn window_avx512<const C: usize, const L1: bool>(
-    win: &Window<'_, C>,
+    win: &Window<'_>,
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
@@ -146,7 +147,8 @@ pub(super) fn window_avx512<const C: usize, const L1: bool>(
     let unit = win.a == 1.0;
     let vmax = _mm512_set1_ps(f32::MAX);
     let vlabel = _mm512_set1_epi32(win.label as i32);
-    let vcol: [__m512; C] = std::array::from_fn(|c| _mm512_set1_ps(win.col[c]));
+    let col = win.col_array::<C>();
+    let vcol: [__m512; C] = std::array::from_fn(|c| _mm512_set1_ps(col[c]));
     let xt = win.xterm.as_ptr();
     for (r, &dy2) in win.dy.iter().enumerate() {
         let vdy = _mm512_set1_ps(dy2);
@@ -341,9 +343,151 @@ pub(super) fn group_avx512<const C: usize>(
     }
 }
 
+/// [`window_any`](super::assign::window_any) compiled for AVX2 (the assignment for any
+/// channel count inlines it so), for the bit-for-bit test.
+#[cfg(test)]
+#[target_feature(enable = "avx2")]
+fn window_any_avx2<const L1: bool>(
+    win: &Window<'_>,
+    labels: &mut [u32],
+    dist: &mut [f32],
+    scratch: &mut [f32],
+) {
+    super::assign::window_any::<L1>(win, labels, dist, scratch);
+}
+
+/// [`window_any`](super::assign::window_any) compiled for AVX-512F.
+#[cfg(test)]
+#[target_feature(enable = "avx512f")]
+fn window_any_avx512<const L1: bool>(
+    win: &Window<'_>,
+    labels: &mut [u32],
+    dist: &mut [f32],
+    scratch: &mut [f32],
+) {
+    super::assign::window_any::<L1>(win, labels, dist, scratch);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slic::assign::window_any;
+
+    #[test]
+    fn any_channel_kernels_agree_bit_for_bit() {
+        // The kernel for any channel count, compiled for AVX2 and for AVX-512F, against its
+        // portable build and, on three channels, against the fixed three-channel kernel; on
+        // 1, 3, 6 and 11 channels, with huge values (distances clamped to f32::MAX) and NaNs.
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        let mut x = 777u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / 1000.0
+        };
+        let (w, h) = (70usize, 9usize);
+        let (mut checked, mut taken) = (0, 0);
+        for channels in [1usize, 3, 6, 11] {
+            let planes: Vec<Vec<f32>> = (0..channels)
+                .map(|_| {
+                    (0..w * h)
+                        .map(|i| match i % 89 {
+                            7 => 3e30,
+                            40 => f32::NAN,
+                            _ => next() / 100.0,
+                        })
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
+            let col: Vec<f32> = (0..channels).map(|c| c as f32 * 3.0).collect();
+            for len in [1usize, 8, 15, 17, 41, 70] {
+                for (a, manhattan) in [(1.0f32, false), (0.3, false), (1.0, true)] {
+                    let x0 = (w - len) / 2;
+                    let dy: Vec<f32> = (0..4).map(|_| next()).collect();
+                    let xterm: Vec<f32> = (0..len).map(|_| next()).collect();
+                    let win = Window {
+                        planes: &refs,
+                        at: w + x0,
+                        band_at: x0,
+                        step: 2 * w,
+                        dy: &dy,
+                        xterm: &xterm,
+                        col: &col,
+                        a,
+                        label: 4,
+                    };
+                    let start = (
+                        vec![1u32; w * h],
+                        (0..w * h)
+                            .map(|i| {
+                                if i % 13 == 0 {
+                                    0.0
+                                } else {
+                                    next() * 40.0 * channels as f32
+                                }
+                            })
+                            .collect::<Vec<f32>>(),
+                    );
+                    let mut scratch = vec![0.0f32; len];
+                    let mut run = |kernel: &dyn Fn(&mut [u32], &mut [f32], &mut [f32])| {
+                        let (mut l, mut d) = start.clone();
+                        kernel(&mut l, &mut d, &mut scratch);
+                        (l, d.iter().map(|v| v.to_bits()).collect::<Vec<u32>>())
+                    };
+                    let expect = if manhattan {
+                        run(&|l, d, s| window_any::<true>(&win, l, d, s))
+                    } else {
+                        run(&|l, d, s| window_any::<false>(&win, l, d, s))
+                    };
+                    if channels == 3 {
+                        let fixed = if manhattan {
+                            run(&|l, d, _| {
+                                super::super::assign::window_portable::<3, true>(&win, l, d)
+                            })
+                        } else {
+                            run(&|l, d, _| {
+                                super::super::assign::window_portable::<3, false>(&win, l, d)
+                            })
+                        };
+                        assert_eq!(fixed, expect, "fixed 3 len {len} a {a} L1 {manhattan}");
+                    }
+                    // SAFETY (of each call): run only when the CPU has the feature.
+                    let vector: [(bool, &dyn Fn(&mut [u32], &mut [f32], &mut [f32])); 4] = [
+                        (avx2 && !manhattan, &|l, d, s| unsafe {
+                            window_any_avx2::<false>(&win, l, d, s)
+                        }),
+                        (avx2 && manhattan, &|l, d, s| unsafe {
+                            window_any_avx2::<true>(&win, l, d, s)
+                        }),
+                        (avx512 && !manhattan, &|l, d, s| unsafe {
+                            window_any_avx512::<false>(&win, l, d, s)
+                        }),
+                        (avx512 && manhattan, &|l, d, s| unsafe {
+                            window_any_avx512::<true>(&win, l, d, s)
+                        }),
+                    ];
+                    for (on, kernel) in vector {
+                        if on {
+                            assert_eq!(
+                                run(kernel),
+                                expect,
+                                "{channels} channels len {len} a {a} L1 {manhattan}"
+                            );
+                            checked += 1;
+                        }
+                    }
+                    taken += expect.0.iter().filter(|&&l| l == 4).count();
+                }
+            }
+        }
+        if avx2 || avx512 {
+            assert!(checked >= 72, "{checked} kernels checked");
+        }
+        assert!(taken > 1000, "the windows take {taken} pixels");
+    }
 
     #[cfg(target_arch = "x86_64")]
     #[test]
@@ -414,13 +558,13 @@ mod tests {
         assert!(hits > 1000, "the test windows hold the label: {hits}");
     }
 
-    /// A window kernel on three channels.
-    type Kernel = fn(&Window<'_, 3>, &mut [u32], &mut [f32]);
+    /// A window kernel.
+    type Kernel = fn(&Window<'_>, &mut [u32], &mut [f32]);
 
     /// Runs `kernel` on a copy of the starting maps, returns the labels and distance bits.
-    fn run_window<const C: usize>(
-        kernel: impl Fn(&Window<'_, C>, &mut [u32], &mut [f32]),
-        win: &Window<'_, C>,
+    fn run_window(
+        kernel: impl Fn(&Window<'_>, &mut [u32], &mut [f32]),
+        win: &Window<'_>,
         start: &(Vec<u32>, Vec<f32>),
     ) -> (Vec<u32>, Vec<u32>) {
         let (mut l, mut d) = start.clone();
@@ -472,7 +616,7 @@ mod tests {
                         step: stride * w,
                         dy: &dy[..rows.min((h - 1) / stride)],
                         xterm: &xterm,
-                        col: [5.0, 6.0, 7.0],
+                        col: &[5.0, 6.0, 7.0],
                         a,
                         label: 9,
                     };

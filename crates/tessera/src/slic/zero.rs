@@ -4,37 +4,44 @@ use super::*;
 
 /// The largest colour distance between each centre and its pixels: squared Euclidean, or
 /// city-block with `manhattan`.
-pub(super) fn largest_colour_distance<const C: usize>(
-    w: usize,
-    planes: &[&[f32]; C],
-    centres: &Centres<C>,
+pub(super) fn largest_colour_distance(
+    shape: Shape,
+    planes: &[&[f32]],
+    centres: &Centres,
     labels: &[u32],
     rows: Rows,
     manhattan: bool,
 ) -> Vec<f32> {
     let nc = centres.len();
+    let w = shape.w;
     let partial: Vec<Vec<f32>> = labels
         .par_chunks(BAND_ROWS * w)
         .enumerate()
         .map(|(band, lab)| {
             let mut m = vec![0.0f32; nc];
             let base = band * BAND_ROWS * w;
-            for (i, &l) in lab.iter().enumerate() {
-                if !rows.takes((base + i) / w) {
+            for (r, row) in lab.chunks(w).enumerate() {
+                // The row's place in its slice decides whether this pass took it.
+                let start = base + r * w;
+                if !rows.takes(start / w % shape.h) {
                     continue;
                 }
-                if l == UNLABELLED {
-                    continue;
+                for (i, &l) in row.iter().enumerate() {
+                    if l == UNLABELLED {
+                        continue;
+                    }
+                    let col = centres.colour(l as usize);
+                    let d: f32 = planes
+                        .iter()
+                        .zip(col)
+                        .map(|(p, &c)| {
+                            let t = p[start + i] - c;
+                            if manhattan { t.abs() } else { t * t }
+                        })
+                        .sum();
+                    let slot = &mut m[l as usize];
+                    *slot = slot.max(d);
                 }
-                let col = &centres.colour[l as usize];
-                let d: f32 = (0..C)
-                    .map(|c| {
-                        let t = planes[c][base + i] - col[c];
-                        if manhattan { t.abs() } else { t * t }
-                    })
-                    .sum();
-                let slot = &mut m[l as usize];
-                *slot = slot.max(d);
             }
             m
         })
