@@ -7,8 +7,8 @@ use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use tessera::{
-    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Quickshift, Segmentation, Slic,
-    SlicDistance, Superpixels,
+    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Neighbourhood, Quickshift, Segmentation,
+    Slic, SlicDistance, Superpixels,
 };
 
 /// Runs `algo` on `image` (optionally inside `mask`) and hands the label map back.
@@ -35,7 +35,9 @@ fn distance(name: Option<&str>) -> PyResult<SlicDistance> {
     }
 }
 
-/// SLIC (2-D). `convert_to_lab`: `None` = the library's choice (CIELAB for 1 or 3 channels).
+/// SLIC on an image or a volume. `sigma` and `spacing` are `[slices, rows, columns]` (the
+/// first entry is ignored for images); `convert_to_lab`: `None` = the library's choice
+/// (CIELAB for 1 or 3 channels).
 #[pyfunction]
 #[pyo3(signature = (image, *, n_segments=None, compactness=None, max_iterations=None,
     sigma=None, spacing=None, convert_to_lab=None, enforce_connectivity=None,
@@ -48,8 +50,8 @@ pub(crate) fn slic<'py>(
     n_segments: Option<u32>,
     compactness: Option<f32>,
     max_iterations: Option<u32>,
-    sigma: Option<f32>,
-    spacing: Option<[f32; 2]>,
+    sigma: Option<[f32; 3]>,
+    spacing: Option<[f32; 3]>,
     convert_to_lab: Option<bool>,
     enforce_connectivity: Option<bool>,
     min_size_factor: Option<f32>,
@@ -169,13 +171,16 @@ pub(crate) fn meanshift<'py>(
 /// Felzenszwalb-Huttenlocher graph segmentation; with `n_segments` the scale is searched
 /// for that count. Returns the labels and the scale used.
 #[pyfunction]
-#[pyo3(signature = (image, *, scale=None, sigma=None, min_size=None, n_segments=None,
-    enforce_connectivity=None))]
+#[pyo3(signature = (image, *, scale=None, sigma=None, spacing=None, faces_only=None,
+    min_size=None, n_segments=None, enforce_connectivity=None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn felzenszwalb<'py>(
     py: Python<'py>,
     image: PyImage<'py>,
     scale: Option<f32>,
     sigma: Option<f32>,
+    spacing: Option<[f32; 3]>,
+    faces_only: Option<bool>,
     min_size: Option<u32>,
     n_segments: Option<u32>,
     enforce_connectivity: Option<bool>,
@@ -184,6 +189,12 @@ pub(crate) fn felzenszwalb<'py>(
     let algo = Felzenszwalb {
         scale: scale.unwrap_or(d.scale),
         sigma: sigma.unwrap_or(d.sigma),
+        spacing: spacing.unwrap_or(d.spacing),
+        neighbourhood: match faces_only {
+            Some(true) => Neighbourhood::Faces,
+            Some(false) => Neighbourhood::All,
+            None => d.neighbourhood,
+        },
         min_size: min_size.unwrap_or(d.min_size),
         target_segments: n_segments,
         enforce_connectivity: enforce_connectivity.unwrap_or(d.enforce_connectivity),

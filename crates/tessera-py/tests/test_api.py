@@ -220,3 +220,18 @@ def test_crf_from_scribbles(chelsea):
     assert res.bound is None or res.bound <= res.energy + 1e-6
     with pytest.raises(ValueError, match="exactly one"):
         crf.label(chelsea, labels)
+
+
+def test_volumes_and_many_channels():
+    rng = np.random.default_rng(3)
+    vol = np.zeros((12, 14, 16))
+    vol[6:] = 1.0
+    vol += 0.01 * rng.normal(size=vol.shape)
+    labels = tessera.slic(vol, 8, channel_axis=None, spacing=(2.0, 1.0, 1.0))
+    assert labels.shape == vol.shape and sequential(labels)
+    assert not np.intersect1d(labels[:6], labels[6:]).size  # no supervoxel crosses the step
+    drop = tessera.segmentation.slic(vol, n_segments=8, channel_axis=None, start_label=0)
+    assert drop.shape == vol.shape and sequential(drop)
+    eight = rng.random((20, 24, 8))
+    labels = tessera.segmentation.slic(eight, n_segments=6)
+    assert labels.shape == (20, 24) and labels.min() == 1

@@ -67,8 +67,13 @@ def _labels(out: np.ndarray) -> np.ndarray:
 
 
 def _image(image, channel_axis):
+    """(rows, columns, channels) or (slices, rows, columns, channels) for the library: a
+    grey image or volume (``channel_axis=None``) gets a channel axis; a 2-D array is grey
+    whatever ``channel_axis`` says."""
     a = np.asarray(image)
-    if channel_axis is not None and a.ndim == 3:
+    if a.ndim == 2 or channel_axis is None:
+        a = a[..., np.newaxis]
+    else:
         a = np.moveaxis(a, channel_axis, -1)
     return to_library_image(a)
 
@@ -128,8 +133,8 @@ def slic(
         n_segments=check_int("n_segments", n_segments, 1),
         compactness=check_float("compactness", compactness, 0.0, strict=True),
         max_iterations=check_int("max_iterations", max_iterations, 1),
-        sigma=check_float("sigma", sigma, 0.0),
-        spacing=tuple(float(s) for s in spacing),
+        sigma=(check_float("sigma", sigma, 0.0),) * 3,
+        spacing=_spacing3(spacing),
         convert_to_lab=convert_to_lab,
         enforce_connectivity=bool(enforce_connectivity),
         min_size_factor=check_float("min_size_factor", min_size_factor, 0.0),
@@ -141,6 +146,15 @@ def slic(
         mask=m,
     )
     return _labels(out)
+
+
+def _spacing3(spacing) -> tuple[float, float, float]:
+    sp = tuple(check_float("spacing", v, 0.0, strict=True) for v in spacing)
+    if len(sp) == 2:
+        return (1.0, *sp)
+    if len(sp) == 3:
+        return sp
+    raise ValueError(f"spacing must have 2 or 3 entries, got {len(sp)}")
 
 
 def kmeans(image, n_segments: int = 400, *, channel_axis: int | None = -1, **params):

@@ -98,12 +98,6 @@ def _channels_last(image: np.ndarray, channel_axis) -> np.ndarray:
     return np.moveaxis(image, channel_axis, -1)
 
 
-def _volume_unsupported(name: str):
-    raise NotImplementedError(
-        f"{name}: 3-D images (volumes) are not supported by this build of tessera yet"
-    )
-
-
 # --- slic ----------------------------------------------------------------------------
 
 
@@ -211,11 +205,16 @@ def slic(
     float_dtype = _supported_float_type(image.dtype)
     multichannel = channel_axis is not None
     img = _channels_last(image, channel_axis)
-    if img.ndim != 3:
-        _volume_unsupported("slic")
+    is_2d = img.ndim == 3
+    if img.ndim not in (3, 4):
+        raise ValueError(
+            f"slic takes a 2-D or 3-D image (with channel_axis, one more axis), got "
+            f"{image.ndim} dimensions"
+        )
+    spatial = img.shape[:-1]
     if mask is not None:
         mask = np.ascontiguousarray(native(np.asarray(mask)), dtype=bool)
-        if mask.shape != img.shape[:2]:
+        if mask.shape != spatial:
             raise ValueError("image and mask should have the same shape.")
         values = img[mask]
     else:
@@ -235,45 +234,58 @@ def slic(
         if channels != 3 and convert2lab:
             raise ValueError("Lab colorspace conversion requires a RGB image.")
         lab = channels == 3
-    if start_label not in [0, 1]:
-        raise ValueError("start_label should be 0 or 1.")
 
+    # spacing and sigma as [slices, rows, columns], as scikit-image makes them.
     if spacing is None:
-        spacing = np.ones(2)
+        spacing = np.ones(3)
     elif isinstance(spacing, Iterable):
-        spacing = np.asarray(spacing, dtype=float_dtype)
-        if spacing.size == 3:
-            warnings.warn(
-                "Input image is 2D: spacing number of elements must be 2. In the future, "
-                "a ValueError will be raised.",
-                FutureWarning,
-                stacklevel=2,
-            )
-            spacing = spacing[1:]
-        elif spacing.size != 2:
+        spacing = np.asarray(spacing, dtype=float_dtype).astype(float)
+        if is_2d:
+            if spacing.size == 3:
+                warnings.warn(
+                    "Input image is 2D: spacing number of elements must be 2. In the "
+                    "future, a ValueError will be raised.",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+            elif spacing.size == 2:
+                spacing = np.insert(spacing, 0, 1.0)
+            else:
+                raise ValueError(
+                    f"Input image is 2D, but spacing has {spacing.size} elements (expected 2)."
+                )
+        elif spacing.size != 3:
             raise ValueError(
-                f"Input image is 2D, but spacing has {spacing.size} elements (expected 2)."
+                f"Input image is 3D, but spacing has {spacing.size} elements (expected 3)."
             )
     else:
         raise TypeError("spacing must be None or iterable.")
     if np.isscalar(sigma):
-        sigmas = np.array([sigma, sigma], dtype=float) / spacing
+        sigmas = np.array([sigma, sigma, sigma], dtype=float) / spacing
     elif isinstance(sigma, Iterable):
         sigmas = np.asarray(sigma, dtype=float)
-        if sigmas.size == 3:
-            warnings.warn(
-                "Input image is 2D: sigma number of elements must be 2. In the future, "
-                "a ValueError will be raised.",
-                FutureWarning,
-                stacklevel=2,
-            )
-            sigmas = sigmas[1:]
-        elif sigmas.size != 2:
+        if is_2d:
+            if sigmas.size == 3:
+                warnings.warn(
+                    "Input image is 2D: sigma number of elements must be 2. In the future, "
+                    "a ValueError will be raised.",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+            elif sigmas.size == 2:
+                sigmas = np.insert(sigmas, 0, 0.0)
+            else:
+                raise ValueError(
+                    f"Input image is 2D, but sigma has {sigmas.size} elements (expected 2)."
+                )
+        elif sigmas.size != 3:
             raise ValueError(
-                f"Input image is 2D, but sigma has {sigmas.size} elements (expected 2)."
+                f"Input image is 3D, but sigma has {sigmas.size} elements (expected 3)."
             )
     else:
         raise TypeError(f"sigma must be a number or a sequence, got {sigma!r}")
+    if np.any(spacing <= 0) or not np.all(np.isfinite(spacing)):
+        raise ValueError(f"spacing must be finite and > 0, got {spacing.tolist()}")
 
     # The image the library sees: rescaled to 0..1 jointly (as scikit-image), smoothed
     # here when asked.
@@ -281,8 +293,9 @@ def slic(
     feed -= imin
     if imax != imin:
         feed /= imax - imin
-    if (sigmas > 0).any():
-        feed = _gaussian(feed, sigmas)
+    smooth = sigmas[1:] if is_2d else sigmas
+    if (smooth > 0).any():
+        feed = _gaussian(feed, smooth)
     if mask is not None:
         # Values outside the mask take no part; NaN or infinity there is allowed.
         feed[~mask] = 0.0
@@ -294,21 +307,24 @@ def slic(
     # the masked region only (as scikit-image's seeds do), and the pixels outside the
     # mask, which take no part in the clustering, are not copied.
     box = None
+    lib_mask = None
     if mask is not None:
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        box = tuple(
+            slice(idx[0], idx[-1] + 1)
+            for idx in (
+                np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax)))
+                for ax in range(mask.ndim)
+            )
+        )
         feed = np.ascontiguousarray(feed[box])
         lib_mask = np.ascontiguousarray(mask[box])
-    else:
-        lib_mask = None
     labels = _tessera.slic(
         feed,
         n_segments=n_segments,
         compactness=float(compactness),
         max_iterations=int(max_num_iter),
-        sigma=0.0,
-        spacing=(float(spacing[0]), float(spacing[1])),
+        sigma=(0.0, 0.0, 0.0),
+        spacing=(float(spacing[0]), float(spacing[1]), float(spacing[2])),
         convert_to_lab=lab,
         enforce_connectivity=bool(enforce_connectivity),
         min_size_factor=float(min_size_factor),
@@ -368,8 +384,8 @@ def _slic_8bit_colour(
         n_segments=int(n_segments),
         compactness=float(compactness),
         max_iterations=int(max_num_iter),
-        sigma=0.0,
-        spacing=(1.0, 1.0),
+        sigma=(0.0, 0.0, 0.0),
+        spacing=(1.0, 1.0, 1.0),
         convert_to_lab=True,
         enforce_connectivity=bool(enforce_connectivity),
         min_size_factor=float(min_size_factor),
