@@ -24,7 +24,8 @@ def _native_order() -> str:
 
 
 def to_library_image(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """A ``(rows, columns, channels)`` array of uint8, uint16 or float32 for the library.
+    """A ``(rows, columns, channels)`` or ``(slices, rows, columns, channels)`` array of
+    uint8, uint16 or float32 for the library.
 
     uint8 and uint16 are passed as they are (the library scales them to 0..1 exactly);
     bool becomes 0/255 uint8; every other numeric dtype becomes float32.
@@ -32,9 +33,10 @@ def to_library_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     a = native(np.asarray(image))
     if a.ndim == 2:
         a = a[..., np.newaxis]
-    if a.ndim != 3:
+    if a.ndim not in (3, 4):
         raise ValueError(
-            f"{name} must be 2-D or 3-D (rows, columns, channels), got shape {a.shape}"
+            f"{name} must be (rows, columns[, channels]) or (slices, rows, columns, "
+            f"channels), got shape {a.shape}"
         )
     if a.dtype == np.bool_:
         return a.view(np.uint8) * np.uint8(255)
