@@ -235,3 +235,12 @@ def test_volumes_and_many_channels():
     eight = rng.random((20, 24, 8))
     labels = tessera.segmentation.slic(eight, n_segments=6)
     assert labels.shape == (20, 24) and labels.min() == 1
+
+
+def test_readme_python_example_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    try:
+        exec(compile(block, "README.md", "exec"), {})
+    finally:
+        tessera.set_num_threads(0)
