@@ -164,6 +164,52 @@ impl Superpixels for Quickshift {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
+        let (planes, parent) = self.planes_and_forest(image)?;
+        let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
+        let mut roots = tree_roots(parent);
+        let (width, height) = (image.width(), image.height());
+        if !self.enforce_connectivity {
+            let count = relabel_in_place(&mut roots);
+            return Ok(Segmentation::from_parts(width, height, roots, count));
+        }
+        // Split into 4-connected pieces; merge those below `min_size` by nearest mean
+        // colour (no merge at all for `min_size` 0 or 1).
+        Ok(connect_with(
+            width,
+            height,
+            &roots,
+            self.min_size as usize,
+            usize::MAX,
+            MergeInto::NearestMean(&refs),
+        ))
+    }
+}
+
+impl Quickshift {
+    /// The forest Quickshift builds, before any segment is formed: for every pixel
+    /// (row-major), the row-major index of the pixel it links to, its own index for a root.
+    /// Following the links from any pixel reaches its root; the pixels of one tree make
+    /// one segment of [`Superpixels::segment`] with `enforce_connectivity: false`.
+    /// scikit-image numbers its segments in the order of their roots' indices, which this
+    /// gives a caller the means to reproduce.
+    ///
+    /// ```
+    /// use tessera::{Image, Quickshift, Samples};
+    /// let img = Image::new(4, 1, 1, Samples::U8(vec![0, 0, 255, 255]))?;
+    /// let parent = Quickshift { kernel_size: 1.0, max_dist: 3.0, ..Quickshift::default() }
+    ///     .forest(&img)?;
+    /// assert_eq!(parent.len(), 4);
+    /// assert!(parent.iter().all(|&p| (p as usize) < 4));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Superpixels::segment`].
+    pub fn forest(&self, image: &Image) -> Result<Vec<u32>> {
+        self.planes_and_forest(image).map(|(_, parent)| parent)
+    }
+
+    fn planes_and_forest(&self, image: &Image) -> Result<(Vec<Vec<f32>>, Vec<u32>)> {
         image.require_2d("quickshift")?;
         self.validate()?;
         let c = image.channels();
@@ -197,26 +243,9 @@ impl Superpixels for Quickshift {
             _ => self.link::<64>(w, h, padded(&refs, z)),
         };
         drop(zeros);
-        let mut roots = tree_roots(parent);
-        let (width, height) = (image.width(), image.height());
-        if !self.enforce_connectivity {
-            let count = relabel_in_place(&mut roots);
-            return Ok(Segmentation::from_parts(width, height, roots, count));
-        }
-        // Split into 4-connected pieces; merge those below `min_size` by nearest mean
-        // colour (no merge at all for `min_size` 0 or 1).
-        Ok(connect_with(
-            width,
-            height,
-            &roots,
-            self.min_size as usize,
-            usize::MAX,
-            MergeInto::NearestMean(&refs),
-        ))
+        Ok((planes, parent))
     }
-}
 
-impl Quickshift {
     /// The colour planes, converted, smoothed and weighted.
     fn features(&self, image: &Image) -> Result<Vec<Vec<f32>>> {
         let c = image.channels();
@@ -776,6 +805,35 @@ mod tests {
             ..qs
         };
         assert_eq!(qs.segment(&img).unwrap().count(), 5);
+    }
+
+    #[test]
+    fn forest_trees_are_the_unconnected_segments() {
+        let img = Image::new(
+            6,
+            2,
+            1,
+            Samples::U8(vec![0, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255]),
+        )
+        .unwrap();
+        let q = Quickshift {
+            kernel_size: 1.0,
+            max_dist: 2.0,
+            convert_to_lab: false,
+            enforce_connectivity: false,
+            ..Quickshift::default()
+        };
+        let parent = q.forest(&img).unwrap();
+        let roots = tree_roots(parent.clone());
+        // Every root points to itself, and the trees are exactly the segments.
+        assert!(roots.iter().all(|&r| parent[r as usize] == r));
+        let seg = q.segment(&img).unwrap();
+        for a in 0..12 {
+            for b in 0..12 {
+                assert_eq!(roots[a] == roots[b], seg.labels()[a] == seg.labels()[b]);
+            }
+        }
+        assert_eq!(seg.count(), 2);
     }
 
     #[test]

@@ -1,0 +1,310 @@
+//! The superpixel algorithms. Every parameter left as `None` takes the library's default
+//! (`Slic::default()` and so on), so the Python side never repeats a default.
+
+use crate::compute;
+use crate::convert::{PyImage, labels_to_py, to_mask};
+use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use tessera::{
+    Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Neighbourhood, Quickshift, Segmentation,
+    Slic, SlicDistance, Superpixels,
+};
+
+/// Runs `algo` on `image` (optionally inside `mask`) and hands the label map back.
+fn run<'py>(
+    py: Python<'py>,
+    image: &PyImage<'py>,
+    segment: impl FnOnce(&tessera::Image) -> tessera::Result<Segmentation> + Send,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let view = image.view();
+    let seg = compute(py, move || {
+        let img = view.to_image()?;
+        segment(&img).map_err(|e| e.to_string())
+    })?;
+    labels_to_py(py, seg)
+}
+
+fn distance(name: Option<&str>) -> PyResult<SlicDistance> {
+    match name {
+        None | Some("euclidean") => Ok(SlicDistance::Euclidean),
+        Some("manhattan") => Ok(SlicDistance::Manhattan),
+        Some(other) => Err(PyValueError::new_err(format!(
+            "distance must be 'euclidean' or 'manhattan', got {other:?}"
+        ))),
+    }
+}
+
+/// SLIC on an image or a volume. `sigma` and `spacing` are `[slices, rows, columns]` (the
+/// first entry is ignored for images); `convert_to_lab`: `None` = the library's choice
+/// (CIELAB for 1 or 3 channels).
+#[pyfunction]
+#[pyo3(signature = (image, *, n_segments=None, compactness=None, max_iterations=None,
+    sigma=None, spacing=None, convert_to_lab=None, enforce_connectivity=None,
+    min_size_factor=None, max_size_factor=None, slic_zero=None, perturb_seeds=None,
+    distance=None, subsample=None, mask=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn slic<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    n_segments: Option<u32>,
+    compactness: Option<f32>,
+    max_iterations: Option<u32>,
+    sigma: Option<[f32; 3]>,
+    spacing: Option<[f32; 3]>,
+    convert_to_lab: Option<bool>,
+    enforce_connectivity: Option<bool>,
+    min_size_factor: Option<f32>,
+    max_size_factor: Option<f32>,
+    slic_zero: Option<bool>,
+    perturb_seeds: Option<bool>,
+    distance: Option<&str>,
+    subsample: Option<u32>,
+    mask: Option<PyReadonlyArrayDyn<'py, bool>>,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let d = Slic::default();
+    let algo = Slic {
+        n_segments: n_segments.unwrap_or(d.n_segments),
+        compactness: compactness.unwrap_or(d.compactness),
+        max_iterations: max_iterations.unwrap_or(d.max_iterations),
+        sigma: sigma.unwrap_or(d.sigma),
+        spacing: spacing.unwrap_or(d.spacing),
+        convert_to_lab,
+        enforce_connectivity: enforce_connectivity.unwrap_or(d.enforce_connectivity),
+        min_size_factor: min_size_factor.unwrap_or(d.min_size_factor),
+        max_size_factor: max_size_factor.unwrap_or(d.max_size_factor),
+        slic_zero: slic_zero.unwrap_or(d.slic_zero),
+        perturb_seeds: perturb_seeds.unwrap_or(d.perturb_seeds),
+        distance: self::distance(distance)?,
+        subsample: subsample.unwrap_or(d.subsample),
+    };
+    match mask {
+        None => run(py, &image, move |img| algo.segment(img)),
+        Some(m) => {
+            if m.shape() != image.spatial().as_slice() {
+                return Err(PyValueError::new_err(format!(
+                    "mask has shape {:?}, the image {:?}",
+                    m.shape(),
+                    image.spatial()
+                )));
+            }
+            let mview = m.as_array();
+            run(py, &image, move |img| {
+                let mask = to_mask(mview).map_err(tessera::Error::SizeMismatch)?;
+                algo.segment_masked(img, &mask)
+            })
+        }
+    }
+}
+
+/// k-means superpixels.
+#[pyfunction]
+#[pyo3(signature = (image, *, n_segments=None, compactness=None, max_iterations=None,
+    tolerance=None, init=None, seed=None, enforce_connectivity=None, min_size_factor=None,
+    max_size_factor=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn kmeans<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    n_segments: Option<u32>,
+    compactness: Option<f32>,
+    max_iterations: Option<u32>,
+    tolerance: Option<f32>,
+    init: Option<&str>,
+    seed: Option<u64>,
+    enforce_connectivity: Option<bool>,
+    min_size_factor: Option<f32>,
+    max_size_factor: Option<f32>,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let d = KMeans::default();
+    let init = match init {
+        None => d.init,
+        Some("grid") => KMeansInit::Grid,
+        Some("k-means++") | Some("plusplus") => KMeansInit::PlusPlus,
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "init must be 'grid' or 'k-means++', got {other:?}"
+            )));
+        }
+    };
+    let algo = KMeans {
+        n_segments: n_segments.unwrap_or(d.n_segments),
+        compactness: compactness.unwrap_or(d.compactness),
+        max_iterations: max_iterations.unwrap_or(d.max_iterations),
+        tolerance: tolerance.unwrap_or(d.tolerance),
+        init,
+        seed: seed.unwrap_or(d.seed),
+        enforce_connectivity: enforce_connectivity.unwrap_or(d.enforce_connectivity),
+        min_size_factor: min_size_factor.unwrap_or(d.min_size_factor),
+        max_size_factor: max_size_factor.unwrap_or(d.max_size_factor),
+    };
+    run(py, &image, move |img| algo.segment(img))
+}
+
+/// Mean-shift segmentation.
+#[pyfunction]
+#[pyo3(signature = (image, *, hs=None, hr=None, min_size=None, max_iterations=None,
+    tolerance=None, basin_speedup=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn meanshift<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    hs: Option<f32>,
+    hr: Option<f32>,
+    min_size: Option<u32>,
+    max_iterations: Option<u32>,
+    tolerance: Option<f32>,
+    basin_speedup: Option<bool>,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let d = MeanShift::default();
+    let algo = MeanShift {
+        hs: hs.unwrap_or(d.hs),
+        hr: hr.unwrap_or(d.hr),
+        min_size: min_size.unwrap_or(d.min_size),
+        max_iterations: max_iterations.unwrap_or(d.max_iterations),
+        tolerance: tolerance.unwrap_or(d.tolerance),
+        basin_speedup: basin_speedup.unwrap_or(d.basin_speedup),
+    };
+    run(py, &image, move |img| algo.segment(img))
+}
+
+/// Felzenszwalb-Huttenlocher graph segmentation; with `n_segments` the scale is searched
+/// for that count. Returns the labels and the scale used.
+#[pyfunction]
+#[pyo3(signature = (image, *, scale=None, sigma=None, spacing=None, faces_only=None,
+    min_size=None, n_segments=None, enforce_connectivity=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn felzenszwalb<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    scale: Option<f32>,
+    sigma: Option<f32>,
+    spacing: Option<[f32; 3]>,
+    faces_only: Option<bool>,
+    min_size: Option<u32>,
+    n_segments: Option<u32>,
+    enforce_connectivity: Option<bool>,
+) -> PyResult<(Bound<'py, PyArrayDyn<u32>>, f32)> {
+    let d = Felzenszwalb::default();
+    let algo = Felzenszwalb {
+        scale: scale.unwrap_or(d.scale),
+        sigma: sigma.unwrap_or(d.sigma),
+        spacing: spacing.unwrap_or(d.spacing),
+        neighbourhood: match faces_only {
+            Some(true) => Neighbourhood::Faces,
+            Some(false) => Neighbourhood::All,
+            None => d.neighbourhood,
+        },
+        min_size: min_size.unwrap_or(d.min_size),
+        target_segments: n_segments,
+        enforce_connectivity: enforce_connectivity.unwrap_or(d.enforce_connectivity),
+    };
+    let view = image.view();
+    let (seg, used) = compute(py, move || {
+        let img = view.to_image()?;
+        algo.segment_with_scale(&img).map_err(|e| e.to_string())
+    })?;
+    Ok((labels_to_py(py, seg)?, used))
+}
+
+/// Quickshift.
+#[pyfunction]
+#[pyo3(signature = (image, *, ratio=None, kernel_size=None, max_dist=None, sigma=None,
+    convert_to_lab=None, seed=None, min_size=None, enforce_connectivity=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quickshift<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    ratio: Option<f32>,
+    kernel_size: Option<f32>,
+    max_dist: Option<f32>,
+    sigma: Option<f32>,
+    convert_to_lab: Option<bool>,
+    seed: Option<u64>,
+    min_size: Option<u32>,
+    enforce_connectivity: Option<bool>,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let d = Quickshift::default();
+    let algo = Quickshift {
+        ratio: ratio.unwrap_or(d.ratio),
+        kernel_size: kernel_size.unwrap_or(d.kernel_size),
+        max_dist: max_dist.unwrap_or(d.max_dist),
+        sigma: sigma.unwrap_or(d.sigma),
+        convert_to_lab: convert_to_lab.unwrap_or(d.convert_to_lab),
+        seed: seed.unwrap_or(d.seed),
+        min_size: min_size.unwrap_or(d.min_size),
+        enforce_connectivity: enforce_connectivity.unwrap_or(d.enforce_connectivity),
+    };
+    run(py, &image, move |img| algo.segment(img))
+}
+
+/// ETPS (Extended Topology Preserving Segmentation).
+#[pyfunction]
+#[pyo3(signature = (image, *, n_segments=None, compactness=None, boundary_weight=None,
+    size_weight=None, min_size_factor=None, max_iterations=None, max_block_size=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn etps<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    n_segments: Option<u32>,
+    compactness: Option<f32>,
+    boundary_weight: Option<f32>,
+    size_weight: Option<f32>,
+    min_size_factor: Option<f32>,
+    max_iterations: Option<u32>,
+    max_block_size: Option<u32>,
+) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let d = Etps::default();
+    let algo = Etps {
+        n_segments: n_segments.unwrap_or(d.n_segments),
+        compactness: compactness.unwrap_or(d.compactness),
+        boundary_weight: boundary_weight.unwrap_or(d.boundary_weight),
+        size_weight: size_weight.unwrap_or(d.size_weight),
+        min_size_factor: min_size_factor.unwrap_or(d.min_size_factor),
+        max_iterations: max_iterations.unwrap_or(d.max_iterations),
+        max_block_size: max_block_size.unwrap_or(d.max_block_size),
+    };
+    run(py, &image, move |img| algo.segment(img))
+}
+
+/// Panics inside the computation, to test that a panic reaches Python as an exception.
+#[pyfunction]
+pub(crate) fn panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    compute(py, || -> Result<(), String> {
+        panic!("deliberate test panic")
+    })
+}
+
+/// Quickshift's forest: the parent of every pixel (row-major index; a root is its own
+/// parent), as [`Quickshift::forest`] gives it.
+#[pyfunction]
+#[pyo3(signature = (image, *, ratio=None, kernel_size=None, max_dist=None, sigma=None,
+    convert_to_lab=None, seed=None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn quickshift_forest<'py>(
+    py: Python<'py>,
+    image: PyImage<'py>,
+    ratio: Option<f32>,
+    kernel_size: Option<f32>,
+    max_dist: Option<f32>,
+    sigma: Option<f32>,
+    convert_to_lab: Option<bool>,
+    seed: Option<u64>,
+) -> PyResult<Bound<'py, numpy::PyArray1<u32>>> {
+    let d = Quickshift::default();
+    let algo = Quickshift {
+        ratio: ratio.unwrap_or(d.ratio),
+        kernel_size: kernel_size.unwrap_or(d.kernel_size),
+        max_dist: max_dist.unwrap_or(d.max_dist),
+        sigma: sigma.unwrap_or(d.sigma),
+        convert_to_lab: convert_to_lab.unwrap_or(d.convert_to_lab),
+        seed: seed.unwrap_or(d.seed),
+        ..d
+    };
+    let view = image.view();
+    let parent = compute(py, move || {
+        let img = view.to_image()?;
+        algo.forest(&img).map_err(|e| e.to_string())
+    })?;
+    Ok(numpy::PyArray1::from_vec(py, parent))
+}
