@@ -25,6 +25,41 @@ pub(super) struct AssignCtx<'a> {
     pub(super) manhattan: bool,
     /// The rows this pass assigns.
     pub(super) rows: Rows,
+    /// Each centre's column terms.
+    pub(super) columns: &'a ColumnTerms,
+}
+
+/// The weighted horizontal distance (squared unless city-block) of each column of each
+/// centre's window: the same in every band and slice the window reaches, so computed once
+/// an iteration rather than once a band.
+pub(super) struct ColumnTerms {
+    /// Centre `k`'s terms are `terms[k * stride..][..len[k]]`.
+    stride: usize,
+    len: Vec<usize>,
+    terms: Vec<f32>,
+}
+
+impl ColumnTerms {
+    pub(super) fn of(centres: &Centres, grid: &Grid, sx: f32, b: f32, manhattan: bool) -> Self {
+        let stride = 2 * grid.reach[2] + 1;
+        let nc = centres.len();
+        let mut len = vec![0usize; nc];
+        let mut terms = vec![0.0f32; nc * stride];
+        for (k, (n, t)) in len.iter_mut().zip(terms.chunks_mut(stride)).enumerate() {
+            let cx = centres.x[k];
+            let (_, _, xs) = grid.window(centres.at(k), 0, 1);
+            *n = xs.len().min(stride);
+            for (i, t) in t[..*n].iter_mut().enumerate() {
+                let dx = ((xs.start + i) as f32 - cx) * sx;
+                *t = if manhattan { b * dx.abs() } else { b * dx * dx };
+            }
+        }
+        ColumnTerms { stride, len, terms }
+    }
+
+    fn of_centre(&self, k: usize) -> &[f32] {
+        &self.terms[k * self.stride..][..self.len[k]]
+    }
 }
 
 /// For each band of [`BAND_ROWS`] rows of each slice (band `b` of slice `z` is band
@@ -170,19 +205,18 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
     let rows = labels.len() / w;
     let y1 = y0 + rows;
     let rx = ctx.grid.reach[2];
-    let [sz, sy, sx] = ctx.spacing;
+    let [sz, sy, _] = ctx.spacing;
     let b = ctx.spatial_weight;
     let centres = ctx.centres;
-    // Squared, weighted horizontal distance of each window column, reused on every row.
-    let mut xterm = vec![0.0f32; 2 * rx + 1 + LANES];
     // Weighted vertical distance of each window row in the band.
     let mut dy = vec![0.0f32; rows];
     // The feature distances of one window row, for `window_any`.
-    let mut scratch = vec![0.0f32; if C == 0 { xterm.len() } else { 0 }];
+    let mut scratch = vec![0.0f32; if C == 0 { 2 * rx + 1 } else { 0 }];
     for &k in ctx.by_band.of_band(band) {
         let k = k as usize;
-        let [cz, cy, cx] = centres.at(k);
-        let (zs, ys, xs) = ctx.grid.window([cz, cy, cx], y0, y1);
+        let at = centres.at(k);
+        let [cz, cy, _] = at;
+        let (zs, ys, xs) = ctx.grid.window(at, y0, y1);
         let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);
         if ys.is_empty() || xs.is_empty() || !zs.contains(&z) {
             continue;
@@ -202,18 +236,15 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
         if n == 0 {
             continue;
         }
-        let len = xs.len();
-        for (i, t) in xterm[..len].iter_mut().enumerate() {
-            let dx = ((wx0 + i) as f32 - cx) * sx;
-            *t = if L1 { b * dx.abs() } else { b * dx * dx };
-        }
+        let xterm = ctx.columns.of_centre(k);
+        debug_assert_eq!(xterm.len(), xs.len());
         let win = Window {
             planes: ctx.planes,
             at: (z * h + first) * w + wx0,
             band_at: (first - y0) * w + wx0,
             step: ctx.rows.stride * w,
             dy: &dy[..n],
-            xterm: &xterm[..len],
+            xterm,
             col: centres.colour(k),
             a: ctx.colour_weight[k],
             label: k as u32,

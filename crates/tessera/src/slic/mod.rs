@@ -31,7 +31,7 @@ mod update;
 mod x86;
 mod zero;
 
-use assign::{AssignCtx, CentresByBand, LANES, Rows, assign_band};
+use assign::{AssignCtx, CentresByBand, ColumnTerms, LANES, Rows, assign_band};
 use grid::Grid;
 #[cfg(test)]
 use grid::lowest_gradient;
@@ -386,6 +386,8 @@ impl Slic {
                 }
             }
             let by_band = CentresByBand::of(&centres, &grid, shape);
+            let columns =
+                ColumnTerms::of(&centres, &grid, self.spacing[2], spatial_weight, manhattan);
             let ctx = AssignCtx {
                 shape,
                 by_band: &by_band,
@@ -397,6 +399,7 @@ impl Slic {
                 spacing: self.spacing,
                 manhattan,
                 rows,
+                columns: &columns,
             };
             // Slice after slice, band after band: each band's index names its slice and rows.
             labels
