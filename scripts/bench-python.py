@@ -81,7 +81,7 @@ def binding_cost(img: np.ndarray, k: int, repeat: int) -> None:
     """The drop-in's time against the library call alone, and the copies in and out."""
     full = best_of(lambda: ts.slic(img, n_segments=k), repeat)
     core = best_of(
-        lambda: _tessera.slic(img, n_segments=k, convert_to_lab=True, spacing=(1.0, 1.0)),
+        lambda: _tessera.slic(img, n_segments=k, convert_to_lab=True, spacing=(1.0, 1.0, 1.0)),
         repeat,
     )
     labels = _tessera.slic(img, n_segments=k, convert_to_lab=True)
