@@ -34,25 +34,11 @@ pub(super) struct Weights {
 
 /// What is known of every superpixel: pixel count, feature sums and means.
 pub(super) struct Stats<const D: usize> {
-    /// Count, mean and minimum size of every superpixel, together: a move reads them all.
-    regions: Vec<Region<D>>,
+    pub(super) count: Vec<f64>,
     sum: Vec<[f64; D]>,
-}
-
-/// One superpixel as a move sees it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Region<const D: usize> {
-    pub(super) count: f64,
-    pub(super) mean: [f64; D],
+    mean: Vec<[f64; D]>,
     /// `m_k`: the size below which the size term starts.
-    pub(super) min_size: f64,
-}
-
-/// The change that moves make to one superpixel's pixel count and feature sums.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Delta<const D: usize> {
-    count: f64,
-    sum: [f64; D],
+    pub(super) min_size: Vec<f64>,
 }
 
 impl<const D: usize> Stats<D> {
@@ -71,126 +57,51 @@ impl<const D: usize> Stats<D> {
             count[l as usize] += f64::from(a);
             add(&mut sum[l as usize], s);
         }
-        let regions = count
+        let mean = count
             .iter()
             .zip(&sum)
-            .map(|(&n, s)| Region {
-                count: n,
-                mean: mean_of(s, n),
-                min_size: n * min_size_factor,
-            })
+            .map(|(&n, s)| mean_of(s, n))
             .collect();
-        Stats { regions, sum }
-    }
-
-    /// Superpixel `k`.
-    #[inline]
-    pub(super) fn region(&self, k: usize) -> &Region<D> {
-        &self.regions[k]
-    }
-
-    /// Adds the change `delta` to superpixel `k`.
-    pub(super) fn apply(&mut self, k: usize, delta: &Delta<D>) {
-        let r = &mut self.regions[k];
-        r.count += delta.count;
-        add(&mut self.sum[k], &delta.sum);
-        r.mean = mean_of(&self.sum[k], r.count);
-    }
-}
-
-/// The feature part of the energy change when a block of `n_b` pixels with feature mean
-/// `mu_b` moves from `a` to `b` (see the module docs). `a` must keep at least a pixel.
-#[inline]
-pub(super) fn feature_delta<const D: usize>(
-    n_b: f64,
-    mu_b: &[f64; D],
-    a: &Region<D>,
-    b: &Region<D>,
-) -> f64 {
-    let gain = a.count / (a.count - n_b) * dist2(&a.mean, mu_b);
-    let cost = b.count / (b.count + n_b) * dist2(&b.mean, mu_b);
-    n_b * (cost - gain)
-}
-
-/// The size-term change of the same move, weighted by `w`.
-#[inline]
-pub(super) fn size_delta<const D: usize>(w: f64, n_b: f64, a: &Region<D>, b: &Region<D>) -> f64 {
-    if w == 0.0 {
-        return 0.0;
-    }
-    let short = |r: &Region<D>, n: f64| (r.min_size - n).max(0.0);
-    w * (short(a, a.count - n_b) - short(a, a.count) + short(b, b.count + n_b) - short(b, b.count))
-}
-
-/// One tile's view of the statistics while its moves run: the shared statistics as they
-/// were when the colour pass began, plus the changes of the tile's own moves, kept in an
-/// [`OverlayBuf`]. Moves in the other tiles of the pass are not seen until the changes are
-/// handed back ([`OverlayBuf::drain`]) and applied, in tile order.
-pub(super) struct Overlay<'a, const D: usize> {
-    base: &'a Stats<D>,
-    buf: &'a mut OverlayBuf<D>,
-}
-
-/// The changes one tile has made, superpixel by superpixel, in the order first changed.
-/// A tile touches a handful of superpixels, so a linear search beats hashing; the buffers
-/// are kept from pass to pass.
-#[derive(Debug, Default)]
-pub(super) struct OverlayBuf<const D: usize> {
-    ids: Vec<u32>,
-    deltas: Vec<Delta<D>>,
-    regions: Vec<Region<D>>,
-}
-
-impl<const D: usize> OverlayBuf<D> {
-    /// The changes made, which leave the buffer empty.
-    pub(super) fn drain(&mut self) -> impl Iterator<Item = (u32, Delta<D>)> + '_ {
-        self.regions.clear();
-        self.ids.drain(..).zip(self.deltas.drain(..))
-    }
-}
-
-impl<'a, const D: usize> Overlay<'a, D> {
-    /// A view of `base` through the changes in `buf`.
-    pub(super) fn new(base: &'a Stats<D>, buf: &'a mut OverlayBuf<D>) -> Self {
-        Overlay { base, buf }
-    }
-
-    /// Superpixel `k` as the tile sees it.
-    #[inline]
-    pub(super) fn region(&self, k: u32) -> &Region<D> {
-        match self.buf.ids.iter().position(|&id| id == k) {
-            Some(i) => &self.buf.regions[i],
-            None => self.base.region(k as usize),
+        let min_size = count.iter().map(|&n| n * min_size_factor).collect();
+        Stats {
+            count,
+            sum,
+            mean,
+            min_size,
         }
+    }
+
+    /// The feature part of the energy change when a block of `n_b` pixels with feature mean
+    /// `mu_b` moves from `a` to `b` (see the module docs). `a` must keep at least a pixel.
+    #[inline]
+    pub(super) fn feature_delta(&self, n_b: f64, mu_b: &[f64; D], a: usize, b: usize) -> f64 {
+        let (na, nb) = (self.count[a], self.count[b]);
+        let gain = na / (na - n_b) * dist2(&self.mean[a], mu_b);
+        let cost = nb / (nb + n_b) * dist2(&self.mean[b], mu_b);
+        n_b * (cost - gain)
+    }
+
+    /// The size-term change of the same move, weighted.
+    #[inline]
+    pub(super) fn size_delta(&self, w: f64, n_b: f64, a: usize, b: usize) -> f64 {
+        if w == 0.0 {
+            return 0.0;
+        }
+        let short = |k: usize, n: f64| (self.min_size[k] - n).max(0.0);
+        let (na, nb) = (self.count[a], self.count[b]);
+        w * (short(a, na - n_b) - short(a, na) + short(b, nb + n_b) - short(b, nb))
     }
 
     /// Moves a block of `n_b` pixels with feature sums `s_b` from `a` to `b`.
-    pub(super) fn apply(&mut self, n_b: f64, s_b: &[f64; D], a: u32, b: u32) {
-        let buf = &mut *self.buf;
-        for (k, sign) in [(a, -1.0), (b, 1.0)] {
-            let i = match buf.ids.iter().position(|&id| id == k) {
-                Some(i) => i,
-                None => {
-                    buf.ids.push(k);
-                    buf.deltas.push(Delta {
-                        count: 0.0,
-                        sum: [0.0; D],
-                    });
-                    buf.regions.push(*self.base.region(k as usize));
-                    buf.ids.len() - 1
-                }
-            };
-            let delta = &mut buf.deltas[i];
-            delta.count += sign * n_b;
-            for (d, &v) in delta.sum.iter_mut().zip(s_b) {
-                *d += sign * v;
-            }
-            let k = k as usize;
-            let count = self.base.regions[k].count + delta.count;
-            let sum: [f64; D] = std::array::from_fn(|d| self.base.sum[k][d] + delta.sum[d]);
-            buf.regions[i].count = count;
-            buf.regions[i].mean = mean_of(&sum, count);
+    pub(super) fn apply(&mut self, n_b: f64, s_b: &[f64; D], a: usize, b: usize) {
+        self.count[a] -= n_b;
+        self.count[b] += n_b;
+        for (d, &v) in s_b.iter().enumerate() {
+            self.sum[a][d] -= v;
+            self.sum[b][d] += v;
         }
+        self.mean[a] = mean_of(&self.sum[a], self.count[a]);
+        self.mean[b] = mean_of(&self.sum[b], self.count[b]);
     }
 }
 
@@ -248,7 +159,7 @@ mod tests {
         );
         let before = sse(&[vec![1.0, 2.0, 9.0], vec![7.0, 8.0]]);
         let after = sse(&[vec![1.0, 2.0], vec![9.0, 7.0, 8.0]]);
-        let delta = feature_delta(1.0, &[9.0], stats.region(0), stats.region(1));
+        let delta = stats.feature_delta(1.0, &[9.0], 0, 1);
         assert!(
             (delta - (after - before)).abs() < 1e-9,
             "{delta} vs {}",
@@ -258,28 +169,13 @@ mod tests {
     }
 
     #[test]
-    fn overlay_sees_its_own_moves_and_hands_them_back() {
-        let sums = [[2.0, 4.0], [6.0, 0.0], [1.0, 1.0]];
-        let mut stats = Stats::<2>::new(3, &[0, 1, 2], [2, 2, 1].into_iter(), &sums, 0.5);
-        let min_size: Vec<f64> = stats.regions.iter().map(|r| r.min_size).collect();
-        assert_eq!(min_size, [1.0, 1.0, 0.5]);
-        let mut buf = OverlayBuf::default();
-        let mut overlay = Overlay::new(&stats, &mut buf);
-        overlay.apply(2.0, &[2.0, 4.0], 0, 1);
-        assert_eq!(overlay.region(0).count, 0.0);
-        assert_eq!(overlay.region(1).count, 4.0);
-        assert_eq!(overlay.region(1).mean, [2.0, 1.0]);
-        // Untouched superpixels read through to the shared statistics.
-        assert_eq!(overlay.region(2).mean, [1.0, 1.0]);
-        let deltas: Vec<_> = buf.drain().collect();
-        assert_eq!(deltas.iter().map(|d| d.0).collect::<Vec<_>>(), [0, 1]);
-        for (k, d) in &deltas {
-            stats.apply(*k as usize, d);
-        }
-        assert!(buf.drain().next().is_none());
-        let count: Vec<f64> = stats.regions.iter().map(|r| r.count).collect();
-        assert_eq!(count, [0.0, 4.0, 1.0]);
-        assert_eq!(stats.region(1).mean, [2.0, 1.0]);
+    fn apply_updates_counts_and_means() {
+        let sums = [[2.0, 4.0], [6.0, 0.0]];
+        let mut stats = Stats::<2>::new(2, &[0, 1], [2, 2].into_iter(), &sums, 0.5);
+        assert_eq!(stats.min_size, vec![1.0, 1.0]);
+        stats.apply(2.0, &[2.0, 4.0], 0, 1);
+        assert_eq!(stats.count, vec![0.0, 4.0]);
+        assert_eq!(stats.mean[1], [2.0, 1.0]);
     }
 
     #[test]
@@ -287,9 +183,8 @@ mod tests {
         let sums = [[0.0], [0.0]];
         let stats = Stats::<1>::new(2, &[0, 1], [8, 8].into_iter(), &sums, 0.5);
         // 0 falls from 8 to 2 pixels: 2 short of its minimum of 4.
-        let (a, b) = (stats.region(0), stats.region(1));
-        assert_eq!(size_delta(3.0, 6.0, a, b), 6.0);
-        assert_eq!(size_delta(3.0, 4.0, a, b), 0.0);
-        assert_eq!(size_delta(0.0, 6.0, a, b), 0.0);
+        assert_eq!(stats.size_delta(3.0, 6.0, 0, 1), 6.0);
+        assert_eq!(stats.size_delta(3.0, 4.0, 0, 1), 0.0);
+        assert_eq!(stats.size_delta(0.0, 6.0, 0, 1), 0.0);
     }
 }

@@ -10,16 +10,13 @@
 //! down to single pixels. Every superpixel is one 4-connected region at every step, so no
 //! connectivity post-processing is needed, and the count is exactly the number of cells.
 //!
-//! Parallelism and determinism: the moves run on a fixed grid of tiles coloured like a
-//! checkerboard of four colours; the tiles of one colour move their blocks in parallel and
-//! their changes to the superpixel statistics are merged in tile order ([`schedule`]), so
-//! the output does not depend on the thread count. Colour conversion and the block
-//! statistics of every level are computed in parallel over fixed chunks.
+//! Determinism: the moves are made one at a time in a fixed order, so the output does not
+//! depend on the thread count; colour conversion and the block statistics of every level are
+//! computed in parallel over fixed chunks.
 
 mod blocks;
 mod energy;
 mod moves;
-mod schedule;
 
 use crate::algorithm::Superpixels;
 use crate::color;
@@ -29,10 +26,10 @@ use crate::segmentation::Segmentation;
 use blocks::{Axis, Features, Level};
 use energy::{Stats, Weights};
 
-/// ETPS parameters. `Default` gives the weights tuned on BSDS500 train (100 images, K = 400
+/// ETPS parameters. `Default` gives the weights tuned on BSDS500 train (50 images, K = 400
 /// and 1600, scored by boundary recall and undersegmentation error): a light position term
-/// (`compactness` 0.5), a light boundary term (0.1) and a soft size term (30) for
-/// superpixels below half their cell. The paper's own BSD setting leaves out the position,
+/// (`compactness` 1), a light boundary term (0.5) and a size term (100) that keeps
+/// superpixels above half their cell. The paper's own BSD setting leaves out the position,
 /// boundary and size terms (`compactness`, `boundary_weight` and `size_weight` 0).
 ///
 /// ```
@@ -56,14 +53,14 @@ pub struct Etps {
     pub n_segments: u32,
     /// `m`, the weight of position against colour, as SLIC's compactness: the position term
     /// is weighted `(m / S)²` for grid step `S`, in CIELAB units (ETPS's `regWeight`).
-    /// Higher gives more regular shapes, lower follows edges more closely (0.5; SLIC's usual
+    /// Higher gives more regular shapes, lower follows edges more closely (1; SLIC's usual
     /// 10 gives SLIC-like shapes).
     pub compactness: f32,
     /// Weight of the boundary length, per 4-neighbour pixel pair with different labels, in
-    /// CIELAB² units (ETPS's `lenWeight`; 0.1). Higher gives smoother boundaries.
+    /// CIELAB² units (ETPS's `lenWeight`; 0.5). Higher gives smoother boundaries.
     pub boundary_weight: f32,
     /// Weight of the size term, per pixel by which a superpixel falls short of
-    /// `min_size_factor` of its cell, in CIELAB² units (ETPS's `sizeWeight`; 30).
+    /// `min_size_factor` of its cell, in CIELAB² units (ETPS's `sizeWeight`; 100).
     pub size_weight: f32,
     /// The fraction of its initial cell below which a superpixel pays the size term (0.5; the
     /// paper uses a quarter, which scored lower on BSDS500 train).
@@ -80,9 +77,9 @@ impl Default for Etps {
     fn default() -> Self {
         Etps {
             n_segments: 400,
-            compactness: 0.5,
-            boundary_weight: 0.1,
-            size_weight: 30.0,
+            compactness: 1.0,
+            boundary_weight: 0.5,
+            size_weight: 100.0,
             min_size_factor: 0.5,
             max_iterations: 25,
             max_block_size: 16,
@@ -127,29 +124,25 @@ impl Superpixels for Etps {
             2 => self.solve::<4>(w, h, &planes),
             3 => self.solve::<5>(w, h, &planes),
             4 => self.solve::<6>(w, h, &planes),
-            c => return Err(channels_error(c)),
+            c => return Err(Error::UnsupportedFormat(format!("{c} channels"))),
         })
     }
-}
-
-fn channels_error(channels: usize) -> Error {
-    Error::UnsupportedFormat(format!(
-        "ETPS segments images of 1 to 4 channels; this one has {channels}"
-    ))
 }
 
 /// The colour planes: CIELAB for grey and RGB; other channel counts (grey + alpha, RGBA)
 /// keep their raw channels, rescaled jointly to 0..100 so that the weights mean about what
 /// they mean in CIELAB.
 fn features(image: &Image) -> Result<Vec<Vec<f32>>> {
-    let channels = image.channels();
-    if !(1..=4).contains(&channels) {
-        return Err(channels_error(channels));
-    }
     if let Some(lab) = color::lab_planes(image) {
         return Ok(lab);
     }
     let mut planes = image.to_planes();
+    if planes.is_empty() || planes.len() > 4 {
+        return Err(Error::UnsupportedFormat(format!(
+            "{} channels",
+            planes.len()
+        )));
+    }
     color::rescale_jointly(&mut planes, 100.0);
     Ok(planes)
 }
@@ -169,8 +162,6 @@ impl Etps {
         let count = cell_rows.count() * cell_cols.count();
         let step = (w as f64 * h as f64 / count as f64).sqrt();
         let d = ((step / f64::from(self.max_block_size)).ceil() as usize).max(2);
-        // Tiles of two grid steps: a superpixel seldom reaches two tiles of one colour.
-        let tile_px = (2.0 * step).ceil() as usize;
         let features = Features {
             width: w,
             colour: planes,
@@ -190,14 +181,7 @@ impl Etps {
             f64::from(self.min_size_factor),
         );
         loop {
-            schedule::optimise(
-                &mut level,
-                &sums,
-                &mut stats,
-                weights,
-                self.max_iterations,
-                tile_px,
-            );
+            moves::optimise(&mut level, &sums, &mut stats, weights, self.max_iterations);
             match level.split() {
                 Some(next) => {
                     level = next;

@@ -11,12 +11,14 @@
 //! time. The superpixel the block joins touches it, so it stays connected too; and a block
 //! never leaves a superpixel it is all of, so no superpixel vanishes.
 //!
-//! The order in which blocks are tried, and which run in parallel, is [`super::schedule`]'s.
-
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+//! **Order.** Every level starts with the boundary blocks in raster order. In each round
+//! the queued blocks are visited in order (a move is seen at once by the blocks after it);
+//! a block that moved queues itself and its 4 neighbours for the next round, each once, in
+//! the order of the moves. Rounds stop when the queue is empty or after `rounds`. The
+//! visit order is fixed, so the result is the same on any thread count.
 
 use super::blocks::Level;
-use super::energy::{Overlay, Weights, feature_delta, mean_of, size_delta};
+use super::energy::{Stats, Weights, mean_of};
 
 /// Positions in the ring of 8 neighbours, clockwise from the top-left: `(row, column)`
 /// offsets. Odd positions are the 4-neighbours (N, E, S, W).
@@ -84,41 +86,90 @@ const fn is_simple(p: u8) -> bool {
 }
 
 /// No label: outside the image.
-pub(super) const NONE: u32 = u32::MAX;
+const NONE: u32 = u32::MAX;
 
 /// Moves below this energy change (in CIELAB² units) are not worth it; it also keeps
 /// rounding noise from flipping a block back and forth.
 const MIN_GAIN: f64 = 1e-6;
 
+/// Runs the boundary moves of one level; `sums` are the blocks' feature sums. Returns the
+/// number of moves made.
+pub(super) fn optimise<const D: usize>(
+    level: &mut Level,
+    sums: &[[f64; D]],
+    stats: &mut Stats<D>,
+    weights: Weights,
+    rounds: u32,
+) -> usize {
+    let mut grid = Padded::new(level);
+    let (br, bc) = (grid.rows, grid.cols);
+    let mut queue: Vec<u32> = (0..br * bc)
+        .filter(|&b| grid.on_boundary(b / bc, b % bc))
+        .map(|b| b as u32)
+        .collect();
+    // `queued[b] == r` when `b` is already in round `r`'s queue.
+    let mut queued = vec![u32::MAX; br * bc];
+    let mut next = Vec::new();
+    let mut moves = 0;
+    for round in 0..rounds {
+        if queue.is_empty() {
+            break;
+        }
+        for &b in &queue {
+            let (i, j) = (b as usize / bc, b as usize % bc);
+            if grid.try_move(level, sums, stats, weights, i, j) {
+                moves += 1;
+                let mut push = |i: usize, j: usize| {
+                    let n = i * bc + j;
+                    if queued[n] != round {
+                        queued[n] = round;
+                        next.push(n as u32);
+                    }
+                };
+                push(i, j);
+                if i > 0 {
+                    push(i - 1, j);
+                }
+                if j + 1 < bc {
+                    push(i, j + 1);
+                }
+                if i + 1 < br {
+                    push(i + 1, j);
+                }
+                if j > 0 {
+                    push(i, j - 1);
+                }
+            }
+        }
+        std::mem::swap(&mut queue, &mut next);
+        next.clear();
+    }
+    grid.write_back(level);
+    moves
+}
+
 /// The block labels with a border of [`NONE`], so that the 8 neighbours of every block are
-/// read without bounds tests. The labels are atomics so that the tiles of one colour
-/// ([`super::schedule`]) can move their own blocks at the same time while reading their
-/// neighbours' labels, which no tile of that colour changes; relaxed loads and stores are
-/// plain moves on the usual targets.
-pub(super) struct Padded {
-    pub(super) rows: usize,
-    pub(super) cols: usize,
+/// read without bounds tests.
+struct Padded {
+    rows: usize,
+    cols: usize,
     stride: usize,
-    labels: Vec<AtomicU32>,
+    labels: Vec<u32>,
     /// Offsets of the ring positions ([`RING`]) in `labels`.
     ring: [isize; 8],
 }
 
 impl Padded {
-    pub(super) fn new(level: &Level) -> Self {
+    fn new(level: &Level) -> Self {
         let (rows, cols) = (level.rows.count(), level.cols.count());
         let stride = cols + 2;
-        let mut labels: Vec<AtomicU32> = (0..(rows + 2) * stride)
-            .map(|_| AtomicU32::new(NONE))
-            .collect();
+        let mut labels = vec![NONE; (rows + 2) * stride];
         for (dst, src) in labels
             .chunks_exact_mut(stride)
             .skip(1)
             .zip(level.labels.chunks_exact(cols))
         {
-            for (d, &s) in dst[1..=cols].iter_mut().zip(src) {
-                *d.get_mut() = s;
-            }
+            dst[1..=cols].copy_from_slice(src);
         }
         let ring = RING.map(|(di, dj)| di * stride as isize + dj);
         Padded {
@@ -130,11 +181,14 @@ impl Padded {
         }
     }
 
-    pub(super) fn write_back(&self, level: &mut Level) {
-        for (i, dst) in level.labels.chunks_exact_mut(self.cols).enumerate() {
-            for (j, d) in dst.iter_mut().enumerate() {
-                *d = self.get(self.at(i, j));
-            }
+    fn write_back(&self, level: &mut Level) {
+        for (src, dst) in self
+            .labels
+            .chunks_exact(self.stride)
+            .skip(1)
+            .zip(level.labels.chunks_exact_mut(self.cols))
+        {
+            dst.copy_from_slice(&src[1..=self.cols]);
         }
     }
 
@@ -143,34 +197,29 @@ impl Padded {
         (i + 1) * self.stride + j + 1
     }
 
-    #[inline]
-    fn get(&self, p: usize) -> u32 {
-        self.labels[p].load(Relaxed)
-    }
-
-    pub(super) fn on_boundary(&self, i: usize, j: usize) -> bool {
+    fn on_boundary(&self, i: usize, j: usize) -> bool {
         let p = self.at(i, j);
-        let a = self.get(p);
+        let a = self.labels[p];
         [1, 3, 5, 7].iter().any(|&k| {
-            let l = self.get(p.wrapping_add_signed(self.ring[k]));
+            let l = self.labels[p.wrapping_add_signed(self.ring[k])];
             l != a && l != NONE
         })
     }
 
-    /// Tries to move block `(i, j)`, seeing the statistics through the tile's `stats`;
-    /// true if it moved. Only block `(i, j)`'s label changes.
-    pub(super) fn try_move<const D: usize>(
-        &self,
+    /// Tries to move block `(i, j)`; true if it moved.
+    fn try_move<const D: usize>(
+        &mut self,
         level: &Level,
         sums: &[[f64; D]],
-        stats: &mut Overlay<'_, D>,
+        stats: &mut Stats<D>,
         weights: Weights,
         i: usize,
         j: usize,
     ) -> bool {
         let p = self.at(i, j);
-        let a = self.get(p);
-        let ring: [u32; 8] = std::array::from_fn(|k| self.get(p.wrapping_add_signed(self.ring[k])));
+        let a = self.labels[p];
+        let ring: [u32; 8] =
+            std::array::from_fn(|k| self.labels[p.wrapping_add_signed(self.ring[k])]);
         let [_, n, _, e, _, s, _, w] = ring;
         let other = |l: u32| l != a && l != NONE;
         if !(other(n) || other(e) || other(s) || other(w)) {
@@ -185,8 +234,8 @@ impl Padded {
         }
         let (h, wd) = (level.rows.size(i), level.cols.size(j));
         let area = f64::from(h * wd);
-        let region_a = *stats.region(a);
-        if region_a.count <= area {
+        let a_idx = a as usize;
+        if stats.count[a_idx] <= area {
             return false;
         }
         // Edge lengths shared with N, E, S, W.
@@ -210,10 +259,10 @@ impl Padded {
             if !other(c) || sides[..k].iter().any(|&(l, _)| l == c) {
                 continue;
             }
-            let region_c = stats.region(c);
-            let delta = feature_delta(area, &mu, &region_a, region_c)
+            let c_idx = c as usize;
+            let delta = stats.feature_delta(area, &mu, a_idx, c_idx)
                 + weights.boundary * (edge_with_a - edge_with(c))
-                + size_delta(weights.size, area, &region_a, region_c);
+                + stats.size_delta(weights.size, area, a_idx, c_idx);
             if delta < best.0 {
                 best = (delta, c);
             }
@@ -221,8 +270,8 @@ impl Padded {
         if best.1 == NONE {
             return false;
         }
-        stats.apply(area, &sums[b], a, best.1);
-        self.labels[p].store(best.1, Relaxed);
+        stats.apply(area, &sums[b], a_idx, best.1 as usize);
+        self.labels[p] = best.1;
         true
     }
 }

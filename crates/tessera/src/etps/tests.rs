@@ -209,31 +209,6 @@ fn same_output_on_one_and_two_threads_on_an_asset() {
 }
 
 #[test]
-fn same_output_on_one_and_three_threads_at_many_segments() {
-    // Many small superpixels: many tiles, so the colour passes do run in parallel.
-    let photo = image::open(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../assets/chelsea.png"
-    ))
-    .unwrap();
-    let img = Image::from_dynamic(&photo).unwrap();
-    let etps = Etps {
-        n_segments: 1600,
-        ..Etps::default()
-    };
-    let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| etps.segment(&img).unwrap())
-    };
-    let one = run(1);
-    assert_eq!(one.disconnected_count(), 0);
-    assert_eq!(one, run(3));
-}
-
-#[test]
 fn refuses_bad_parameters() {
     let bad = [
         Etps {
@@ -273,20 +248,6 @@ fn refuses_bad_parameters() {
         ));
     }
     assert!(Etps::default().validate().is_ok());
-}
-
-#[test]
-fn refuses_volumes_and_more_than_four_channels() {
-    let volume = Image::new_volume(3, 8, 8, 1, Samples::U8(vec![0; 192])).unwrap();
-    let five = Image::new(8, 8, 5, Samples::U8(vec![0; 320])).unwrap();
-    for (img, says) in [(volume, "volume of 3 slices"), (five, "this one has 5")] {
-        match Etps::default().segment(&img) {
-            Err(Error::UnsupportedFormat(msg)) => {
-                assert!(msg.contains("ETPS") && msg.contains(says), "{msg}")
-            }
-            other => panic!("expected UnsupportedFormat, got {other:?}"),
-        }
-    }
 }
 
 #[test]
