@@ -8,8 +8,9 @@ use image::{ExtendedColorType, ImageEncoder};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-/// Writes `path` through `fill`, atomically.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+/// A temporary file in `path`'s folder (created if missing), named `.tessera-*<suffix>`, to be
+/// renamed onto `path` once complete.
+fn temporary_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -17,13 +18,18 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the folder {}", dir.display()))?;
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".tessera-").suffix(".part");
+    builder.prefix(".tessera-").suffix(suffix);
     // Outputs are ordinary files (0666 less the umask), not tempfile's private 0600.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder
+    builder
         .tempfile_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        .with_context(|| format!("cannot create a file in {}", dir.display()))
+}
+
+/// Writes `path` through `fill`, atomically.
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let tmp = temporary_beside(path, ".part")?;
     {
         let mut w = BufWriter::new(tmp.as_file());
         fill(&mut w).with_context(|| format!("cannot write {}", path.display()))?;
@@ -46,19 +52,7 @@ pub fn write_atomic_named(
     suffix: &str,
     fill: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tessera-").suffix(suffix);
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = builder
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let tmp = temporary_beside(path, suffix)?;
     fill(tmp.path()).with_context(|| format!("cannot write {}", path.display()))?;
     // The writer opened the file by name: sync what it wrote through the same inode.
     std::fs::File::open(tmp.path())
