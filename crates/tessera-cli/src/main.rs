@@ -28,6 +28,7 @@ mod model_export;
 mod model_io;
 mod output;
 mod segment;
+mod shard;
 mod sweep;
 mod threads;
 mod volume_load;

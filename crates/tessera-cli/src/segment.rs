@@ -6,6 +6,7 @@ use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
 use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png, write_text};
+use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
 use crate::volume_load::{self, SpacingSource, VolumeFormat};
 use crate::volume_out;
@@ -88,6 +89,13 @@ pub struct SegmentArgs {
     /// algorithm and parameters).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Process only slice I of N of the inputs (I from 0 to N-1), e.g. a Slurm job array's
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT. Every shard computes the same balanced
+    /// partition (by file size, then output name) without coordination; each input is in
+    /// exactly one. --report FILE becomes FILE with `.shardI-of-N` before its extension.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 
     #[command(flatten)]
     pub load: LoadArgs,
@@ -193,11 +201,21 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot write in the output folder {}", args.out.display()))?;
     interrupt::install();
 
-    let found = if args.volume {
+    let mut found = if args.volume {
         discover_volumes(&args.inputs, args.recursive, Some(&args.out))
     } else {
         discover(&args.inputs, args.recursive, Some(&args.out))
     };
+    if let Some(shard) = args.shard {
+        let all = found.jobs.len();
+        found.jobs = shard.jobs(found.jobs);
+        found.problems = shard.problems(found.problems);
+        eprintln!(
+            "shard {shard}: {} of {all} {}(s)",
+            found.jobs.len(),
+            if args.volume { "volume" } else { "image" }
+        );
+    }
     for (path, note) in &found.notes {
         eprintln!("warning: {}: {note}", path.display());
     }
@@ -263,9 +281,14 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
     }
     // A report that cannot be written is one more failure, not a reason to skip the summary.
     if let Some(report) = &args.report {
+        // Shards given the same --report path each write their own file.
+        let report = match args.shard {
+            Some(shard) => shard.tag(report),
+            None => report.clone(),
+        };
         let text: String = done.iter().map(|r| format!("{r}\n")).collect();
-        if let Err(e) = write_text(report, &text) {
-            failures.push((report.clone(), format!("{e:#}")));
+        if let Err(e) = write_text(&report, &text) {
+            failures.push((report, format!("{e:#}")));
         }
     }
     let stop = interrupt::stop();
