@@ -27,6 +27,7 @@ mod load_args;
 mod model_export;
 mod model_io;
 mod output;
+mod region_table_out;
 mod segment;
 mod shard;
 mod sweep;

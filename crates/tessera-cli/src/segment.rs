@@ -6,6 +6,7 @@ use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
 use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png, write_text};
+use crate::region_table_out;
 use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
 use crate::volume_load::{self, SpacingSource, VolumeFormat};
@@ -80,6 +81,13 @@ pub struct SegmentArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
+
+    /// Also write each image's superpixel table `<name>.superpixels.csv` (id, area, centroid,
+    /// half-open bounding box x0..x1, y0..y1, mean colour on a 0..1 scale) and its region
+    /// adjacency graph `<name>.adjacency.csv` (a, b, border length in pixel pairs). Ids are
+    /// the label map files' values: label + 1, as in `.labels.png` and `.labels.npy`.
+    #[arg(long)]
+    pub table: bool,
 
     /// Skip images whose outputs all exist already (resume an interrupted run).
     #[arg(long)]
@@ -173,6 +181,8 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         Some("--spacing is for volumes: add --volume")
     } else if args.labels == Some(LabelFormat::Nifti) && !args.volume {
         Some("--labels nifti is for volumes: add --volume (use png, npy or tiff for images)")
+    } else if args.table && args.volume {
+        Some("--table is for images, not volumes")
     } else if args.labels == Some(LabelFormat::Png) && args.volume {
         Some("a volume's labels do not fit a PNG: use --labels npy, tiff or nifti")
     } else {
@@ -347,6 +357,8 @@ fn progress_bar(len: u64) -> ProgressBar {
 struct Outputs {
     overlay: Option<PathBuf>,
     labels: Option<(PathBuf, LabelFormat)>,
+    /// `--table`: the superpixel table and the adjacency list.
+    table: Option<[PathBuf; 2]>,
 }
 
 impl Outputs {
@@ -374,6 +386,9 @@ impl Outputs {
         Outputs {
             overlay: (args.overlay != Overlay::None).then(|| with(".overlay.png")),
             labels: suffix.map(|s| (with(s), format)),
+            table: args
+                .table
+                .then(|| [with(".superpixels.csv"), with(".adjacency.csv")]),
         }
     }
 
@@ -381,6 +396,7 @@ impl Outputs {
         self.overlay
             .iter()
             .chain(self.labels.as_ref().map(|(p, _)| p))
+            .chain(self.table.iter().flatten())
     }
 
     fn all_exist(&self) -> bool {
@@ -457,6 +473,9 @@ fn process(
             // Refused for images before the run starts.
             LabelFormat::Nifti | LabelFormat::None => {}
         }
+    }
+    if let Some([superpixels, adjacency]) = &outputs.table {
+        region_table_out::write_tables(superpixels, adjacency, &seg, &image)?;
     }
     if let Some(path) = &outputs.overlay {
         let rgb = image.to_rgb8();
