@@ -93,7 +93,10 @@ mod tests {
         // 0 0 1 over 0 1 1, grey 0, 0, 255 over 0, 255, 255.
         let image = Image::new(3, 2, 1, Samples::U8(vec![0, 0, 255, 0, 255, 255])).unwrap();
         let seg = Segmentation::from_labels(3, 2, vec![0, 0, 1, 0, 1, 1]).unwrap();
-        let (sp, adj) = (dir.path().join("x.superpixels.csv"), dir.path().join("x.adjacency.csv"));
+        let (sp, adj) = (
+            dir.path().join("x.superpixels.csv"),
+            dir.path().join("x.adjacency.csv"),
+        );
         write_tables(&sp, &adj, &seg, &image).unwrap();
         assert_eq!(
             std::fs::read_to_string(&sp).unwrap(),
@@ -101,7 +104,10 @@ mod tests {
              1,3,0.333,0.333,0,0,2,2,0.000000\n\
              2,3,1.667,0.667,1,0,3,2,1.000000\n"
         );
-        assert_eq!(std::fs::read_to_string(&adj).unwrap(), "a,b,border\n1,2,3\n");
+        assert_eq!(
+            std::fs::read_to_string(&adj).unwrap(),
+            "a,b,border\n1,2,3\n"
+        );
         assert_eq!(mean_columns(3).join(","), "mean_r,mean_g,mean_b");
     }
 }

@@ -101,7 +101,10 @@ impl Shard {
                 n
             }
             _ => {
-                let mut n = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                let mut n = path
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
                 n.push(format!(".{tag}"));
                 n
             }
@@ -139,8 +142,16 @@ mod tests {
     #[test]
     fn parses_zero_based_shards_and_refuses_the_rest() {
         assert_eq!(parse_shard("0/1"), Ok(Shard { index: 0, count: 1 }));
-        assert_eq!(parse_shard("9/10"), Ok(Shard { index: 9, count: 10 }));
-        for bad in ["10/10", "1/0", "0/0", "-1/4", "a/4", "1", "1/2/3", "", "/4", "2/"] {
+        assert_eq!(
+            parse_shard("9/10"),
+            Ok(Shard {
+                index: 9,
+                count: 10
+            })
+        );
+        for bad in [
+            "10/10", "1/0", "0/0", "-1/4", "a/4", "1", "1/2/3", "", "/4", "2/",
+        ] {
             let e = parse_shard(bad).unwrap_err();
             assert!(e.contains("0 <= I < N"), "{bad}: {e}");
         }
@@ -202,8 +213,16 @@ mod tests {
             .map(|p| (PathBuf::from(p), "why".to_string()))
             .to_vec();
         let shard = |index| Shard { index, count: 2 };
-        let first: Vec<PathBuf> = shard(0).problems(problems.clone()).into_iter().map(|p| p.0).collect();
-        let second: Vec<PathBuf> = shard(1).problems(problems).into_iter().map(|p| p.0).collect();
+        let first: Vec<PathBuf> = shard(0)
+            .problems(problems.clone())
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        let second: Vec<PathBuf> = shard(1)
+            .problems(problems)
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
         assert_eq!(first, ["a", "c"].map(PathBuf::from).to_vec());
         assert_eq!(second, [PathBuf::from("b")].to_vec());
     }
@@ -211,7 +230,13 @@ mod tests {
     #[test]
     fn tags_go_before_the_extension() {
         let s = Shard { index: 2, count: 8 };
-        assert_eq!(s.tag(Path::new("out/report.jsonl")), PathBuf::from("out/report.shard2-of-8.jsonl"));
-        assert_eq!(s.tag(Path::new("report")), PathBuf::from("report.shard2-of-8"));
+        assert_eq!(
+            s.tag(Path::new("out/report.jsonl")),
+            PathBuf::from("out/report.shard2-of-8.jsonl")
+        );
+        assert_eq!(
+            s.tag(Path::new("report")),
+            PathBuf::from("report.shard2-of-8")
+        );
     }
 }

@@ -393,16 +393,30 @@ fn table_describes_the_label_map_it_sits_beside() {
     let got: Vec<(u32, u32, u64)> = lines
         .map(|l| {
             let v: Vec<&str> = l.split(',').collect();
-            (v[0].parse().unwrap(), v[1].parse().unwrap(), v[2].parse().unwrap())
+            (
+                v[0].parse().unwrap(),
+                v[1].parse().unwrap(),
+                v[2].parse().unwrap(),
+            )
         })
         .collect();
-    let expected: Vec<(u32, u32, u64)> = expected.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    let expected: Vec<(u32, u32, u64)> =
+        expected.into_iter().map(|((a, b), n)| (a, b, n)).collect();
     assert!(!expected.is_empty());
     assert_eq!(got, expected);
     // With --skip-existing the tables count as outputs: a missing one is redone.
     std::fs::remove_file(out.join("p.adjacency.csv")).unwrap();
     tessera()
-        .args(["segment", "-k", "10", "--table", "--labels", "npy", "--skip-existing", "-o"])
+        .args([
+            "segment",
+            "-k",
+            "10",
+            "--table",
+            "--labels",
+            "npy",
+            "--skip-existing",
+            "-o",
+        ])
         .arg(&out)
         .arg(&photo)
         .assert()

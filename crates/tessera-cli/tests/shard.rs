@@ -12,9 +12,17 @@ use std::path::{Path, PathBuf};
 fn inputs(root: &Path) -> PathBuf {
     let input = root.join("in");
     std::fs::create_dir_all(input.join("sub")).unwrap();
-    for (i, (w, h)) in [(30, 20), (64, 48), (40, 40), (90, 60), (24, 24), (50, 30), (70, 20)]
-        .into_iter()
-        .enumerate()
+    for (i, (w, h)) in [
+        (30, 20),
+        (64, 48),
+        (40, 40),
+        (90, 60),
+        (24, 24),
+        (50, 30),
+        (70, 20),
+    ]
+    .into_iter()
+    .enumerate()
     {
         write_photo(&input.join(format!("p{i}.png")), w, h);
     }
@@ -26,7 +34,17 @@ fn inputs(root: &Path) -> PathBuf {
 /// Runs shard `index` of `count`; returns its exit code and the inputs its report lists.
 fn run_shard(input: &Path, out: &Path, index: usize, count: usize) -> (i32, Vec<String>) {
     let output = tessera()
-        .args(["segment", "-r", "-k", "8", "-j", "1", "--overlay", "none", "-o"])
+        .args([
+            "segment",
+            "-r",
+            "-k",
+            "8",
+            "-j",
+            "1",
+            "--overlay",
+            "none",
+            "-o",
+        ])
         .arg(out)
         .arg("--report")
         .arg(out.join("report.jsonl"))
@@ -99,7 +117,12 @@ fn the_partition_is_the_same_every_time_and_balanced_by_size() {
     let mut largest = 0;
     for index in 0..3 {
         let (_, listed) = run_shard(&input, &dir.path().join("c"), index, 3);
-        largest = listed.iter().map(|p| size(p)).max().unwrap_or(0).max(largest);
+        largest = listed
+            .iter()
+            .map(|p| size(p))
+            .max()
+            .unwrap_or(0)
+            .max(largest);
         bytes.push(listed.iter().map(|p| size(p)).sum::<u64>());
     }
     let slack = std::fs::metadata(input.join("broken.png")).unwrap().len();
@@ -121,7 +144,9 @@ fn bad_shard_values_are_refused_before_anything_is_written() {
             .arg(&photo)
             .assert()
             .code(2)
-            .stderr(predicate::str::contains("--shard").and(predicate::str::contains("0 <= I < N")));
+            .stderr(
+                predicate::str::contains("--shard").and(predicate::str::contains("0 <= I < N")),
+            );
     }
     tessera()
         .args(["segment", "-o"])

@@ -237,7 +237,10 @@ impl RegionTable {
         pixels: &[f32],
     ) -> Result<(Cursor, bool)> {
         if w == 0 || h == 0 {
-            return Err(Error::param("block", format!("the block is {w}x{h}: empty")));
+            return Err(Error::param(
+                "block",
+                format!("the block is {w}x{h}: empty"),
+            ));
         }
         let (Some(x_end), Some(_)) = (x0.checked_add(w), y0.checked_add(h)) else {
             return Err(Error::param(
@@ -272,7 +275,9 @@ impl RegionTable {
         let order = |expected: String| {
             Error::param(
                 "block",
-                format!("blocks come in raster order: expected {expected}, got a block at ({x0}, {y0})"),
+                format!(
+                    "blocks come in raster order: expected {expected}, got a block at ({x0}, {y0})"
+                ),
             )
         };
         let (next, new_row) = match self.cursor {
@@ -309,7 +314,9 @@ impl RegionTable {
                     }
                     (cur, false)
                 } else if cur.next_x == width {
-                    return Err(order(format!("the first block of the next row, at (0, {below})")));
+                    return Err(order(format!(
+                        "the first block of the next row, at (0, {below})"
+                    )));
                 } else {
                     return Err(order(format!(
                         "the next block of the row, at ({}, {})",
@@ -329,7 +336,9 @@ impl RegionTable {
         {
             return Err(Error::param(
                 "block",
-                format!("the block at ({x0}, {y0}) ends at column {x_end}, past the image's width {width}"),
+                format!(
+                    "the block at ({x0}, {y0}) ends at column {x_end}, past the image's width {width}"
+                ),
             ));
         }
         Ok((
@@ -611,8 +620,14 @@ mod tests {
         // A different height within a row, a gap, wrong lengths, a NaN, an empty block.
         assert!(t.add_block(2, 0, 2, 1, &[2, 2], &[0.0; 2]).is_err());
         assert!(t.add_block(3, 0, 1, 2, &[2, 2], &[0.0; 2]).is_err());
-        assert!(t.add_block(2, 0, 1, 2, &[2], &[0.0; 2]).is_err(), "labels too short");
-        assert!(t.add_block(2, 0, 1, 2, &[2, 2], &[0.0]).is_err(), "pixels too short");
+        assert!(
+            t.add_block(2, 0, 1, 2, &[2], &[0.0; 2]).is_err(),
+            "labels too short"
+        );
+        assert!(
+            t.add_block(2, 0, 1, 2, &[2, 2], &[0.0]).is_err(),
+            "pixels too short"
+        );
         assert!(t.add_block(2, 0, 1, 2, &[2, 2], &[0.0, f32::NAN]).is_err());
         assert!(t.add_block(2, 0, 0, 2, &[], &[]).is_err(), "empty");
         t.add_block(2, 0, 1, 2, &[2, 2], &[0.0; 2]).unwrap();
@@ -633,7 +648,9 @@ mod tests {
         let (w, h) = (9u32, 70u32); // more rows than one band
         let samples: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
         let image = Image::new(w, h, 3, Samples::U8(samples.clone())).unwrap();
-        let labels: Vec<u32> = (0..w * h).map(|i| (i % w) / 4 + 3 * ((i / w) / 30)).collect();
+        let labels: Vec<u32> = (0..w * h)
+            .map(|i| (i % w) / 4 + 3 * ((i / w) / 30))
+            .collect();
         let seg = Segmentation::relabel_sequential(w, h, labels).unwrap();
         let mut whole = RegionTable::new(3);
         whole.add_segmentation(&seg, &image).unwrap();
@@ -643,13 +660,19 @@ mod tests {
         let got = whole.regions();
         assert_eq!(got.len(), regions.len());
         for (g, r) in got.iter().zip(&regions) {
-            assert_eq!((g.id, g.area, g.x0, g.y0, g.x1, g.y1), (r.id, r.area, r.x0, r.y0, r.x1, r.y1));
+            assert_eq!(
+                (g.id, g.area, g.x0, g.y0, g.x1, g.y1),
+                (r.id, r.area, r.x0, r.y0, r.x1, r.y1)
+            );
             assert_eq!((g.centroid_x, g.centroid_y), (r.centroid_x, r.centroid_y));
             for (a, b) in g.mean.iter().zip(&r.mean) {
                 assert!((a - b).abs() < 1e-9);
             }
         }
-        assert!(whole.add_segmentation(&seg, &image).is_err(), "the table is not new");
+        assert!(
+            whole.add_segmentation(&seg, &image).is_err(),
+            "the table is not new"
+        );
         let grey = Image::new(w, h, 1, Samples::U8(vec![0; (w * h) as usize])).unwrap();
         assert!(RegionTable::new(3).add_segmentation(&seg, &grey).is_err());
     }
