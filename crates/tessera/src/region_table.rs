@@ -649,7 +649,8 @@ mod tests {
         let samples: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
         let image = Image::new(w, h, 3, Samples::U8(samples.clone())).unwrap();
         let labels: Vec<u32> = (0..w * h)
-            .map(|i| (i % w) / 4 + 3 * ((i / w) / 30))
+            // Rows of superpixels 8 high: one border falls on the seam between bands (row 64).
+            .map(|i| (i % w) / 4 + 3 * ((i / w) / 8))
             .collect();
         let seg = Segmentation::relabel_sequential(w, h, labels).unwrap();
         let mut whole = RegionTable::new(3);
