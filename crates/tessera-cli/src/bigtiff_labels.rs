@@ -82,7 +82,8 @@ impl LabelTiffWriter {
     /// Takes the labels of the block at `(x0, y0)` of `w` x `h` pixels, row-major.
     ///
     /// Blocks must not overlap and must together cover the image by the time of
-    /// [`Self::finish`]; any order works, raster order of blocks keeps memory lowest.
+    /// [`Self::finish`]; any order works, raster order of blocks keeps memory lowest. After an
+    /// error the writer should be dropped (which deletes the temporary file).
     pub fn write_block(&mut self, x0: u32, y0: u32, w: u32, h: u32, labels: &[u32]) -> Result<()> {
         let name = self.target.display();
         let inside = x0.checked_add(w).is_some_and(|r| r <= self.width)

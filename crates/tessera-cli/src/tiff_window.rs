@@ -6,15 +6,19 @@
 //! TIFF and BigTIFF, and every compression the `tiff` crate decodes (none, LZW, Deflate,
 //! PackBits, JPEG) are read the same way.
 //!
-//! Memory: the window itself plus a cache of decoded chunks, bounded in bytes
-//! ([`DEFAULT_CACHE_BYTES`], or [`TiffWindows::with_cache_bytes`]) and never fewer than one
-//! chunk. The chunks of a window are decoded column of chunks by column of chunks, so the most
-//! recently used ones — what the least-recently-used cache keeps — are the right-hand column,
-//! which is what the next window of a row of windows (raster order) starts with. The default
-//! holds the column of a 2048-px window for any tile up to 1024 x 1024 RGBA u16 (at most 3
-//! such chunks, 24 MiB), and the column of chunks of a row of 256 x 256 RGB u8 tiles across a
-//! 80,000-px-wide image; for a striped file a strip spans the whole width, so its strips are
-//! re-decoded by each window of a row unless the cache is raised to width x window height.
+//! Memory: the window itself, one chunk being decoded, and a least-recently-used cache of
+//! decoded chunks (stored with the window's channels, alpha already dropped) bounded in bytes:
+//! [`DEFAULT_CACHE_BYTES`] unless [`TiffWindows::with_cache_bytes`] says otherwise, and never
+//! fewer than one chunk. Within one window every chunk is decoded once, cache or not. Across
+//! windows: the chunks of a window are visited column of chunks by column of chunks, so the
+//! most recently used ones — those the cache keeps longest — are its right-hand column, the
+//! one the next window of a row of windows (raster order) starts with when windows do not
+//! line up with the tiles. The default 64 MiB holds that column for any window up to 2048 px
+//! high and any tile up to 2048 x 2048 RGB u8 or 1024 x 1024 RGB u16 (and, for 256 x 256 RGB u8
+//! tiles, 341 of them: a whole row of tiles across an 87,000-px-wide image, so that the next
+//! row of windows finds its top tiles too). A strip spans the whole width, so the strips of a
+//! wide striped file are decoded again by each window of a row unless the cache is raised to
+//! width x window height x pixel bytes; tiled files are the ones to use for huge images.
 //!
 //! Threads: reading takes `&mut self` (the decoder seeks one file handle). Each thread opens
 //! its own reader; opening costs one header and IFD read, and each reader has its own cache,
@@ -31,6 +35,10 @@ use tiff::tags::Tag;
 
 /// Default size of the decoded-chunk cache of one reader: 64 MiB (see the module docs).
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+/// The largest decoded chunk accepted: the `tiff` crate's own default limit for one decoding
+/// buffer.
+const MAX_CHUNK_BYTES: u64 = 256 << 20;
 
 /// The type of the samples of an image and of the windows read from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +309,21 @@ impl TiffWindows {
             bail!(
                 "{name}: the file lists {} chunks for {expected} ({chunks_across}x{chunks_down})",
                 offsets.len()
+            );
+        }
+        // One chunk is decoded whole: refuse files whose chunks alone would break the memory
+        // bound (an uncompressed gigapixel scan stored as a single strip, say).
+        let chunk_bytes = u64::from(chunk_width)
+            * u64::from(chunk_height.min(height))
+            * u64::from(samples.max(1))
+            * sample_type.bytes() as u64;
+        if chunk_bytes > MAX_CHUNK_BYTES {
+            let what = if tiled { "tile" } else { "strip" };
+            bail!(
+                "{name}: one {what} is {} MiB decoded ({chunk_width}x{} pixels), more than the {} MiB a window may decode at once; store the image tiled (for example 512x512)",
+                chunk_bytes >> 20,
+                chunk_height.min(height),
+                MAX_CHUNK_BYTES >> 20
             );
         }
         let chunk_ends = offsets
@@ -932,6 +955,28 @@ mod tests {
         );
         let msg = open_err(&path);
         assert!(msg.contains("64-bit float"), "{msg}");
+
+        // A single 10000 x 10000 RGB tile (the payload is never read).
+        let path = dir.path().join("hugetile.tif");
+        let spec = TiledSpec {
+            width: 10_000,
+            height: 10_000,
+            tile: 10_000,
+            samples_per_pixel: 3,
+            bits_per_sample: 8,
+            sample_format: SAMPLE_FORMAT_UINT,
+            photometric: crate::tiled_tiff::PHOTOMETRIC_RGB,
+            compression: COMPRESSION_NONE,
+            ycbcr_subsampling: None,
+        };
+        let mut f = TiledTiffFile::create(&path, spec).unwrap();
+        f.write_tile(0, 0, &[0; 16]).unwrap();
+        f.finish().unwrap();
+        let msg = open_err(&path);
+        assert!(
+            msg.contains("one tile is 286 MiB decoded") && msg.contains("hugetile.tif"),
+            "{msg}"
+        );
 
         let path = dir.path().join("notatiff.tif");
         std::fs::write(&path, b"II*\0garbage").unwrap();
