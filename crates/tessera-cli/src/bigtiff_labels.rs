@@ -5,8 +5,9 @@
 //! TIFF tiles. A TIFF tile is compressed and written the moment its last pixel arrives, and the
 //! container (`tiled_tiff`) records tiles in whatever order they complete. So only the tiles a
 //! block has touched but not finished are held: when blocks come in raster order of blocks,
-//! those are the row of tiles straddling the lower edge of the current row of blocks plus the
-//! column straddling the current block's right edge — O(width x tile side + block height x
+//! those are one row of tiles' worth (the tiles straddling the top edge of the current row of
+//! blocks, right of the current block, and those straddling its bottom edge, left of it) plus
+//! the column straddling the current block's right edge — O(width x tile side + block height x
 //! tile side) labels, whatever the image height.
 
 use crate::tiled_tiff::{
@@ -136,10 +137,10 @@ impl LabelTiffWriter {
                     entry.labels[dst..dst + run].copy_from_slice(&labels[src..src + run]);
                 }
                 entry.filled += run * (bottom - top) as usize;
-                if entry.filled == area {
-                    if let Some(done) = self.pending.remove(&(tx, ty)) {
-                        complete.push((tx, ty, done.labels));
-                    }
+                if entry.filled == area
+                    && let Some(done) = self.pending.remove(&(tx, ty))
+                {
+                    complete.push((tx, ty, done.labels));
                 }
             }
         }

@@ -143,10 +143,12 @@ impl PreviewBuilder {
             }
         }
         if y0 > 0 {
-            for col in 0..wu {
-                if self.last_row[x0 as usize + col] != labels[col] {
-                    self.mark(x0 + col as u32, y0 - 1);
-                }
+            let above = &self.last_row[x0 as usize..x0 as usize + wu];
+            let changed: Vec<u32> = (0..wu as u32)
+                .filter(|&col| above[col as usize] != labels[col as usize])
+                .collect();
+            for col in changed {
+                self.mark(x0 + col, y0 - 1);
             }
         }
         self.last_col = (0..hu).map(|row| labels[row * wu + wu - 1]).collect();

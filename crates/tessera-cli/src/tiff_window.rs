@@ -14,11 +14,13 @@
 //! most recently used ones — those the cache keeps longest — are its right-hand column, the
 //! one the next window of a row of windows (raster order) starts with when windows do not
 //! line up with the tiles. The default 64 MiB holds that column for any window up to 2048 px
-//! high and any tile up to 2048 x 2048 RGB u8 or 1024 x 1024 RGB u16 (and, for 256 x 256 RGB u8
-//! tiles, 341 of them: a whole row of tiles across an 87,000-px-wide image, so that the next
-//! row of windows finds its top tiles too). A strip spans the whole width, so the strips of a
-//! wide striped file are decoded again by each window of a row unless the cache is raised to
-//! width x window height x pixel bytes; tiled files are the ones to use for huge images.
+//! high and any tile up to 2048 x 2048 RGB u8 or 1024 x 1024 RGB u16. What it does not keep is
+//! the row of tiles straddling two rows of windows (that would take a row of tiles across the
+//! whole image): those tiles are decoded once more by the next row of windows, which costs at
+//! most one tile height per window height extra (1/8 for 256-px tiles and 2048-px windows).
+//! A strip spans the whole width, so the strips of a wide striped file are decoded again by
+//! each window of a row unless the cache is raised to width x window height x pixel bytes;
+//! tiled files are the ones to use for huge images.
 //!
 //! Threads: reading takes `&mut self` (the decoder seeks one file handle). Each thread opens
 //! its own reader; opening costs one header and IFD read, and each reader has its own cache,

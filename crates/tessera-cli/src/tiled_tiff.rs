@@ -97,7 +97,7 @@ impl TiledTiffFile {
                 spec.height
             );
         }
-        if spec.tile == 0 || spec.tile % 16 != 0 {
+        if spec.tile == 0 || !spec.tile.is_multiple_of(16) {
             bail!(
                 "cannot write {}: the tile side {} is not a positive multiple of 16, as TIFF requires",
                 target.display(),
@@ -282,7 +282,7 @@ impl TiledTiffFile {
     }
 
     fn pad_to_even(&mut self) -> std::io::Result<()> {
-        if self.pos % 2 == 1 {
+        if !self.pos.is_multiple_of(2) {
             self.out.write_all(&[0])?;
             self.pos += 1;
         }

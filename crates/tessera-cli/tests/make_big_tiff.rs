@@ -5,18 +5,16 @@
 mod common;
 
 use common::tessera;
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 use std::io::Cursor;
 use std::path::Path;
 use tiff::decoder::{ChunkType, Decoder, DecodingResult};
 
+/// A 40 x 30 source image, and its path.
 fn source(dir: &Path) -> (RgbImage, std::path::PathBuf) {
-    let img = RgbImage::from_fn(40, 30, |x, y| {
-        Rgb([x as u8 * 6, y as u8 * 8, (x + y) as u8])
-    });
     let path = dir.join("src.png");
-    img.save(&path).unwrap();
-    (img, path)
+    common::write_photo(&path, 40, 30);
+    (image::open(&path).unwrap().to_rgb8(), path)
 }
 
 fn make(dir: &Path, src: &Path, compression: &str) -> std::path::PathBuf {
