@@ -132,12 +132,22 @@ pub fn cielab_planes(image: &Image) -> Result<Vec<Vec<f32>>> {
 /// scikit-image rescales channels that are not converted to CIELAB, so that a compactness
 /// keeps its meaning; flat data is left as it is.
 pub(crate) fn rescale_jointly(planes: &mut [Vec<f32>], top: f32) {
-    let (lo, hi) = planes
+    let (lo, hi) = joint_range(planes);
+    rescale_with(planes, lo, hi, top);
+}
+
+/// The smallest and largest value of all the planes together.
+pub(crate) fn joint_range(planes: &[Vec<f32>]) -> (f32, f32) {
+    planes
         .iter()
         .flatten()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
             (a.min(v), b.max(v))
-        });
+        })
+}
+
+/// [`rescale_jointly`] with the range `lo..=hi` given (a tiled run finds it over all tiles).
+pub(crate) fn rescale_with(planes: &mut [Vec<f32>], lo: f32, hi: f32, top: f32) {
     if hi > lo {
         let s = top / (hi - lo);
         planes.iter_mut().flatten().for_each(|v| *v = (*v - lo) * s);

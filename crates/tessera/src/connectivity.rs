@@ -150,7 +150,9 @@ pub(crate) fn connect_with(
     }
     let (w, h) = (width as usize, height as usize);
     let merge = min_size > 1;
-    let (runs, edges, sizes) = components(w, h, labels, max_size.max(1), merge);
+    let Components {
+        runs, edges, sizes, ..
+    } = components(w, h, labels, max_size.max(1), merge);
     if !merge || sizes.len() < 2 {
         let count = sizes.len() as u32;
         return Segmentation::from_parts(width, height, runs.paint(|id| id), count);
@@ -160,6 +162,50 @@ pub(crate) fn connect_with(
     // Temporaries are freed as soon as they are done with, so that later allocations (the
     // output map above all) reuse their memory rather than grow the heap.
     drop(edges);
+    // Feature sums per region, for the nearest-mean rule.
+    let features = match rule {
+        MergeInto::LongestBorder => None,
+        MergeInto::NearestMean(planes) => {
+            Some((planes.len(), region_sums(&runs, sizes.len(), planes)))
+        }
+    };
+    let mut parent = merge_small(&order, &adjacency, &sizes, features, min_size);
+    drop(adjacency);
+    // Number the merged regions in raster order of their first pixel, which is the order in
+    // which their first run comes (region numbers are not in that order once `cut_large`
+    // has added pieces, so the runs are walked rather than the region numbers).
+    let root: Vec<u32> = (0..sizes.len() as u32)
+        .map(|c| find(&mut parent, c))
+        .collect();
+    let mut number = vec![UNLABELLED; sizes.len()];
+    let mut next = 0u32;
+    let out = runs.paint(|id| {
+        let r = root[id as usize] as usize;
+        if number[r] == UNLABELLED {
+            number[r] = next;
+            next += 1;
+        }
+        number[r]
+    });
+    Segmentation::from_parts(width, height, out, next)
+}
+
+/// Merges every region smaller than `min_size` pixels, taken in `order` (smallest first,
+/// then by number), into the neighbouring region (its root, as merged so far) whose mean
+/// feature vector is nearest (with `features`: the channel count and each region's
+/// [`region_sums`]), or that shares the longest border (ties: the longest border, then the
+/// lower number). Returns each region's parent: roots are the merged regions.
+///
+/// This is the whole of the merge's logic, on the region graph alone, so that a tiled run
+/// (which gathers the same sizes, sums and borders tile by tile) merges exactly as the
+/// whole-image run does.
+pub(crate) fn merge_small(
+    order: &[u32],
+    adjacency: &Borders,
+    sizes: &[u32],
+    features: Option<(usize, Vec<i64>)>,
+    min_size: usize,
+) -> Vec<u32> {
     let mut parent: Vec<u32> = (0..sizes.len() as u32).collect();
     let mut size: Vec<usize> = sizes.iter().map(|&s| s as usize).collect();
     // Border length with each neighbouring root, summed in `total` (zero when untouched,
@@ -167,22 +213,20 @@ pub(crate) fn connect_with(
     // one with the longest border, then the lowest number, whatever order the pieces come in.
     let mut total = vec![0u32; sizes.len()];
     let mut touched: Vec<u32> = Vec::new();
-    // Feature sums per region, for the nearest-mean rule.
-    let (channels, mut sums) = match rule {
-        MergeInto::LongestBorder => (0, Vec::new()),
-        MergeInto::NearestMean(planes) => (planes.len(), region_sums(&runs, sizes.len(), planes)),
-    };
-    let mean_distance = |sums: &[f64], size: &[usize], a: u32, b: u32| -> f64 {
+    let (channels, mut sums) = features.unwrap_or((0, Vec::new()));
+    // The sums are fixed point (a power of two times the features); the distances are
+    // compared, never reported, so the scale is left in.
+    let mean_distance = |sums: &[i64], size: &[usize], a: u32, b: u32| -> f64 {
         let (a, b) = (a as usize, b as usize);
         (0..channels)
             .map(|ch| {
-                let t = sums[a * channels + ch] / size[a] as f64
-                    - sums[b * channels + ch] / size[b] as f64;
+                let t = sums[a * channels + ch] as f64 / size[a] as f64
+                    - sums[b * channels + ch] as f64 / size[b] as f64;
                 t * t
             })
             .sum()
     };
-    for c in order {
+    for &c in order {
         // `c` is still a root: a region's parent changes only when it is itself merged.
         if size[c as usize] >= min_size {
             continue;
@@ -216,35 +260,32 @@ pub(crate) fn connect_with(
             parent[c as usize] = target;
             size[target as usize] += size[c as usize];
             for ch in 0..channels {
-                sums[target as usize * channels + ch] += sums[c as usize * channels + ch];
+                let (t, f) = (target as usize * channels + ch, c as usize * channels + ch);
+                sums[t] = sums[t].wrapping_add(sums[f]);
             }
         }
     }
-    drop((adjacency, total, touched, size, sums));
-    // Number the merged regions in raster order of their first pixel, which is the order in
-    // which their first run comes (region numbers are not in that order once `cut_large`
-    // has added pieces, so the runs are walked rather than the region numbers).
-    let root: Vec<u32> = (0..sizes.len() as u32)
-        .map(|c| find(&mut parent, c))
-        .collect();
-    let mut number = vec![UNLABELLED; sizes.len()];
-    let mut next = 0u32;
-    let out = runs.paint(|id| {
-        let r = root[id as usize] as usize;
-        if number[r] == UNLABELLED {
-            number[r] = next;
-            next += 1;
-        }
-        number[r]
-    });
-    Segmentation::from_parts(width, height, out, next)
+    parent
 }
 
-/// Per-region sums of each plane, `planes.len()` values per region (`f64`: a region may be
-/// large), run by run.
-fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<f64> {
+/// The fixed-point scale of [`region_sums`]: features are summed as integers in units of
+/// `2^-16`, so that sums do not depend on the order of the additions (a tiled run adds a
+/// region's pixels tile by tile, and must get the whole-image run's sums).
+const SUM_SCALE: f32 = 65536.0;
+
+/// A feature value in [`SUM_SCALE`] units (saturating beyond `±2^15`: the features merged by
+/// mean are CIELAB or rescaled to `0..1`).
+#[inline(always)]
+pub(crate) fn fixed_point(v: f32) -> i32 {
+    (v * SUM_SCALE) as i32
+}
+
+/// Per-region sums of each plane, `planes.len()` values per region, in [`SUM_SCALE`] fixed
+/// point (integer sums, so exact and independent of the order of the additions; `i64`
+/// wrapping, so that even absurd values give the same sums in any order), run by run.
+pub(crate) fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<i64> {
     let channels = planes.len();
-    let mut sums = vec![0.0f64; regions * channels];
+    let mut sums = vec![0i64; regions * channels];
     for y in 0..runs.rows() {
         let mut start = y * runs.w;
         for k in runs.row(y) {
@@ -252,9 +293,11 @@ fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<f64> {
             let end = y * runs.w + run.end as usize;
             if run.id != UNLABELLED {
                 for (ch, plane) in planes.iter().enumerate() {
-                    // A run is at most a row long: an `f32` sum loses nothing that matters.
-                    let s: f32 = plane[start..end].iter().sum();
-                    sums[run.id as usize * channels + ch] += f64::from(s);
+                    let s = plane[start..end]
+                        .iter()
+                        .fold(0i64, |a, &v| a.wrapping_add(i64::from(fixed_point(v))));
+                    let slot = &mut sums[run.id as usize * channels + ch];
+                    *slot = slot.wrapping_add(s);
                 }
             }
             start = end;
@@ -264,7 +307,7 @@ fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<f64> {
 }
 
 /// The regions of fewer than `min_size` pixels, by size and then by number.
-fn smallest_first(sizes: &[u32], min_size: usize) -> Vec<u32> {
+pub(crate) fn smallest_first(sizes: &[u32], min_size: usize) -> Vec<u32> {
     let small = || (0..sizes.len() as u32).filter(|&c| (sizes[c as usize] as usize) < min_size);
     let (count, top) = small().fold((0, 0), |(n, top), c| (n + 1, top.max(sizes[c as usize])));
     let top = top as usize;
@@ -296,23 +339,23 @@ fn smallest_first(sizes: &[u32], min_size: usize) -> Vec<u32> {
 /// One run of equal values in a row; it starts where the previous run of its row ends, or
 /// at column 0.
 #[derive(Clone, Copy)]
-struct Run {
+pub(crate) struct Run {
     /// End column (exclusive).
-    end: u32,
+    pub(crate) end: u32,
     /// A label, or a region number once regions are found.
-    id: u32,
+    pub(crate) id: u32,
 }
 
 /// A label map as maximal runs of equal values, row by row.
-struct Runs {
-    w: usize,
-    list: Vec<Run>,
+pub(crate) struct Runs {
+    pub(crate) w: usize,
+    pub(crate) list: Vec<Run>,
     /// Row `y`'s runs are `row_start[y]..row_start[y + 1]`.
-    row_start: Vec<usize>,
+    pub(crate) row_start: Vec<usize>,
 }
 
 impl Runs {
-    fn of(w: usize, h: usize, map: &[u32]) -> Self {
+    pub(crate) fn of(w: usize, h: usize, map: &[u32]) -> Self {
         // SLIC's raw labels average about four pixels per run.
         let mut list = Vec::with_capacity(map.len() / 4 + h);
         let mut row_start = Vec::with_capacity(h + 1);
@@ -356,7 +399,7 @@ impl Runs {
         Runs { w, list, row_start }
     }
 
-    fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.row_start.len() - 1
     }
 
@@ -364,7 +407,7 @@ impl Runs {
         self.list.len()
     }
 
-    fn row(&self, y: usize) -> std::ops::Range<usize> {
+    pub(crate) fn row(&self, y: usize) -> std::ops::Range<usize> {
         self.row_start[y]..self.row_start[y + 1]
     }
 
@@ -386,7 +429,7 @@ impl Runs {
 
     /// The pixel map, each run's pixels set to `value(id)` (unlabelled runs stay unlabelled);
     /// `value` is called once per labelled run, in raster order.
-    fn paint(&self, mut value: impl FnMut(u32) -> u32) -> Vec<u32> {
+    pub(crate) fn paint(&self, mut value: impl FnMut(u32) -> u32) -> Vec<u32> {
         // Runs are short (a few pixels on average in SLIC's raw labels), so each is written
         // in blocks of `SPILL` that may run into the next run's pixels, which that run then
         // overwrites; the margin at the end takes the last run's spill.
@@ -416,7 +459,7 @@ impl Runs {
 }
 
 /// Runs `i` and `j`, in neighbouring rows, of different regions, that share `n` columns.
-type Edge = (u32, u32, u32);
+pub(crate) type Edge = (u32, u32, u32);
 
 /// Calls `visit(a, b)` for every two neighbouring rows `a < b` of a map of `rows` rows of
 /// which `h` make a slice: the row above in the same slice, and the same row of the slice
@@ -441,13 +484,26 @@ fn neighbour_rows(rows: usize, h: usize, mut visit: impl FnMut(usize, usize)) {
 /// Regions are found on runs of equal labels (union-find of runs that touch the run above),
 /// which is several times faster than a pixel flood fill on superpixel maps; the rare region
 /// above `max_size` is then cut breadth-first from its first pixel, as scikit-image does.
-fn components(
+/// What [`components`] finds.
+pub(crate) struct Components {
+    /// The map as runs of region numbers.
+    pub(crate) runs: Runs,
+    /// The borders between regions, if asked for.
+    pub(crate) edges: Vec<Edge>,
+    /// Each region's size.
+    pub(crate) sizes: Vec<u32>,
+    /// For each piece cut off a region larger than the limit (numbers from
+    /// `sizes.len() - cut_from.len()` on), the region it was cut from.
+    pub(crate) cut_from: Vec<u32>,
+}
+
+pub(crate) fn components(
     w: usize,
     h: usize,
     labels: &[u32],
     max_size: usize,
     borders: bool,
-) -> (Runs, Vec<Edge>, Vec<u32>) {
+) -> Components {
     let mut runs = Runs::of(w, h, labels);
     // Union runs with the touching runs of the same label in the row below; the root is
     // always the earliest run. Touching runs of different labels are the vertical borders,
@@ -492,9 +548,10 @@ fn components(
             runs.list[r].id = id;
         }
     }
+    let mut cut_from = Vec::new();
     if sizes.iter().any(|&s| s as usize > max_size) {
         let mut comp = runs.paint(|id| id);
-        cut_large(w, h, &mut comp, &mut sizes, max_size);
+        cut_large(w, h, &mut comp, &mut sizes, &mut cut_from, max_size);
         runs = Runs::of(w, h, &comp);
         edges.clear();
         if borders {
@@ -508,13 +565,26 @@ fn components(
             });
         }
     }
-    (runs, edges, sizes)
+    Components {
+        runs,
+        edges,
+        sizes,
+        cut_from,
+    }
 }
 
 /// Cuts every region larger than `max_size` into pieces grown breadth-first from the first
 /// unassigned pixel in raster order, each of at most `max_size` pixels. The first piece keeps
-/// the region's number; the others get new numbers.
-fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_size: usize) {
+/// the region's number; the others get new numbers, and `cut_from` gets the region each of
+/// them was cut from.
+fn cut_large(
+    w: usize,
+    h: usize,
+    comp: &mut [u32],
+    sizes: &mut Vec<u32>,
+    cut_from: &mut Vec<u32>,
+    max_size: usize,
+) {
     let slice = w * h;
     let depth = comp.len() / slice;
     let large: Vec<bool> = sizes.iter().map(|&s| s as usize > max_size).collect();
@@ -530,6 +600,7 @@ fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_siz
             c
         } else {
             sizes.push(0);
+            cut_from.push(c);
             sizes.len() as u32 - 1
         };
         queue.clear();
@@ -571,13 +642,13 @@ fn cut_large(w: usize, h: usize, comp: &mut [u32], sizes: &mut Vec<u32>, max_siz
 /// anyway and picks the best root by a total order, so the order of the pieces cannot
 /// change the outcome. (SLIC leaves thousands of fragments of a few pixels each, so sorting
 /// here would cost more than the rest of the enforcement.)
-struct Borders {
-    start: Vec<usize>,
-    entries: Vec<(u32, u32)>,
+pub(crate) struct Borders {
+    pub(crate) start: Vec<usize>,
+    pub(crate) entries: Vec<(u32, u32)>,
 }
 
 impl Borders {
-    fn of(runs: &Runs, edges: &[Edge], sizes: &[u32], min_size: usize) -> Self {
+    pub(crate) fn of(runs: &Runs, edges: &[Edge], sizes: &[u32], min_size: usize) -> Self {
         let small: Vec<bool> = sizes.iter().map(|&s| (s as usize) < min_size).collect();
         // Counting sort by the small region: count, place.
         let mut start = vec![0usize; sizes.len() + 1];
@@ -601,7 +672,12 @@ impl Borders {
         Borders { start, entries }
     }
 
-    fn of_region(&self, c: u32) -> &[(u32, u32)] {
+    /// Region `c`'s neighbours are `entries[start[c]..start[c + 1]]`.
+    pub(crate) fn from_parts(start: Vec<usize>, entries: Vec<(u32, u32)>) -> Self {
+        Borders { start, entries }
+    }
+
+    pub(crate) fn of_region(&self, c: u32) -> &[(u32, u32)] {
         &self.entries[self.start[c as usize]..self.start[c as usize + 1]]
     }
 }
@@ -623,7 +699,7 @@ fn for_each_border(runs: &Runs, edges: &[Edge], mut f: impl FnMut(u32, u32, u32)
     }
 }
 
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
+pub(crate) fn find(parent: &mut [u32], mut x: u32) -> u32 {
     // Most lookups are of a root or of a child of a root: settle those without a loop,
     // whose exit would mispredict.
     let up = parent[x as usize];
@@ -637,6 +713,8 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     }
     x
 }
+
+pub(crate) mod tiles;
 
 #[cfg(test)]
 mod reference;

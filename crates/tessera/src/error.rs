@@ -29,6 +29,10 @@ pub enum Error {
     /// A label map does not satisfy the `Segmentation` invariants.
     #[error("invalid label map: {0}")]
     InvalidLabels(String),
+    /// A tiled run could not read a tile, or could not keep its promise of the whole-image
+    /// result with the tiles and halos it has.
+    #[error("tiled run: {0}")]
+    Tiling(String),
 }
 
 /// Shorthand for `Result<T, tessera::Error>`.

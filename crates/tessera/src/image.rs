@@ -283,6 +283,55 @@ impl Image {
         Image::new(self.width, self.height, self.channels, samples)
     }
 
+    /// The rectangle of `width x height` pixels at column `x`, row `y` of a 2-D image, with
+    /// the same channels and sample type (what a tiled run reads of an image in memory).
+    ///
+    /// ```
+    /// use tessera::{Image, Samples};
+    /// let img = Image::new(4, 3, 1, Samples::U8((0..12).collect()))?;
+    /// let part = img.crop(1, 1, 2, 2)?;
+    /// assert_eq!(part.samples(), &Samples::U8(vec![5, 6, 9, 10]));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty rectangle or one that leaves the image, or a
+    /// volume.
+    pub fn crop(&self, x: u32, y: u32, width: u32, height: u32) -> Result<Image> {
+        self.require_2d("crop")?;
+        let fits = |at: u32, len: u32, total: u32| {
+            len > 0 && at.checked_add(len).is_some_and(|e| e <= total)
+        };
+        if !fits(x, width, self.width) || !fits(y, height, self.height) {
+            return Err(Error::param(
+                "rectangle",
+                format!(
+                    "{width}x{height} at ({x}, {y}) is not inside the {}x{} image",
+                    self.width, self.height
+                ),
+            ));
+        }
+        let c = self.channels();
+        let (x, w, full) = (x as usize * c, width as usize * c, self.width as usize * c);
+        fn rows<T: Copy>(
+            v: &[T],
+            x: usize,
+            w: usize,
+            full: usize,
+            ys: std::ops::Range<usize>,
+        ) -> Vec<T> {
+            ys.flat_map(|r| v[r * full + x..r * full + x + w].iter().copied())
+                .collect()
+        }
+        let ys = y as usize..(y + height) as usize;
+        let samples = match &self.samples {
+            Samples::U8(v) => Samples::U8(rows(v, x, w, full, ys)),
+            Samples::U16(v) => Samples::U16(rows(v, x, w, full, ys)),
+            Samples::F32(v) => Samples::F32(rows(v, x, w, full, ys)),
+        };
+        Image::new(width, height, self.channels, samples)
+    }
+
     /// The samples, interleaved.
     pub fn samples(&self) -> &Samples {
         &self.samples

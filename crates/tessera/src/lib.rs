@@ -39,6 +39,7 @@ mod slic;
 mod smoothing;
 #[cfg(test)]
 mod test_support;
+pub mod tiled;
 
 pub use crate::algorithm::Superpixels;
 pub use crate::color::cielab_planes;

@@ -30,8 +30,28 @@ fn kernel(sigma: f32, max_radius: usize) -> Vec<f32> {
 /// Smooths one `width x height` plane in place with a Gaussian of standard deviation
 /// `sigma_y` along columns and `sigma_x` along rows (in pixels; 0 skips that axis).
 pub(crate) fn gaussian(plane: &mut [f32], width: usize, height: usize, sigma_y: f32, sigma_x: f32) {
+    gaussian_in(plane, width, height, sigma_y, sigma_x, (width, height));
+}
+
+/// The radius (columns, rows) of the kernels [`gaussian`] uses on a `width x height` image.
+pub(crate) fn radius(sigma_y: f32, sigma_x: f32, width: usize, height: usize) -> (usize, usize) {
+    let r = |s: f32, n: usize| if s > 0.0 { kernel(s, n).len() / 2 } else { 0 };
+    (r(sigma_x, width), r(sigma_y, height))
+}
+
+/// [`gaussian`] on a part of an image of `extent = (width, height)` pixels: the kernels are the
+/// whole image's, so the part's pixels further than [`radius`] from its edges, and all of
+/// them along an edge it shares with the image, get the bits the whole image's would.
+pub(crate) fn gaussian_in(
+    plane: &mut [f32],
+    width: usize,
+    height: usize,
+    sigma_y: f32,
+    sigma_x: f32,
+    extent: (usize, usize),
+) {
     if sigma_x > 0.0 {
-        let k = kernel(sigma_x, width);
+        let k = kernel(sigma_x, extent.0);
         let r = k.len() / 2;
         plane.par_chunks_mut(width).for_each(|row| {
             let src = row.to_vec();
@@ -46,7 +66,7 @@ pub(crate) fn gaussian(plane: &mut [f32], width: usize, height: usize, sigma_y: 
         });
     }
     if sigma_y > 0.0 {
-        let k = kernel(sigma_y, height);
+        let k = kernel(sigma_y, extent.1);
         let r = k.len() / 2;
         let src = plane.to_vec();
         plane

@@ -139,7 +139,7 @@ fn components(w: usize, h: usize, labels: &[u32], max_size: usize) -> (Vec<u32>,
         }
     }
     if sizes.iter().any(|&s| s as usize > max_size) {
-        cut_large(w, h, &mut out, &mut sizes, max_size);
+        cut_large(w, h, &mut out, &mut sizes, &mut Vec::new(), max_size);
     }
     (out, sizes)
 }

@@ -10,6 +10,8 @@ pub(super) const LANES: usize = 8;
 /// Everything the assignment of one band needs besides its output slices.
 pub(super) struct AssignCtx<'a> {
     pub(super) shape: Shape,
+    /// The part of the image the planes, labels and distances hold.
+    pub(super) frame: Frame,
     /// The centres whose window reaches each band.
     pub(super) by_band: &'a CentresByBand,
     pub(super) planes: &'a [&'a [f32]],
@@ -73,16 +75,24 @@ pub(super) struct CentresByBand {
 }
 
 impl CentresByBand {
-    pub(super) fn of(centres: &Centres, grid: &Grid, shape: Shape) -> Self {
-        let bps = shape.bands_per_slice();
+    /// The lists for the bands of `frame` (band `b` of a slice holds the frame's rows
+    /// `b * BAND_ROWS..`), of the centres whose window reaches into the frame.
+    pub(super) fn of(centres: &Centres, grid: &Grid, shape: Shape, frame: Frame) -> Self {
+        let bps = frame.bands_per_slice();
         let bands = shape.d * bps;
         // The slices `zs` and the bands `b0..=b1` of each slice that each centre's window
         // reaches, if any.
         let reach: Vec<Option<(Range<usize>, usize, usize)>> = (0..centres.len())
             .map(|k| {
-                let (zs, ys, xs) = grid.window(centres.at(k), 0, shape.h);
-                (!zs.is_empty() && !ys.is_empty() && !xs.is_empty())
-                    .then(|| (zs, ys.start / BAND_ROWS, (ys.end - 1) / BAND_ROWS))
+                let (zs, ys, xs) = grid.window(centres.at(k), frame.y0, frame.y0 + frame.h);
+                let xs = frame.clip_columns(&xs);
+                (!zs.is_empty() && !ys.is_empty() && !xs.is_empty()).then(|| {
+                    (
+                        zs,
+                        (ys.start - frame.y0) / BAND_ROWS,
+                        (ys.end - 1 - frame.y0) / BAND_ROWS,
+                    )
+                })
             })
             .collect();
         let mut start = vec![0usize; bands + 1];
@@ -198,10 +208,12 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
     labels: &mut [u32],
     dist: &mut [f32],
 ) {
-    let Shape { w, h, .. } = ctx.shape;
-    let bps = ctx.shape.bands_per_slice();
-    let (z, y0) = (band / bps, band % bps * BAND_ROWS);
+    let frame = ctx.frame;
+    let bps = frame.bands_per_slice();
+    // The band's rows in image coordinates.
+    let (z, y0) = (band / bps, frame.y0 + band % bps * BAND_ROWS);
     let volume = ctx.shape.is_volume();
+    let w = frame.w;
     let rows = labels.len() / w;
     let y1 = y0 + rows;
     let rx = ctx.grid.reach[2];
@@ -216,7 +228,8 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
         let k = k as usize;
         let at = centres.at(k);
         let [cz, cy, _] = at;
-        let (zs, ys, xs) = ctx.grid.window(at, y0, y1);
+        let (zs, ys, whole_xs) = ctx.grid.window(at, y0, y1);
+        let xs = frame.clip_columns(&whole_xs);
         let (wy0, wy1, wx0) = (ys.start, ys.end, xs.start);
         if ys.is_empty() || xs.is_empty() || !zs.contains(&z) {
             continue;
@@ -236,12 +249,13 @@ pub(super) fn assign_band_with<const C: usize, const KERNEL: u8, const L1: bool>
         if n == 0 {
             continue;
         }
-        let xterm = ctx.columns.of_centre(k);
-        debug_assert_eq!(xterm.len(), xs.len());
+        // The window's columns inside the frame (all of them unless the run is tiled).
+        let skip = wx0 - whole_xs.start;
+        let xterm = &ctx.columns.of_centre(k)[skip..skip + xs.len()];
         let win = Window {
             planes: ctx.planes,
-            at: (z * h + first) * w + wx0,
-            band_at: (first - y0) * w + wx0,
+            at: frame.index(z, first, wx0),
+            band_at: (first - y0) * w + wx0 - frame.x0,
             step: ctx.rows.stride * w,
             dy: &dy[..n],
             xterm,

@@ -26,6 +26,7 @@ use std::ops::Range;
 
 mod assign;
 mod grid;
+pub(crate) mod tiles;
 mod update;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -233,14 +234,56 @@ impl Shape {
         self.w * self.h
     }
 
-    /// Bands of [`BAND_ROWS`] rows in one slice.
+    /// Whether this is a volume (more than one slice).
+    fn is_volume(self) -> bool {
+        self.d > 1
+    }
+}
+
+/// The rectangle of every slice that the working buffers (feature planes, labels,
+/// distances) hold: columns `x0..x0 + w`, rows `y0..y0 + h`, slices one after the other,
+/// each row-major. The whole image, except in tiled runs, where each tile's buffers hold its
+/// frame (the tile and a halo) while positions, windows and distances stay in the whole
+/// image's coordinates, so that a tile computes the whole-image run's bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Frame {
+    pub(crate) x0: usize,
+    pub(crate) y0: usize,
+    pub(crate) w: usize,
+    pub(crate) h: usize,
+}
+
+impl Frame {
+    /// The frame of a whole image or volume.
+    fn whole(shape: Shape) -> Self {
+        Frame {
+            x0: 0,
+            y0: 0,
+            w: shape.w,
+            h: shape.h,
+        }
+    }
+
+    /// Pixels in one slice of the frame.
+    fn slice(self) -> usize {
+        self.w * self.h
+    }
+
+    /// Bands of [`BAND_ROWS`] rows in one slice of the frame.
     fn bands_per_slice(self) -> usize {
         self.h.div_ceil(BAND_ROWS)
     }
 
-    /// Whether this is a volume (more than one slice).
-    fn is_volume(self) -> bool {
-        self.d > 1
+    /// The buffer offset of the pixel at slice `z`, row `y`, column `x` (image coordinates,
+    /// inside the frame).
+    fn index(self, z: usize, y: usize, x: usize) -> usize {
+        (z * self.h + y - self.y0) * self.w + x - self.x0
+    }
+
+    /// The columns of `xs` inside the frame.
+    fn clip_columns(self, xs: &Range<usize>) -> Range<usize> {
+        let s = xs.start.max(self.x0);
+        s..xs.end.min(self.x0 + self.w).max(s)
     }
 }
 
@@ -362,7 +405,7 @@ impl Slic {
         };
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
-        let (w, slice, bps) = (shape.w, shape.slice(), shape.bands_per_slice());
+        let w = shape.w;
         for it in 0..self.max_iterations as usize + usize::from(full_pass) {
             let last = it == self.max_iterations as usize;
             // Subsampled passes take every `stride`-th row; the last, full pass labels every
@@ -385,62 +428,49 @@ impl Slic {
                     *wgt = if manhattan { 1.0 / m } else { 1.0 / (m * m) };
                 }
             }
-            let by_band = CentresByBand::of(&centres, &grid, shape);
-            let columns =
-                ColumnTerms::of(&centres, &grid, self.spacing[2], spatial_weight, manhattan);
-            let ctx = AssignCtx {
+            let pass = Pass {
                 shape,
-                by_band: &by_band,
-                planes,
-                centres: &centres,
                 grid: &grid,
+                centres: &centres,
                 colour_weight: &colour_weight,
                 spatial_weight,
                 spacing: self.spacing,
                 manhattan,
                 rows,
-                columns: &columns,
             };
-            // Slice after slice, band after band: each band's index names its slice and rows.
-            labels
-                .par_chunks_mut(slice)
-                .zip(dist.par_chunks_mut(slice))
-                .enumerate()
-                .for_each(|(z, (lab, dis))| {
-                    lab.par_chunks_mut(BAND_ROWS * w)
-                        .zip(dis.par_chunks_mut(BAND_ROWS * w))
-                        .enumerate()
-                        .for_each(|(b, (lab, dis))| {
-                            let y0 = b * BAND_ROWS;
-                            for (r, d) in dis.chunks_mut(w).enumerate() {
-                                let y = y0 + r;
-                                if rows.takes(y) {
-                                    let at = z * slice + y * w;
-                                    reset_distances(d, mask.map(|m| &m[at..at + w]));
-                                }
-                            }
-                            assign_band::<C>(&ctx, z * bps + b, lab, dis);
-                        });
-                });
+            assign_frame::<C>(
+                &pass,
+                Frame::whole(shape),
+                planes,
+                mask,
+                &mut labels,
+                &mut dist,
+            );
             if last {
                 break;
             }
             if self.slic_zero {
-                max_colour =
-                    largest_colour_distance(shape, planes, &centres, &labels, rows, manhattan)
-                        .into_iter()
-                        .zip(&max_colour)
-                        .map(|(m, &old)| match (m > 0.0, manhattan) {
-                            (false, _) => old,
-                            (true, true) => m,
-                            (true, false) => m.sqrt(),
-                        })
-                        .collect();
+                max_colour = largest_colour_distance(
+                    Frame::whole(shape),
+                    planes,
+                    &centres,
+                    &labels,
+                    rows,
+                    manhattan,
+                )
+                .into_iter()
+                .zip(&max_colour)
+                .map(|(m, &old)| match (m > 0.0, manhattan) {
+                    (false, _) => old,
+                    (true, true) => m,
+                    (true, false) => m.sqrt(),
+                })
+                .collect();
             }
             update_centres::<C>(shape, planes, &labels, &mut centres, &grid, rows);
         }
 
-        label_leftovers(shape, &centres, mask, &mut labels);
+        label_leftovers(shape, Frame::whole(shape), &centres, mask, &mut labels);
         let (width, height) = (w as u32, shape.h as u32);
         if self.enforce_connectivity {
             let nominal = active as f64 / nc as f64;
@@ -525,10 +555,90 @@ impl Slic {
     }
 }
 
+/// What one assignment pass needs besides the buffers: the centres (all of them, or in a
+/// tiled run those whose window reaches the tile's frame, in index order) and the weights of
+/// the distance.
+pub(crate) struct Pass<'a> {
+    shape: Shape,
+    grid: &'a Grid,
+    centres: &'a Centres,
+    /// Per-centre weight of the colour distance (SLIC-zero), else all 1.
+    colour_weight: &'a [f32],
+    spatial_weight: f32,
+    spacing: [f32; 3],
+    manhattan: bool,
+    rows: Rows,
+}
+
+/// Assigns every pixel of `frame` in the rows `pass.rows` takes to its nearest centre,
+/// `labels` and `dist` holding the frame (`mask` too, when given). Pixels that no window
+/// reaches are left [`UNLABELLED`]. Slice after slice, band after band, in parallel; a pixel's
+/// label depends only on its features and the centres, never on the frame or the thread
+/// count.
+fn assign_frame<const C: usize>(
+    pass: &Pass<'_>,
+    frame: Frame,
+    planes: &[&[f32]],
+    mask: Option<&[bool]>,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    let by_band = CentresByBand::of(pass.centres, pass.grid, pass.shape, frame);
+    let columns = ColumnTerms::of(
+        pass.centres,
+        pass.grid,
+        pass.spacing[2],
+        pass.spatial_weight,
+        pass.manhattan,
+    );
+    let ctx = AssignCtx {
+        shape: pass.shape,
+        frame,
+        by_band: &by_band,
+        planes,
+        centres: pass.centres,
+        grid: pass.grid,
+        colour_weight: pass.colour_weight,
+        spatial_weight: pass.spatial_weight,
+        spacing: pass.spacing,
+        manhattan: pass.manhattan,
+        rows: pass.rows,
+        columns: &columns,
+    };
+    let (w, slice, bps, rows) = (frame.w, frame.slice(), frame.bands_per_slice(), pass.rows);
+    // Slice after slice, band after band: each band's index names its slice and rows.
+    labels
+        .par_chunks_mut(slice)
+        .zip(dist.par_chunks_mut(slice))
+        .enumerate()
+        .for_each(|(z, (lab, dis))| {
+            lab.par_chunks_mut(BAND_ROWS * w)
+                .zip(dis.par_chunks_mut(BAND_ROWS * w))
+                .enumerate()
+                .for_each(|(b, (lab, dis))| {
+                    let y0 = b * BAND_ROWS;
+                    for (r, (l, d)) in lab.chunks_mut(w).zip(dis.chunks_mut(w)).enumerate() {
+                        let y = y0 + r;
+                        if rows.takes(frame.y0 + y) {
+                            let at = z * slice + y * w;
+                            reset_row(l, d, mask.map(|m| &m[at..at + w]));
+                        }
+                    }
+                    assign_band::<C>(&ctx, z * bps + b, lab, dis);
+                });
+        });
+}
+
 /// Gives any pixel to segment that no window reached (possible only with extreme parameters,
 /// e.g. distances that overflow) the spatially nearest centre (in pixels), so that every
 /// pixel inside the mask is labelled.
-fn label_leftovers(shape: Shape, centres: &Centres, mask: Option<&[bool]>, labels: &mut [u32]) {
+fn label_leftovers(
+    shape: Shape,
+    frame: Frame,
+    centres: &Centres,
+    mask: Option<&[bool]>,
+    labels: &mut [u32],
+) {
     // Almost always there is none: a branch-free scan finds that out fast.
     let missing = match mask {
         None => labels.iter().fold(false, |any, &l| any | (l == UNLABELLED)),
@@ -539,12 +649,16 @@ fn label_leftovers(shape: Shape, centres: &Centres, mask: Option<&[bool]>, label
     if !missing {
         return;
     }
-    let (w, slice) = (shape.w, shape.slice());
+    let (w, slice) = (frame.w, frame.slice());
     for (p, l) in labels.iter_mut().enumerate() {
         if *l != UNLABELLED || mask.is_some_and(|m| !m[p]) {
             continue;
         }
-        let (z, y, x) = ((p / slice) as f32, (p % slice / w) as f32, (p % w) as f32);
+        let (z, y, x) = (
+            (p / slice) as f32,
+            (frame.y0 + p % slice / w) as f32,
+            (frame.x0 + p % w) as f32,
+        );
         let d2 = |k: usize| {
             let d = (centres.y[k] - y).powi(2) + (centres.x[k] - x).powi(2);
             if shape.is_volume() {
@@ -562,6 +676,8 @@ fn label_leftovers(shape: Shape, centres: &Centres, mask: Option<&[bool]>, label
 
 /// Cluster centres, structure of arrays: position (slice, row, column, in pixels) and the
 /// mean feature vector, `channels` values a centre.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Centres {
     z: Vec<f32>,
     y: Vec<f32>,
@@ -609,9 +725,21 @@ impl Centres {
     fn colour(&self, k: usize) -> &[f32] {
         &self.colour[k * self.channels..(k + 1) * self.channels]
     }
+
+    /// The centres `ids`, in that order.
+    fn subset(&self, ids: &[u32]) -> Centres {
+        let mut out = Centres::with_capacity(ids.len(), self.channels);
+        for &k in ids {
+            out.push(self.at(k as usize), self.colour(k as usize).iter().copied());
+        }
+        out
+    }
 }
 
-fn reset_distances(dist: &mut [f32], mask: Option<&[bool]>) {
+/// Readies one row for assignment: no label yet (so that a pixel no window reaches is seen,
+/// rather than keeping an earlier pass's label), distance infinite.
+fn reset_row(labels: &mut [u32], dist: &mut [f32], mask: Option<&[bool]>) {
+    labels.fill(UNLABELLED);
     match mask {
         None => dist.fill(f32::INFINITY),
         // Masked-out pixels get a negative distance that no centre can beat.

@@ -23,11 +23,44 @@ pub(super) fn update_centres<const C: usize>(
     grid: &Grid,
     rows: Rows,
 ) {
-    let cs: &Centres = centres;
+    let all: Vec<u32> = (0..centres.len() as u32).collect();
+    let means = centre_means::<C>(
+        shape,
+        Frame::whole(shape),
+        planes,
+        labels,
+        centres,
+        grid,
+        rows,
+        &all,
+    );
+    means.for_each(|i, at, colour| centres.set(i, at, colour));
+}
+
+/// The new position and features of the centres `ks`: the means of their pixels, `None` for
+/// a centre without any. `planes` and `labels` hold `frame`, which must hold the centres'
+/// whole windows (a tiled run passes the centres its tile owns).
+#[allow(clippy::too_many_arguments)] // the buffers and their geometry, all needed
+pub(super) fn centre_means<const C: usize>(
+    shape: Shape,
+    frame: Frame,
+    planes: &[&[f32]],
+    labels: &[u32],
+    centres: &Centres,
+    grid: &Grid,
+    rows: Rows,
+    ks: &[u32],
+) -> Means<C> {
     let window = |k: usize| {
-        let (zs, ys, xs) = grid.window(cs.at(k), 0, shape.h);
+        let (zs, ys, xs) = grid.window(centres.at(k), 0, shape.h);
+        debug_assert!(
+            ys.start >= frame.y0 && ys.end <= frame.y0 + frame.h,
+            "the frame holds the window"
+        );
+        debug_assert!(xs.start >= frame.x0 && xs.end <= frame.x0 + frame.w);
         (!zs.is_empty() && !ys.is_empty() && !xs.is_empty()).then_some(SumWindow {
             shape,
+            frame,
             labels,
             label: k as u32,
             zs,
@@ -36,54 +69,69 @@ pub(super) fn update_centres<const C: usize>(
             rows,
         })
     };
-    let nc = centres.len();
     if C > 0 {
-        let means: Vec<Option<([f32; 3], [f32; C])>> = (0..nc)
-            .into_par_iter()
-            .with_min_len(16)
-            .map(|k| {
-                let win = window(k)?;
-                let s = win.sums::<C>(planes);
-                let n = s.count as f64;
-                (s.count > 0).then(|| {
-                    (
-                        win.mean_position(s.count, s.y, s.x, s.z),
-                        std::array::from_fn(|c| (s.colour[c] / n) as f32),
-                    )
+        Means::Fixed(
+            ks.par_iter()
+                .with_min_len(16)
+                .map(|&k| {
+                    let win = window(k as usize)?;
+                    let s = win.sums::<C>(planes);
+                    let n = s.count as f64;
+                    (s.count > 0).then(|| {
+                        (
+                            win.mean_position(s.count, s.y, s.x, s.z),
+                            std::array::from_fn(|c| (s.colour[c] / n) as f32),
+                        )
+                    })
                 })
-            })
-            .collect();
-        for (k, mean) in means.into_iter().enumerate() {
-            if let Some((at, colour)) = mean {
-                centres.set(k, at, &colour);
-            }
-        }
+                .collect(),
+        )
     } else {
-        let means: Vec<Option<([f32; 3], Vec<f32>)>> = (0..nc)
-            .into_par_iter()
-            .with_min_len(16)
-            .map(|k| {
-                let win = window(k)?;
-                let mut colour = vec![0.0f32; planes.len()];
-                let mut first = None;
-                for (b, block) in planes.chunks(FIXED_CHANNELS).enumerate() {
-                    let out = &mut colour[b * FIXED_CHANNELS..][..block.len()];
-                    let sums = match block.len() {
-                        1 => win.block::<1>(block, out),
-                        2 => win.block::<2>(block, out),
-                        3 => win.block::<3>(block, out),
-                        _ => win.block::<4>(block, out),
-                    };
-                    first.get_or_insert(sums);
-                }
-                let (count, y, x, z) = first?;
-                (count > 0).then(|| (win.mean_position(count, y, x, z), colour))
-            })
-            .collect();
-        for (k, mean) in means.into_iter().enumerate() {
-            if let Some((at, colour)) = mean {
-                centres.set(k, at, &colour);
-            }
+        Means::Any(
+            ks.par_iter()
+                .with_min_len(16)
+                .map(|&k| {
+                    let win = window(k as usize)?;
+                    let mut colour = vec![0.0f32; planes.len()];
+                    let mut first = None;
+                    for (b, block) in planes.chunks(FIXED_CHANNELS).enumerate() {
+                        let out = &mut colour[b * FIXED_CHANNELS..][..block.len()];
+                        let sums = match block.len() {
+                            1 => win.block::<1>(block, out),
+                            2 => win.block::<2>(block, out),
+                            3 => win.block::<3>(block, out),
+                            _ => win.block::<4>(block, out),
+                        };
+                        first.get_or_insert(sums);
+                    }
+                    let (count, y, x, z) = first?;
+                    (count > 0).then(|| (win.mean_position(count, y, x, z), colour))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The centre means [`centre_means`] found, one per centre asked for, in its order.
+pub(super) enum Means<const C: usize> {
+    /// With the channels unrolled.
+    Fixed(Vec<Option<([f32; 3], [f32; C])>>),
+    /// Any channel count.
+    Any(Vec<Option<([f32; 3], Vec<f32>)>>),
+}
+
+impl<const C: usize> Means<C> {
+    /// Calls `f(i, position, features)` for the `i`-th centre asked for, if it has pixels.
+    pub(super) fn for_each(self, mut f: impl FnMut(usize, [f32; 3], &[f32])) {
+        match self {
+            Means::Fixed(v) => v
+                .into_iter()
+                .enumerate()
+                .for_each(|(i, m)| m.into_iter().for_each(|(at, c)| f(i, at, &c))),
+            Means::Any(v) => v
+                .into_iter()
+                .enumerate()
+                .for_each(|(i, m)| m.into_iter().for_each(|(at, c)| f(i, at, &c))),
         }
     }
 }
@@ -101,6 +149,8 @@ fn write_means(out: &mut [f32], sums: &[f64], count: u64) {
 /// One centre's search window, to sum over.
 struct SumWindow<'a> {
     shape: Shape,
+    /// The part of the image `labels` (and the planes) hold.
+    frame: Frame,
     labels: &'a [u32],
     label: u32,
     zs: Range<usize>,
@@ -204,7 +254,7 @@ fn window_sums<const C: usize>(win: &SumWindow<'_>, planes: &[&[f32]; C]) -> Win
         colour: [0.0; C],
     };
     let (ys, xs, rows, label, labels) = (&win.ys, &win.xs, win.rows, win.label, win.labels);
-    let Shape { w, h, .. } = win.shape;
+    let h = win.shape.h;
     let len = xs.len();
     // Rows per group: at most 16, and few enough that a lane's sum of rows, columns or hits
     // (at most rows * ceil(len / 8) values below max(h, len)) stays below 2^31.
@@ -217,7 +267,6 @@ fn window_sums<const C: usize>(win: &SumWindow<'_>, planes: &[&[f32]; C]) -> Win
     );
     for z in win.zs.clone() {
         let before = out.count;
-        let base = z * h * w;
         let mut starts = [(0usize, 0u32); 16];
         let mut taken = (rows.first_from(ys.start)..ys.end)
             .step_by(rows.stride)
@@ -225,7 +274,7 @@ fn window_sums<const C: usize>(win: &SumWindow<'_>, planes: &[&[f32]; C]) -> Win
         while taken.peek().is_some() {
             let mut n = 0;
             for y in taken.by_ref().take(group) {
-                starts[n] = (base + y * w + xs.start, y as u32);
+                starts[n] = (win.frame.index(z, y, xs.start), y as u32);
                 n += 1;
             }
             let g = RowGroup {

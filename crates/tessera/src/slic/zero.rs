@@ -3,9 +3,9 @@
 use super::*;
 
 /// The largest colour distance between each centre and its pixels: squared Euclidean, or
-/// city-block with `manhattan`.
+/// city-block with `manhattan`. `planes` and `labels` hold `frame`.
 pub(super) fn largest_colour_distance(
-    shape: Shape,
+    frame: Frame,
     planes: &[&[f32]],
     centres: &Centres,
     labels: &[u32],
@@ -13,7 +13,7 @@ pub(super) fn largest_colour_distance(
     manhattan: bool,
 ) -> Vec<f32> {
     let nc = centres.len();
-    let w = shape.w;
+    let w = frame.w;
     let partial: Vec<Vec<f32>> = labels
         .par_chunks(BAND_ROWS * w)
         .enumerate()
@@ -23,7 +23,7 @@ pub(super) fn largest_colour_distance(
             for (r, row) in lab.chunks(w).enumerate() {
                 // The row's place in its slice decides whether this pass took it.
                 let start = base + r * w;
-                if !rows.takes(start / w % shape.h) {
+                if !rows.takes(frame.y0 + start / w % frame.h) {
                     continue;
                 }
                 for (i, &l) in row.iter().enumerate() {
