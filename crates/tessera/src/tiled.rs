@@ -95,7 +95,7 @@ pub enum Seams {
     /// The whole-image partition and numbers, exactly (default).
     #[default]
     Exact,
-    /// Each tile clustered alone with a halo of `halo` pixels (`None`: two grid steps),
+    /// Each tile clustered alone with a halo of `halo` pixels (`None`: four grid steps),
     /// then one shared labelling pass: no seams, two reads of the image, a few pixels near
     /// tile borders in other segments than the whole-image run puts them.
     Fast {
@@ -227,7 +227,7 @@ impl TiledSlic {
         // The features of the update passes' frames (the seeds' too), kept between passes
         // while they fit the budget: the later passes then neither read nor convert them.
         let cache = FeatureCache::new(self.cache_bytes);
-        let features = |t: usize| -> Result<Arc<Vec<Vec<f32>>>> {
+        let features = |t: usize| -> Result<Features> {
             if let Some(f) = cache.get(t) {
                 return Ok(f);
             }
@@ -637,8 +637,12 @@ impl Tiled {
 /// kept is what the next pass wants).
 struct FeatureCache {
     budget: usize,
-    kept: Mutex<(usize, HashMap<usize, Arc<Vec<Vec<f32>>>>)>,
+    /// Bytes kept, and the features by tile.
+    kept: Mutex<(usize, HashMap<usize, Features>)>,
 }
+
+/// One tile's feature planes, shared between the cache and the pass using them.
+type Features = Arc<Vec<Vec<f32>>>;
 
 impl FeatureCache {
     fn new(budget: usize) -> Self {
@@ -648,13 +652,13 @@ impl FeatureCache {
         }
     }
 
-    fn get(&self, t: usize) -> Option<Arc<Vec<Vec<f32>>>> {
+    fn get(&self, t: usize) -> Option<Features> {
         let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.1.get(&t).cloned()
     }
 
     /// The features, kept if they fit.
-    fn keep(&self, t: usize, features: Vec<Vec<f32>>) -> Arc<Vec<Vec<f32>>> {
+    fn keep(&self, t: usize, features: Vec<Vec<f32>>) -> Features {
         let f = Arc::new(features);
         let bytes: usize = f.iter().map(|p| p.len() * 4).sum();
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());

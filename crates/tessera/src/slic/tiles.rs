@@ -112,9 +112,11 @@ impl Plan {
         })
     }
 
-    /// Fast mode's halo unless one is given: two search reaches.
+    /// Fast mode's halo unless one is given: four search reaches (about four grid steps).
+    /// Measured on a 2000 x 1500 photo in tiles of 512 (`examples/tiled_bench.rs`): two
+    /// reaches change 3.5% of pixels against the whole-image run, four 0.49%, eight 0.002%.
     pub(crate) fn default_fast_halo(&self) -> usize {
-        2 * self.grid.reach[1].max(self.grid.reach[2])
+        4 * self.grid.reach[1].max(self.grid.reach[2])
     }
 
     /// The number of tiles.
