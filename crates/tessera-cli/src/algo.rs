@@ -293,6 +293,29 @@ impl AlgoArgs {
 }
 
 impl AlgoParams {
+    /// SLIC as configured, asking for `segments` superpixels of voxels `spacing` (Z, Y, X)
+    /// (the tiled path needs the concrete parameters).
+    pub fn slic_params(&self, segments: u32, spacing: [f32; 3]) -> Slic {
+        Slic {
+            n_segments: segments,
+            compactness: self.slic.compactness,
+            max_iterations: self.slic.iterations,
+            sigma: [self.slic.sigma; 3],
+            spacing,
+            slic_zero: self.slic.slic_zero,
+            enforce_connectivity: !self.slic.no_connectivity,
+            convert_to_lab: self.slic.no_lab.then_some(false),
+            min_size_factor: self.slic.min_size_factor,
+            perturb_seeds: self.slic.perturb_seeds,
+            subsample: self.slic.subsample,
+            distance: match self.slic.distance {
+                DistanceArg::Euclidean => SlicDistance::Euclidean,
+                DistanceArg::Manhattan => SlicDistance::Manhattan,
+            },
+            ..Slic::default()
+        }
+    }
+
     /// The configured algorithm, asking for `segments` superpixels.
     pub fn build(&self, algo: Algo, segments: u32) -> Result<Boxed> {
         self.build_with_spacing(algo, segments, [1.0; 3])
@@ -301,24 +324,7 @@ impl AlgoParams {
     /// [`AlgoParams::build`] for voxels of size `spacing` (Z, Y, X).
     fn build_with_spacing(&self, algo: Algo, segments: u32, spacing: [f32; 3]) -> Result<Boxed> {
         let boxed: Boxed = match algo {
-            Algo::Slic => Box::new(Slic {
-                n_segments: segments,
-                compactness: self.slic.compactness,
-                max_iterations: self.slic.iterations,
-                sigma: [self.slic.sigma; 3],
-                spacing,
-                slic_zero: self.slic.slic_zero,
-                enforce_connectivity: !self.slic.no_connectivity,
-                convert_to_lab: self.slic.no_lab.then_some(false),
-                min_size_factor: self.slic.min_size_factor,
-                perturb_seeds: self.slic.perturb_seeds,
-                subsample: self.slic.subsample,
-                distance: match self.slic.distance {
-                    DistanceArg::Euclidean => SlicDistance::Euclidean,
-                    DistanceArg::Manhattan => SlicDistance::Manhattan,
-                },
-                ..Slic::default()
-            }),
+            Algo::Slic => Box::new(self.slic_params(segments, spacing)),
             Algo::Kmeans => Box::new(self.kmeans_params(segments)),
             Algo::Meanshift => Box::new(self.meanshift_params()),
             Algo::Felzenszwalb => Box::new(Felzenszwalb {

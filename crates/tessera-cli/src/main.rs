@@ -10,7 +10,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod algo;
-// used by the tiled segment path (issue 12)
+// A few accessors are for the tests only (sizes, caches, pending tiles).
 #[allow(dead_code)]
 mod bigtiff_labels;
 mod chart;
@@ -31,7 +31,7 @@ mod make_big_tiff;
 mod model_export;
 mod model_io;
 mod output;
-// used by the tiled segment path (issue 12)
+// A few accessors are for the tests only (sizes, caches, pending tiles).
 #[allow(dead_code)]
 mod preview;
 mod region_table_out;
@@ -39,9 +39,10 @@ mod segment;
 mod shard;
 mod sweep;
 mod threads;
-// used by the tiled segment path (issue 12)
+// A few accessors are for the tests only (sizes, caches, pending tiles).
 #[allow(dead_code)]
 mod tiff_window;
+mod tiled_segment;
 mod tiled_tiff;
 mod volume_load;
 mod volume_out;

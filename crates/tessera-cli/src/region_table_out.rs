@@ -33,6 +33,17 @@ pub fn write_tables(
     write_adjacency(adjacency, &table.edges())
 }
 
+/// Writes both files from a table already built (a tiled run adds its tiles one by one).
+pub fn write_table(
+    superpixels: &Path,
+    adjacency: &Path,
+    table: &RegionTable,
+    channels: usize,
+) -> Result<()> {
+    write_superpixels(superpixels, &table.regions(), channels)?;
+    write_adjacency(adjacency, &table.edges())
+}
+
 /// The mean colour columns for `channels` channels.
 fn mean_columns(channels: usize) -> Vec<String> {
     match channels {

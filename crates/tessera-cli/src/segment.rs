@@ -9,6 +9,7 @@ use crate::output::{write_atomic, write_png, write_text};
 use crate::region_table_out;
 use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
+use crate::tiled_segment::{self, LabelKind, TiffSource, TiledArgs, TiledOutputs};
 use crate::volume_load::{self, SpacingSource, VolumeFormat};
 use crate::volume_out;
 use anyhow::{Context, Result, anyhow, bail};
@@ -107,6 +108,9 @@ pub struct SegmentArgs {
 
     #[command(flatten)]
     pub load: LoadArgs,
+
+    #[command(flatten)]
+    pub tiled: TiledArgs,
 }
 
 /// What `--overlay` draws.
@@ -416,6 +420,11 @@ fn process(
     inputs: &HashSet<PathBuf>,
 ) -> Result<Option<Done>> {
     let start = Instant::now();
+    if !args.volume
+        && let Some(tiled) = tiled_plan(job, args)?
+    {
+        return process_tiled(job, args, description, inputs, tiled, start);
+    }
     let outputs = Outputs::of(job, args);
     if args.skip_existing && outputs.all_exist() {
         return Ok(None);
@@ -495,6 +504,125 @@ fn process(
         "total_ms": round3(start.elapsed().as_secs_f64() * 1e3),
     });
     Ok(Some((with_description(record, description, chosen), None)))
+}
+
+/// Whether (and how) this image is segmented in tiles: with --tile, or when a SLIC run on the
+/// whole image would need more than --memory.
+fn tiled_plan(job: &Job, args: &SegmentArgs) -> Result<Option<(u32, u64)>> {
+    let slic = args.algo.algo == crate::algo::Algo::Slic;
+    if !slic {
+        if args.tiled.tile.is_some() {
+            bail!("only SLIC segments in tiles (--tile): use --algo slic");
+        }
+        return Ok(None);
+    }
+    let size = crate::tiff_window::dimensions(&job.input)?;
+    // Decoded samples: 3 bytes a pixel for the usual 8-bit colour (16-bit or float TIFFs
+    // take more, but are read window by window).
+    let threads = rayon::current_num_threads();
+    match tiled_segment::plan(&args.tiled, size, 3, args.algo.segments, threads)? {
+        tiled_segment::Plan::Whole => Ok(None),
+        tiled_segment::Plan::Tiled { tile, cache } => Ok(Some((tile, cache))),
+    }
+}
+
+/// Segments one image in tiles (`tessera::tiled`) and writes its outputs as the tiles come.
+fn process_tiled(
+    job: &Job,
+    args: &SegmentArgs,
+    description: &Value,
+    inputs: &HashSet<PathBuf>,
+    (tile, cache): (u32, u64),
+    start: Instant,
+) -> Result<Option<Done>> {
+    let base = args.out.join(&job.stem);
+    let with = |suffix: &str| {
+        let mut name = base.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let labels = match args.labels {
+        None | Some(LabelFormat::Tiff) => Some((with(".labels.tif"), LabelKind::Tiff)),
+        Some(LabelFormat::Npy) => Some((with(".labels.npy"), LabelKind::Npy)),
+        Some(LabelFormat::None) => None,
+        Some(LabelFormat::Png | LabelFormat::Nifti) => bail!(
+            "a tiled run writes its labels as --labels tiff (the default: a tiled BigTIFF) or npy"
+        ),
+    };
+    let preview = match args.overlay {
+        Overlay::Boundaries => Some(with(".overlay.png")),
+        Overlay::None => None,
+        Overlay::Mean | Overlay::Random => bail!(
+            "a tiled run draws --overlay boundaries (a preview at most 4096 pixels a side) or none"
+        ),
+    };
+    let outputs = TiledOutputs {
+        preview,
+        labels,
+        table: args
+            .table
+            .then(|| [with(".superpixels.csv"), with(".adjacency.csv")]),
+    };
+    let paths: Vec<&PathBuf> = outputs
+        .preview
+        .iter()
+        .chain(outputs.labels.as_ref().map(|(p, _)| p))
+        .chain(outputs.table.iter().flatten())
+        .collect();
+    if args.skip_existing && paths.iter().all(|p| p.is_file()) {
+        return Ok(None);
+    }
+    for out in &paths {
+        if out.canonicalize().is_ok_and(|c| inputs.contains(&c)) {
+            return Err(anyhow!(
+                "the output {} would overwrite the input",
+                out.display()
+            ));
+        }
+    }
+    let slic = args.algo.params.slic_params(args.algo.segments, [1.0; 3]);
+    let style = boundary_style(args);
+    let run = |source: &dyn tessera::tiled::TileSource| {
+        tiled_segment::run(
+            source,
+            &job.input,
+            &slic,
+            args.tiled.seams,
+            args.tiled.halo,
+            (tile, cache),
+            style.color.0,
+            &outputs,
+        )
+    };
+    // TIFFs are read window by window; other formats are decoded whole (their decoders
+    // cannot read a part), and the run's working memory is then the tiles'.
+    let report = if crate::tiff_window::is_tiff(&job.input)? {
+        run(&TiffSource::open(&job.input, rayon::current_num_threads())?)?
+    } else {
+        let image = Image::from_dynamic(&args.load.load(&job.input)?)?;
+        run(&image)?
+    };
+    let record = json!({
+        "input": job.input.to_string_lossy(),
+        "width": report.width,
+        "height": report.height,
+        "segments": report.segments,
+        "segment_ms": round3(report.segment_ms),
+        "total_ms": round3(start.elapsed().as_secs_f64() * 1e3),
+        "tiled": {
+            "tile": report.tile,
+            "tiles": report.tiles,
+            "passes": report.passes,
+            "seams": match args.tiled.seams {
+                tiled_segment::SeamsArg::Exact => "exact",
+                tiled_segment::SeamsArg::Fast => "fast",
+            },
+        },
+    });
+    Ok(Some((
+        with_description(record, description, Vec::new()),
+        None,
+    )))
 }
 
 fn boundary_style(args: &SegmentArgs) -> BoundaryStyle {

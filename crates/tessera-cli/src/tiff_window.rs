@@ -181,6 +181,11 @@ impl std::fmt::Debug for TiffWindows {
 }
 
 /// Whether the file starts with a TIFF or BigTIFF signature.
+/// Whether the file at `path` starts like a TIFF or BigTIFF (whatever its name).
+pub fn is_tiff(path: &Path) -> Result<bool> {
+    has_tiff_signature(path)
+}
+
 fn has_tiff_signature(path: &Path) -> Result<bool> {
     let mut head = [0u8; 4];
     let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
