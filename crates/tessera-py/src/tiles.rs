@@ -66,7 +66,13 @@ macro_rules! part_class {
     };
 }
 
-part_class!("SeedPart", SeedPartPy, SeedPart, "The seeds one tile places.", {});
+part_class!(
+    "SeedPart",
+    SeedPartPy,
+    SeedPart,
+    "The seeds one tile places.",
+    {}
+);
 part_class!(
     "MovePart",
     MovePartPy,
@@ -235,7 +241,9 @@ impl TilePlanPy {
         })
     }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyType>, Bound<'py, PyTuple>)> {
         let py = slf.py();
         let me = slf.get();
         let a = &me.args;
@@ -300,8 +308,7 @@ impl TilePlanPy {
     /// "last"), `(y0, x0, rows, columns)`.
     fn window(&self, t: usize, pass_name: &str) -> PyResult<(u32, u32, u32, u32)> {
         Ok(yxhw(
-            self.plan
-                .window(self.tile_index(t)?, pass_of(pass_name)?),
+            self.plan.window(self.tile_index(t)?, pass_of(pass_name)?),
         ))
     }
 
@@ -424,7 +431,10 @@ impl TilePlanPy {
     ) -> PyResult<TileStatePy> {
         let parts: Vec<MovePart> = parts.iter().map(|p| p.get().0.clone()).collect();
         let plan = &self.plan;
-        compute(py, move || plan.start_fast(parts).map_err(|e| e.to_string())).map(TileStatePy)
+        compute(py, move || {
+            plan.start_fast(parts).map_err(|e| e.to_string())
+        })
+        .map(TileStatePy)
     }
 
     /// The last pass on tile `t`, from its "last" window.
@@ -468,7 +478,9 @@ impl TilePlanPy {
     ) -> PyResult<Bound<'py, PyArray2<u32>>> {
         let core = self.plan.core(self.tile_index(t)?);
         let (plan, numbering, part) = (&self.plan, &numbering.get().0, &part.get().0);
-        let labels = compute(py, move || plan.paint(numbering, part).map_err(|e| e.to_string()))?;
+        let labels = compute(py, move || {
+            plan.paint(numbering, part).map_err(|e| e.to_string())
+        })?;
         let (h, w) = (core.height as usize, core.width as usize);
         if labels.len() != h * w {
             return Err(PyValueError::new_err(format!(

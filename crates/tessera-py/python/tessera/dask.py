@@ -282,8 +282,7 @@ channel_axis, distance, subsample
             raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
         if not -arr.ndim <= channel_axis < arr.ndim:
             raise ValueError(
-                f"channel_axis={channel_axis} is out of range for an image of {arr.ndim} "
-                "dimensions"
+                f"channel_axis={channel_axis} is out of range for an image of {arr.ndim} dimensions"
             )
         img = da.moveaxis(arr, channel_axis, -1)
     if img.ndim == 4:
@@ -362,9 +361,7 @@ channel_axis, distance, subsample
         compactness=float(compactness),
         max_iterations=int(max_num_iter),
         sigma=(0.0, 0.0, 0.0),
-        spacing=(1.0, 1.0, 1.0)
-        if eight_bit
-        else tuple(float(s) for s in spacing_used),
+        spacing=(1.0, 1.0, 1.0) if eight_bit else tuple(float(s) for s in spacing_used),
         convert_to_lab=True if eight_bit else lab,
         enforce_connectivity=bool(enforce_connectivity),
         min_size_factor=float(min_size_factor),
@@ -530,8 +527,14 @@ def map_files(
     paths = list(paths)
     client = _current_client(client)
     if client is not None:
-        futures = client.map(_apply, [func] * len(paths), [reader] * len(paths), paths,
-                             [kwargs] * len(paths), pure=False)
+        futures = client.map(
+            _apply,
+            [func] * len(paths),
+            [reader] * len(paths),
+            paths,
+            [kwargs] * len(paths),
+            pure=False,
+        )
         return client.gather(futures) if gather else futures
     tasks = [dask.delayed(_apply)(func, reader, p, kwargs) for p in paths]
     return list(dask.compute(*tasks)) if gather else tasks
