@@ -15,10 +15,11 @@ SLIC (``tessera::tiled::TilePlan`` in the Rust library) step by step as Dask tas
 - the last pass's parts, which hold the tiles' labels, stay on the workers: the labels are
   painted there, lazily, when the returned array is computed.
 
-The image is read once for its range, then once per pass (``max_num_iter + 2`` passes in
-exact mode, a few fewer pixels more for the halos; 3 in fast mode), so it should come from
-a chunked store (zarr, ``tifffile.aszarr``, a dask array built from reads), not from a
-numpy array in the driver.
+The image is read once for its minimum and maximum, then once per pass, each task with a
+halo around its tile: ``max_num_iter + 1`` passes in exact mode, 2 in fast mode, and one
+more for the channels' range when they are not clustered in CIELAB. It should therefore
+come from a chunked store (zarr, ``tifffile.aszarr``, a dask array built from reads), not
+from a numpy array in the driver.
 
 :func:`map_files` maps a function (any ``tessera.segmentation`` function by name, or your
 own) over many image files on the cluster, each file read on the worker that processes it.
@@ -226,9 +227,10 @@ channel_axis, distance, subsample
     seams : {"exact", "fast"}, keyword-only
         "exact" (default): the in-memory partition. "fast": each tile clusters alone
         with a halo, then one shared labelling pass: 3 reads of the image instead of
-        ``max_num_iter + 2``, no seams, every pixel labelled, segments connected and
-        numbered ``start_label ..`` without gaps, but a small fraction of pixels near tile
-        borders in other segments than the in-memory run.
+        ``max_num_iter + 2`` (one more each when not in CIELAB), no seams, every pixel
+        labelled, segments connected and numbered ``start_label ..`` without gaps, but a
+        small fraction of pixels near tile borders in other segments than the in-memory
+        run.
     halo : int, keyword-only
         Fast mode's halo in pixels (default: two grid steps).
     client : distributed.Client, keyword-only
@@ -239,7 +241,9 @@ channel_axis, distance, subsample
     -------
     labels : (M, N) dask array of uint32
         Chunked by tile. Labels are computed up to the last pass when this returns; the
-        last pass's parts wait on the workers and are painted when the array is computed.
+        last pass's parts wait on the workers and are painted when the array is computed
+        (with ``client.compute(labels)`` when ``client`` is not the default client). Not
+        the drop-in's int64: 4 bytes a pixel, for images that do not fit in memory.
 
     Raises
     ------
