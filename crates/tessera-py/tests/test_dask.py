@@ -224,6 +224,11 @@ def test_plan_steps_pickle_and_match_the_in_memory_run(photo):
         labels = plan.paint(numbering, part, t)
         assert labels.dtype == np.uint32 and labels.shape == (h, w)
         np.testing.assert_array_equal(labels, whole[y : y + h, x : x + w])
+    with pytest.raises(ValueError):  # a summary has no labels to paint
+        plan.paint(numbering, parts[0].summary(), 0)
+    if plan.tile_count() > 1 and plan.core(0)[2:] != plan.core(1)[2:]:
+        with pytest.raises(ValueError, match="not tile"):
+            plan.paint(numbering, parts[0], 1)
 
 
 def test_plan_refuses_bad_arguments(photo):
