@@ -6,6 +6,7 @@ use crate::inputs::discover;
 use crate::label::LabelArgs;
 use crate::model_io::ModelFile;
 use crate::output::write_png;
+use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -35,6 +36,11 @@ pub struct ModelArgs {
     /// With --model: worker threads (default: all cores).
     #[arg(short = 'j', long, requires = "model")]
     pub threads: Option<usize>,
+
+    /// With --model: label only slice I of N of the images (I from 0 to N-1), the same
+    /// balanced partition `segment --shard` uses; each image is in exactly one shard.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, requires = "model")]
+    pub shard: Option<Shard>,
 }
 
 /// Colours of the classes in the overlay (MSRC-21's colour table for its 21 classes, then
@@ -82,7 +88,13 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
     };
     let mut inputs = vec![args.input.clone()];
     inputs.extend(args.more.iter().cloned());
-    let found = discover(&inputs, false, Some(&args.out));
+    let mut found = discover(&inputs, false, Some(&args.out));
+    if let Some(shard) = args.model.shard {
+        let all = found.jobs.len();
+        found.jobs = shard.jobs(found.jobs);
+        found.problems = shard.problems(found.problems);
+        eprintln!("shard {shard}: {} of {all} image(s)", found.jobs.len());
+    }
     let mut failed = !found.problems.is_empty();
     for (p, why) in &found.problems {
         eprintln!("error: {}: {why}", p.display());

@@ -10,6 +10,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod algo;
+// used by the tiled segment path (issue 12)
+#[allow(dead_code)]
+mod bigtiff_labels;
 mod chart;
 mod class_maps;
 mod compare;
@@ -24,12 +27,22 @@ mod labels_io;
 mod learn;
 mod load;
 mod load_args;
+mod make_big_tiff;
 mod model_export;
 mod model_io;
 mod output;
+// used by the tiled segment path (issue 12)
+#[allow(dead_code)]
+mod preview;
+mod region_table_out;
 mod segment;
+mod shard;
 mod sweep;
 mod threads;
+// used by the tiled segment path (issue 12)
+#[allow(dead_code)]
+mod tiff_window;
+mod tiled_tiff;
 mod volume_load;
 mod volume_out;
 
@@ -58,6 +71,10 @@ enum Command {
     Label(label::LabelArgs),
     /// Learn a superpixel CRF from labelled images (structured SVM); use it with `label --model`.
     Learn(learn::LearnArgs),
+    /// Write a huge tiled RGB BigTIFF, tile by tile, from mirrored copies of images (for
+    /// benchmarks and tests of the tiled path).
+    #[command(hide = true)]
+    MakeBigTiff(make_big_tiff::MakeBigTiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +86,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(args),
         Command::Label(args) => label::run(args),
         Command::Learn(args) => learn::run(args),
+        Command::MakeBigTiff(args) => make_big_tiff::run(args),
     };
     match result {
         Ok(code) => code,

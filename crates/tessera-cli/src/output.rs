@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// A temporary file in `path`'s folder (created if missing), named `.tessera-*<suffix>`, to be
 /// renamed onto `path` once complete.
-fn temporary_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
+pub fn temporary_beside(path: &Path, suffix: &str) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -6,6 +6,8 @@ use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
 use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png, write_text};
+use crate::region_table_out;
+use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
 use crate::volume_load::{self, SpacingSource, VolumeFormat};
 use crate::volume_out;
@@ -80,6 +82,13 @@ pub struct SegmentArgs {
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
 
+    /// Also write each image's superpixel table `<name>.superpixels.csv` (id, area, centroid,
+    /// half-open bounding box x0..x1, y0..y1, mean colour on a 0..1 scale) and its region
+    /// adjacency graph `<name>.adjacency.csv` (a, b, border length in pixel pairs). Ids are
+    /// the label map files' values: label + 1, as in `.labels.png` and `.labels.npy`.
+    #[arg(long)]
+    pub table: bool,
+
     /// Skip images whose outputs all exist already (resume an interrupted run).
     #[arg(long)]
     pub skip_existing: bool,
@@ -88,6 +97,13 @@ pub struct SegmentArgs {
     /// algorithm and parameters).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Process only slice I of N of the inputs (I from 0 to N-1), e.g. a Slurm job array's
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT. Every shard computes the same balanced
+    /// partition (by file size, then output name) without coordination; each input is in
+    /// exactly one. --report FILE becomes FILE with `.shardI-of-N` before its extension.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 
     #[command(flatten)]
     pub load: LoadArgs,
@@ -165,6 +181,8 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         Some("--spacing is for volumes: add --volume")
     } else if args.labels == Some(LabelFormat::Nifti) && !args.volume {
         Some("--labels nifti is for volumes: add --volume (use png, npy or tiff for images)")
+    } else if args.table && args.volume {
+        Some("--table is for images, not volumes")
     } else if args.labels == Some(LabelFormat::Png) && args.volume {
         Some("a volume's labels do not fit a PNG: use --labels npy, tiff or nifti")
     } else {
@@ -193,11 +211,21 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot write in the output folder {}", args.out.display()))?;
     interrupt::install();
 
-    let found = if args.volume {
+    let mut found = if args.volume {
         discover_volumes(&args.inputs, args.recursive, Some(&args.out))
     } else {
         discover(&args.inputs, args.recursive, Some(&args.out))
     };
+    if let Some(shard) = args.shard {
+        let all = found.jobs.len();
+        found.jobs = shard.jobs(found.jobs);
+        found.problems = shard.problems(found.problems);
+        eprintln!(
+            "shard {shard}: {} of {all} {}(s)",
+            found.jobs.len(),
+            if args.volume { "volume" } else { "image" }
+        );
+    }
     for (path, note) in &found.notes {
         eprintln!("warning: {}: {note}", path.display());
     }
@@ -263,9 +291,14 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
     }
     // A report that cannot be written is one more failure, not a reason to skip the summary.
     if let Some(report) = &args.report {
+        // Shards given the same --report path each write their own file.
+        let report = match args.shard {
+            Some(shard) => shard.tag(report),
+            None => report.clone(),
+        };
         let text: String = done.iter().map(|r| format!("{r}\n")).collect();
-        if let Err(e) = write_text(report, &text) {
-            failures.push((report.clone(), format!("{e:#}")));
+        if let Err(e) = write_text(&report, &text) {
+            failures.push((report, format!("{e:#}")));
         }
     }
     let stop = interrupt::stop();
@@ -324,6 +357,8 @@ fn progress_bar(len: u64) -> ProgressBar {
 struct Outputs {
     overlay: Option<PathBuf>,
     labels: Option<(PathBuf, LabelFormat)>,
+    /// `--table`: the superpixel table and the adjacency list.
+    table: Option<[PathBuf; 2]>,
 }
 
 impl Outputs {
@@ -351,6 +386,9 @@ impl Outputs {
         Outputs {
             overlay: (args.overlay != Overlay::None).then(|| with(".overlay.png")),
             labels: suffix.map(|s| (with(s), format)),
+            table: args
+                .table
+                .then(|| [with(".superpixels.csv"), with(".adjacency.csv")]),
         }
     }
 
@@ -358,6 +396,7 @@ impl Outputs {
         self.overlay
             .iter()
             .chain(self.labels.as_ref().map(|(p, _)| p))
+            .chain(self.table.iter().flatten())
     }
 
     fn all_exist(&self) -> bool {
@@ -434,6 +473,9 @@ fn process(
             // Refused for images before the run starts.
             LabelFormat::Nifti | LabelFormat::None => {}
         }
+    }
+    if let Some([superpixels, adjacency]) = &outputs.table {
+        region_table_out::write_tables(superpixels, adjacency, &seg, &image)?;
     }
     if let Some(path) = &outputs.overlay {
         let rgb = image.to_rgb8();

@@ -158,6 +158,37 @@ fn learn_then_label_end_to_end() {
             assert!(out.join(format!("s{i}.classes-overlay.png")).is_file());
         }
     }
+
+    // Two shards label the same seven images between them, each image once.
+    let mut labelled = Vec::new();
+    for index in 0..2 {
+        let assert = tessera()
+            .arg("label")
+            .arg("--model")
+            .arg(&model)
+            .arg(dir.join("images"))
+            .arg(dir.join("photo.png"))
+            .arg("-o")
+            .arg(dir.join("out-shards"))
+            .args(["-j", "1", "--shard", &format!("{index}/2")])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(format!("shard {index}/2: ")));
+        let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        let inputs: Vec<String> = stdout
+            .lines()
+            .map(|l| {
+                let record: serde_json::Value = serde_json::from_str(l).unwrap();
+                record["input"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(!inputs.is_empty(), "shard {index} has work: {stdout}");
+        labelled.extend(inputs);
+    }
+    labelled.sort();
+    let before = labelled.len();
+    labelled.dedup();
+    assert_eq!((before, labelled.len()), (7, 7), "{labelled:?}");
 }
 
 #[test]

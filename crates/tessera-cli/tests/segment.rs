@@ -333,3 +333,102 @@ fn etps_refuses_a_bad_option_naming_it() {
         .failure()
         .stderr(predicate::str::contains("compactness"));
 }
+
+#[test]
+fn table_describes_the_label_map_it_sits_beside() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("p.png");
+    write_photo(&photo, 50, 30);
+    let out = dir.path().join("out");
+    tessera()
+        .args(["segment", "-k", "10", "--table", "--labels", "npy", "-o"])
+        .arg(&out)
+        .arg(&photo)
+        .assert()
+        .success();
+    let labels: ndarray::Array2<u32> = ndarray_npy::read_npy(out.join("p.labels.npy")).unwrap();
+    let (h, w) = labels.dim();
+    // The superpixel table: one row per value of the label file, the same value as id.
+    let text = std::fs::read_to_string(out.join("p.superpixels.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,area,centroid_x,centroid_y,x0,y0,x1,y1,mean_r,mean_g,mean_b")
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let max = *labels.iter().max().unwrap() as usize;
+    assert_eq!(rows.len(), max);
+    for row in &rows {
+        let id = row[0] as u32;
+        let pixels: Vec<(usize, usize)> = labels
+            .indexed_iter()
+            .filter(|&(_, &v)| v == id)
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(row[1] as usize, pixels.len(), "area of {id}");
+        let cx = pixels.iter().map(|p| p.1 as f64).sum::<f64>() / pixels.len() as f64;
+        assert!((row[2] - cx).abs() < 1e-3, "centroid of {id}");
+        let x0 = pixels.iter().map(|p| p.1).min().unwrap();
+        let y1 = pixels.iter().map(|p| p.0).max().unwrap() + 1;
+        assert_eq!((row[4] as usize, row[7] as usize), (x0, y1), "box of {id}");
+        assert!(row[8..].iter().all(|&m| (0.0..=1.0).contains(&m)));
+    }
+    // The adjacency list: every pair of different neighbouring values, with its border.
+    let mut expected = std::collections::BTreeMap::new();
+    for y in 0..h {
+        for x in 0..w {
+            for (ny, nx) in [(y, x + 1), (y + 1, x)] {
+                if ny < h && nx < w && labels[[y, x]] != labels[[ny, nx]] {
+                    let (a, b) = (labels[[y, x]], labels[[ny, nx]]);
+                    *expected.entry((a.min(b), a.max(b))).or_insert(0u64) += 1;
+                }
+            }
+        }
+    }
+    let text = std::fs::read_to_string(out.join("p.adjacency.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("a,b,border"));
+    let got: Vec<(u32, u32, u64)> = lines
+        .map(|l| {
+            let v: Vec<&str> = l.split(',').collect();
+            (
+                v[0].parse().unwrap(),
+                v[1].parse().unwrap(),
+                v[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u32, u32, u64)> =
+        expected.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+    // With --skip-existing the tables count as outputs: a missing one is redone.
+    std::fs::remove_file(out.join("p.adjacency.csv")).unwrap();
+    tessera()
+        .args([
+            "segment",
+            "-k",
+            "10",
+            "--table",
+            "--labels",
+            "npy",
+            "--skip-existing",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&photo)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("segmented 1 image"));
+    assert!(out.join("p.adjacency.csv").is_file());
+    // Volumes have no table.
+    tessera()
+        .args(["segment", "--volume", "--table", "-o"])
+        .arg(&out)
+        .arg(&photo)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--table is for images"));
+}

@@ -33,6 +33,7 @@ mod kmeans;
 mod meanshift;
 pub mod metrics;
 mod quickshift;
+mod region_table;
 pub mod render;
 mod segmentation;
 mod slic;
@@ -50,6 +51,7 @@ pub use crate::image::{Image, Mask, Samples};
 pub use crate::kmeans::{KMeans, KMeansInit};
 pub use crate::meanshift::MeanShift;
 pub use crate::quickshift::Quickshift;
+pub use crate::region_table::{Border, Region, RegionTable};
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
 pub use crate::slic::{Slic, SlicDistance};
 

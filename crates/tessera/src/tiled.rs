@@ -39,6 +39,8 @@ use crate::segmentation::Segmentation;
 use crate::slic::Slic;
 use crate::slic::tiles::{LastPart, Moved, Numbering, PassKind, Plan, Seed, State};
 use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// A rectangle of an image: `width x height` pixels from column `x`, row `y`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,7 +95,7 @@ pub enum Seams {
     /// The whole-image partition and numbers, exactly (default).
     #[default]
     Exact,
-    /// Each tile clustered alone with a halo of `halo` pixels (`None`: two grid steps),
+    /// Each tile clustered alone with a halo of `halo` pixels (`None`: four grid steps),
     /// then one shared labelling pass: no seams, two reads of the image, a few pixels near
     /// tile borders in other segments than the whole-image run puts them.
     Fast {
@@ -117,6 +119,11 @@ pub struct TiledSlic {
     /// Tiles processed at once (`None`: the thread count of the current rayon pool). Each
     /// tile's work is parallel too; more tiles at once only helps with small tiles.
     pub tiles_at_once: Option<usize>,
+    /// Bytes of tile features kept between the passes of exact mode (512 MiB), so that the
+    /// later passes neither read nor convert the tiles that fit (an image whose features fit
+    /// is read and converted twice in all, instead of once a pass). About 12 bytes a pixel
+    /// of tile and halo for colour images. 0 keeps none.
+    pub cache_bytes: usize,
 }
 
 impl Default for TiledSlic {
@@ -126,6 +133,7 @@ impl Default for TiledSlic {
             tile: 2048,
             seams: Seams::Exact,
             tiles_at_once: None,
+            cache_bytes: 512 << 20,
         }
     }
 }
@@ -216,17 +224,32 @@ impl TiledSlic {
         } else {
             (0.0, 0.0)
         };
+        // The features of the update passes' frames (the seeds' too), kept between passes
+        // while they fit the budget: the later passes then neither read nor convert them.
+        let cache = FeatureCache::new(self.cache_bytes);
+        let features = |t: usize| -> Result<Features> {
+            if let Some(f) = cache.get(t) {
+                return Ok(f);
+            }
+            let pixels = read(t, TilePass::Iterate)?;
+            let f = plan
+                .plan
+                .pass_features(t, PassKind::Iterate, &pixels, range)?;
+            Ok(cache.keep(t, f))
+        };
         let state = match self.seams {
             Seams::Exact => {
                 let seeds = per_tile(&|t| {
-                    plan.seeds(t, &read(t, TilePass::Seeds)?, range)
-                        .map(Tiled::Seeds)
+                    plan.plan
+                        .seeds(t, &features(t)?)
+                        .map(|s| Tiled::Seeds(SeedPart(s)))
                 })?;
                 let mut state = plan.start(seeds.into_iter().filter_map(Tiled::seeds).collect())?;
                 for _ in 0..plan.update_passes() {
                     let moved = per_tile(&|t| {
-                        plan.iterate(&state, t, &read(t, TilePass::Iterate)?, range)
-                            .map(Tiled::Moved)
+                        plan.plan
+                            .iterate(&state.state, t, &features(t)?)
+                            .map(|m| Tiled::Moved(MovePart(m)))
                     })?;
                     plan.advance(
                         &mut state,
@@ -250,7 +273,7 @@ impl TiledSlic {
         .into_iter()
         .filter_map(Tiled::last)
         .collect();
-        drop(state);
+        drop((state, cache));
         let refs: Vec<&FinalPart> = parts.iter().collect();
         let numbering = plan.stitch(&refs)?;
         drop(refs);
@@ -319,7 +342,7 @@ pub enum TilePass {
 /// for (t, part) in parts.iter().enumerate() {
 ///     let r = plan.core(t);
 ///     let labels = plan.paint(&numbering, part)?;
-///     assert_eq!(labels[0], whole.label(r.x, r.y)); // the whole image's labels
+///     assert_eq!(Some(labels[0]), whole.label(r.x, r.y)); // the whole image's labels
 /// }
 /// assert_eq!(numbering.count(), whole.count());
 /// # Ok::<(), tessera::Error>(())
@@ -459,7 +482,8 @@ impl TilePlan {
     /// # Errors
     /// As [`TilePlan::range`].
     pub fn seeds(&self, t: usize, pixels: &Image, range: (f32, f32)) -> Result<SeedPart> {
-        self.plan.seeds(t, pixels, range).map(SeedPart)
+        let planes = self.plan.pass_features(t, PassKind::Seeds, pixels, range)?;
+        self.plan.seeds(t, &planes).map(SeedPart)
     }
 
     /// The first state, from every tile's seeds.
@@ -482,9 +506,10 @@ impl TilePlan {
         pixels: &Image,
         range: (f32, f32),
     ) -> Result<MovePart> {
-        self.plan
-            .iterate(&state.state, t, pixels, range)
-            .map(MovePart)
+        let planes = self
+            .plan
+            .pass_features(t, PassKind::Iterate, pixels, range)?;
+        self.plan.iterate(&state.state, t, &planes).map(MovePart)
     }
 
     /// The next state, from every tile's moved centres.
@@ -501,9 +526,11 @@ impl TilePlan {
     /// # Errors
     /// As [`TilePlan::range`].
     pub fn fast(&self, t: usize, pixels: &Image, range: (f32, f32)) -> Result<MovePart> {
-        self.plan
-            .fast(t, self.fast_halo(), pixels, range)
-            .map(MovePart)
+        let halo = self.fast_halo();
+        let planes = self
+            .plan
+            .pass_features(t, PassKind::Fast(halo), pixels, range)?;
+        self.plan.fast(t, halo, &planes).map(MovePart)
     }
 
     /// Fast mode's state, from every tile's clustered centres.
@@ -529,9 +556,8 @@ impl TilePlan {
         pixels: &Image,
         range: (f32, f32),
     ) -> Result<FinalPart> {
-        self.plan
-            .last(&state.state, t, pixels, range)
-            .map(FinalPart)
+        let planes = self.plan.pass_features(t, PassKind::Last, pixels, range)?;
+        self.plan.last(&state.state, t, &planes).map(FinalPart)
     }
 
     /// The final numbering from every tile's last part (or its summary).
@@ -603,6 +629,44 @@ impl Tiled {
             Tiled::Last(p) => Some(p),
             _ => None,
         }
+    }
+}
+
+/// Tile features kept between passes, up to a number of bytes: the first tiles to come while
+/// there is room stay (no eviction: every pass visits the tiles in the same order, so what is
+/// kept is what the next pass wants).
+struct FeatureCache {
+    budget: usize,
+    /// Bytes kept, and the features by tile.
+    kept: Mutex<(usize, HashMap<usize, Features>)>,
+}
+
+/// One tile's feature planes, shared between the cache and the pass using them.
+type Features = Arc<Vec<Vec<f32>>>;
+
+impl FeatureCache {
+    fn new(budget: usize) -> Self {
+        FeatureCache {
+            budget,
+            kept: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn get(&self, t: usize) -> Option<Features> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.1.get(&t).cloned()
+    }
+
+    /// The features, kept if they fit.
+    fn keep(&self, t: usize, features: Vec<Vec<f32>>) -> Features {
+        let f = Arc::new(features);
+        let bytes: usize = f.iter().map(|p| p.len() * 4).sum();
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.0 + bytes <= self.budget {
+            kept.0 += bytes;
+            kept.1.insert(t, f.clone());
+        }
+        f
     }
 }
 
@@ -769,6 +833,21 @@ mod tests {
     }
 
     #[test]
+    fn a_partly_kept_cache_changes_nothing() {
+        let img = noisy_image(130, 100, 3, 9);
+        let slic = Slic {
+            n_segments: 90,
+            ..Slic::default()
+        };
+        // Room for some tiles' features but not all.
+        let some = TiledSlic {
+            cache_bytes: 60_000,
+            ..tiled(&slic, 40)
+        };
+        assert_eq!(some.segment(&img).unwrap(), slic.segment(&img).unwrap());
+    }
+
+    #[test]
     fn thread_count_and_tiles_at_once_change_nothing() {
         let img = noise_image(100, 80, 3, 5);
         let slic = Slic {
@@ -782,6 +861,7 @@ mod tests {
             .install(|| tiled(&slic, 30).segment(&img).unwrap());
         let many = TiledSlic {
             tiles_at_once: Some(5),
+            cache_bytes: 0,
             ..tiled(&slic, 30)
         }
         .segment(&img)
