@@ -165,7 +165,7 @@ fn window_image(pixels: ImageView<'_>) -> Result<Image, String> {
 impl TilePlanPy {
     /// The plan for an image of `shape` `(rows, columns)` and `channels` channels, in tiles
     /// of `tile` pixels a side, with `seams` "exact" or "fast" (`halo`: fast mode's halo,
-    /// `None` for two grid steps), and SLIC's parameters as `slic()` takes them.
+    /// `None` for four grid steps), and SLIC's parameters as `slic()` takes them.
     #[new]
     #[pyo3(signature = (shape, channels, tile=2048, seams="exact", halo=None, n_segments=None,
         compactness=None, max_iterations=None, sigma=None, spacing=None, convert_to_lab=None,

@@ -232,7 +232,7 @@ channel_axis, distance, subsample
         small fraction of pixels near tile borders in other segments than the in-memory
         run.
     halo : int, keyword-only
-        Fast mode's halo in pixels (default: two grid steps).
+        Fast mode's halo in pixels (default: four grid steps).
     client : distributed.Client, keyword-only
         The cluster to run on; by default the current client, else dask's local
         scheduler.
