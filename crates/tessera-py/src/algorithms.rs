@@ -35,6 +35,48 @@ fn distance(name: Option<&str>) -> PyResult<SlicDistance> {
     }
 }
 
+/// SLIC's keywords as Python gives them, `None` for the library's default: shared by
+/// [`slic`] and the tiled plan (`tiles.rs`), which must build the very same [`Slic`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlicArgs {
+    pub(crate) n_segments: Option<u32>,
+    pub(crate) compactness: Option<f32>,
+    pub(crate) max_iterations: Option<u32>,
+    pub(crate) sigma: Option<[f32; 3]>,
+    pub(crate) spacing: Option<[f32; 3]>,
+    pub(crate) convert_to_lab: Option<bool>,
+    pub(crate) enforce_connectivity: Option<bool>,
+    pub(crate) min_size_factor: Option<f32>,
+    pub(crate) max_size_factor: Option<f32>,
+    pub(crate) slic_zero: Option<bool>,
+    pub(crate) perturb_seeds: Option<bool>,
+    pub(crate) distance: Option<String>,
+    pub(crate) subsample: Option<u32>,
+}
+
+impl SlicArgs {
+    /// The library's parameters (`ValueError` for an unknown distance; the library
+    /// validates the rest when it runs).
+    pub(crate) fn build(&self) -> PyResult<Slic> {
+        let d = Slic::default();
+        Ok(Slic {
+            n_segments: self.n_segments.unwrap_or(d.n_segments),
+            compactness: self.compactness.unwrap_or(d.compactness),
+            max_iterations: self.max_iterations.unwrap_or(d.max_iterations),
+            sigma: self.sigma.unwrap_or(d.sigma),
+            spacing: self.spacing.unwrap_or(d.spacing),
+            convert_to_lab: self.convert_to_lab,
+            enforce_connectivity: self.enforce_connectivity.unwrap_or(d.enforce_connectivity),
+            min_size_factor: self.min_size_factor.unwrap_or(d.min_size_factor),
+            max_size_factor: self.max_size_factor.unwrap_or(d.max_size_factor),
+            slic_zero: self.slic_zero.unwrap_or(d.slic_zero),
+            perturb_seeds: self.perturb_seeds.unwrap_or(d.perturb_seeds),
+            distance: distance(self.distance.as_deref())?,
+            subsample: self.subsample.unwrap_or(d.subsample),
+        })
+    }
+}
+
 /// SLIC on an image or a volume. `sigma` and `spacing` are `[slices, rows, columns]` (the
 /// first entry is ignored for images); `convert_to_lab`: `None` = the library's choice
 /// (CIELAB for 1 or 3 channels).
@@ -62,22 +104,22 @@ pub(crate) fn slic<'py>(
     subsample: Option<u32>,
     mask: Option<PyReadonlyArrayDyn<'py, bool>>,
 ) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
-    let d = Slic::default();
-    let algo = Slic {
-        n_segments: n_segments.unwrap_or(d.n_segments),
-        compactness: compactness.unwrap_or(d.compactness),
-        max_iterations: max_iterations.unwrap_or(d.max_iterations),
-        sigma: sigma.unwrap_or(d.sigma),
-        spacing: spacing.unwrap_or(d.spacing),
+    let algo = SlicArgs {
+        n_segments,
+        compactness,
+        max_iterations,
+        sigma,
+        spacing,
         convert_to_lab,
-        enforce_connectivity: enforce_connectivity.unwrap_or(d.enforce_connectivity),
-        min_size_factor: min_size_factor.unwrap_or(d.min_size_factor),
-        max_size_factor: max_size_factor.unwrap_or(d.max_size_factor),
-        slic_zero: slic_zero.unwrap_or(d.slic_zero),
-        perturb_seeds: perturb_seeds.unwrap_or(d.perturb_seeds),
-        distance: self::distance(distance)?,
-        subsample: subsample.unwrap_or(d.subsample),
-    };
+        enforce_connectivity,
+        min_size_factor,
+        max_size_factor,
+        slic_zero,
+        perturb_seeds,
+        distance: distance.map(str::to_owned),
+        subsample,
+    }
+    .build()?;
     match mask {
         None => run(py, &image, move |img| algo.segment(img)),
         Some(m) => {

@@ -56,6 +56,29 @@ impl PyImage<'_> {
     }
 }
 
+impl<'a> ImageView<'a> {
+    /// The view of a 2-D image given as `(rows, columns)` (grey) or `(rows, columns,
+    /// channels)`: a grey one gets its channel axis; anything else is refused, naming
+    /// `what`.
+    pub(crate) fn planar(self, what: &str) -> Result<ImageView<'a>, String> {
+        fn grow<'v, T>(a: ArrayViewD<'v, T>, what: &str) -> Result<ArrayViewD<'v, T>, String> {
+            match a.ndim() {
+                2 => Ok(a.insert_axis(ndarray::Axis(2))),
+                3 => Ok(a),
+                _ => Err(format!(
+                    "{what} must be (rows, columns) or (rows, columns, channels), got shape {:?}",
+                    a.shape()
+                )),
+            }
+        }
+        Ok(match self {
+            ImageView::U8(a) => ImageView::U8(grow(a, what)?),
+            ImageView::U16(a) => ImageView::U16(grow(a, what)?),
+            ImageView::F32(a) => ImageView::F32(grow(a, what)?),
+        })
+    }
+}
+
 /// Copies a view's samples in row-major, channel-interleaved order (one `memcpy` when the
 /// array is C-contiguous).
 fn gather<T: Copy>(v: &ArrayViewD<'_, T>) -> Vec<T> {

@@ -15,6 +15,7 @@ mod convert;
 mod crf;
 mod eval;
 mod pool;
+mod tiles;
 
 /// Runs `f` without the GIL on the binding's thread pool, turning a library error into
 /// `ValueError` and a panic into `RuntimeError`.
@@ -60,5 +61,11 @@ fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(eval::explained_variation, m)?)?;
     m.add_function(wrap_pyfunction!(crf::rag, m)?)?;
     m.add_function(wrap_pyfunction!(crf::label, m)?)?;
+    m.add_class::<tiles::TilePlanPy>()?;
+    m.add_class::<tiles::SeedPartPy>()?;
+    m.add_class::<tiles::MovePartPy>()?;
+    m.add_class::<tiles::TileStatePy>()?;
+    m.add_class::<tiles::FinalPartPy>()?;
+    m.add_class::<tiles::FinalNumberingPy>()?;
     Ok(())
 }

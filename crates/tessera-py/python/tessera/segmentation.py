@@ -98,6 +98,63 @@ def _channels_last(image: np.ndarray, channel_axis) -> np.ndarray:
     return np.moveaxis(image, channel_axis, -1)
 
 
+def _spacing_and_sigmas(spacing, sigma, is_2d: bool, float_dtype, stacklevel: int = 2):
+    """slic's ``spacing`` and ``sigma`` as ``[slices, rows, columns]`` float arrays, as
+    scikit-image makes them (with its warnings and errors; ``stacklevel`` points the
+    warnings at the user's call). Shared with :mod:`tessera.dask`."""
+    if spacing is None:
+        spacing = np.ones(3)
+    elif isinstance(spacing, Iterable):
+        spacing = np.asarray(spacing, dtype=float_dtype).astype(float)
+        if is_2d:
+            if spacing.size == 3:
+                warnings.warn(
+                    "Input image is 2D: spacing number of elements must be 2. In the "
+                    "future, a ValueError will be raised.",
+                    FutureWarning,
+                    stacklevel=stacklevel,
+                )
+            elif spacing.size == 2:
+                spacing = np.insert(spacing, 0, 1.0)
+            else:
+                raise ValueError(
+                    f"Input image is 2D, but spacing has {spacing.size} elements (expected 2)."
+                )
+        elif spacing.size != 3:
+            raise ValueError(
+                f"Input image is 3D, but spacing has {spacing.size} elements (expected 3)."
+            )
+    else:
+        raise TypeError("spacing must be None or iterable.")
+    if np.isscalar(sigma):
+        sigmas = np.array([sigma, sigma, sigma], dtype=float) / spacing
+    elif isinstance(sigma, Iterable):
+        sigmas = np.asarray(sigma, dtype=float)
+        if is_2d:
+            if sigmas.size == 3:
+                warnings.warn(
+                    "Input image is 2D: sigma number of elements must be 2. In the future, "
+                    "a ValueError will be raised.",
+                    FutureWarning,
+                    stacklevel=stacklevel,
+                )
+            elif sigmas.size == 2:
+                sigmas = np.insert(sigmas, 0, 0.0)
+            else:
+                raise ValueError(
+                    f"Input image is 2D, but sigma has {sigmas.size} elements (expected 2)."
+                )
+        elif sigmas.size != 3:
+            raise ValueError(
+                f"Input image is 3D, but sigma has {sigmas.size} elements (expected 3)."
+            )
+    else:
+        raise TypeError(f"sigma must be a number or a sequence, got {sigma!r}")
+    if np.any(spacing <= 0) or not np.all(np.isfinite(spacing)):
+        raise ValueError(f"spacing must be finite and > 0, got {spacing.tolist()}")
+    return spacing, sigmas
+
+
 # --- slic ----------------------------------------------------------------------------
 
 
@@ -235,57 +292,7 @@ def slic(
             raise ValueError("Lab colorspace conversion requires a RGB image.")
         lab = channels == 3
 
-    # spacing and sigma as [slices, rows, columns], as scikit-image makes them.
-    if spacing is None:
-        spacing = np.ones(3)
-    elif isinstance(spacing, Iterable):
-        spacing = np.asarray(spacing, dtype=float_dtype).astype(float)
-        if is_2d:
-            if spacing.size == 3:
-                warnings.warn(
-                    "Input image is 2D: spacing number of elements must be 2. In the "
-                    "future, a ValueError will be raised.",
-                    FutureWarning,
-                    stacklevel=2,
-                )
-            elif spacing.size == 2:
-                spacing = np.insert(spacing, 0, 1.0)
-            else:
-                raise ValueError(
-                    f"Input image is 2D, but spacing has {spacing.size} elements (expected 2)."
-                )
-        elif spacing.size != 3:
-            raise ValueError(
-                f"Input image is 3D, but spacing has {spacing.size} elements (expected 3)."
-            )
-    else:
-        raise TypeError("spacing must be None or iterable.")
-    if np.isscalar(sigma):
-        sigmas = np.array([sigma, sigma, sigma], dtype=float) / spacing
-    elif isinstance(sigma, Iterable):
-        sigmas = np.asarray(sigma, dtype=float)
-        if is_2d:
-            if sigmas.size == 3:
-                warnings.warn(
-                    "Input image is 2D: sigma number of elements must be 2. In the future, "
-                    "a ValueError will be raised.",
-                    FutureWarning,
-                    stacklevel=2,
-                )
-            elif sigmas.size == 2:
-                sigmas = np.insert(sigmas, 0, 0.0)
-            else:
-                raise ValueError(
-                    f"Input image is 2D, but sigma has {sigmas.size} elements (expected 2)."
-                )
-        elif sigmas.size != 3:
-            raise ValueError(
-                f"Input image is 3D, but sigma has {sigmas.size} elements (expected 3)."
-            )
-    else:
-        raise TypeError(f"sigma must be a number or a sequence, got {sigma!r}")
-    if np.any(spacing <= 0) or not np.all(np.isfinite(spacing)):
-        raise ValueError(f"spacing must be finite and > 0, got {spacing.tolist()}")
+    spacing, sigmas = _spacing_and_sigmas(spacing, sigma, is_2d, float_dtype, stacklevel=3)
 
     # The image the library sees: rescaled to 0..1 jointly (as scikit-image), smoothed
     # here when asked.
