@@ -13,6 +13,10 @@
 //! prints one JSON object.
 
 use std::time::Instant;
+
+/// The CLI's allocator, so that peak memory is what `tessera segment` would take.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tessera::tiled::{Rect, Seams, TileSource, TiledSlic};
 use tessera::{Image, Samples, Segmentation, Slic, Superpixels};
 

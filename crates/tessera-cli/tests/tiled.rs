@@ -119,7 +119,7 @@ fn images_beyond_the_memory_budget_are_tiled_automatically() {
     let out = dir.path().join("out");
     let report = dir.path().join("report.jsonl");
     tessera()
-        .args(["segment", "-k", "1500", "--memory", "100MiB", "--report"])
+        .args(["segment", "-k", "1500", "--memory", "120MiB", "--report"])
         .arg(&report)
         .arg("-o")
         .arg(&out)

@@ -443,8 +443,8 @@ impl Slic {
                 Frame::whole(shape),
                 planes,
                 mask,
-                &mut labels,
-                &mut dist,
+                (&mut labels, &mut dist),
+                false,
             );
             if last {
                 break;
@@ -572,16 +572,16 @@ pub(crate) struct Pass<'a> {
 
 /// Assigns every pixel of `frame` in the rows `pass.rows` takes to its nearest centre,
 /// `labels` and `dist` holding the frame (`mask` too, when given). Pixels that no window
-/// reaches are left [`UNLABELLED`]. Slice after slice, band after band, in parallel; a pixel's
-/// label depends only on its features and the centres, never on the frame or the thread
-/// count.
+/// reaches keep their label (with `fresh`, are left [`UNLABELLED`]). Slice after slice, band
+/// after band, in parallel; a pixel's label depends only on its features and the centres,
+/// never on the frame or the thread count.
 fn assign_frame<const C: usize>(
     pass: &Pass<'_>,
     frame: Frame,
     planes: &[&[f32]],
     mask: Option<&[bool]>,
-    labels: &mut [u32],
-    dist: &mut [f32],
+    (labels, dist): (&mut [u32], &mut [f32]),
+    fresh: bool,
 ) {
     let by_band = CentresByBand::of(pass.centres, pass.grid, pass.shape, frame);
     let columns = ColumnTerms::of(
@@ -621,7 +621,7 @@ fn assign_frame<const C: usize>(
                         let y = y0 + r;
                         if rows.takes(frame.y0 + y) {
                             let at = z * slice + y * w;
-                            reset_row(l, d, mask.map(|m| &m[at..at + w]));
+                            reset_row(l, d, mask.map(|m| &m[at..at + w]), fresh);
                         }
                     }
                     assign_band::<C>(&ctx, z * bps + b, lab, dis);
@@ -736,10 +736,12 @@ impl Centres {
     }
 }
 
-/// Readies one row for assignment: no label yet (so that a pixel no window reaches is seen,
-/// rather than keeping an earlier pass's label), distance infinite.
-fn reset_row(labels: &mut [u32], dist: &mut [f32], mask: Option<&[bool]>) {
-    labels.fill(UNLABELLED);
+/// Readies one row for assignment: distance infinite (and with `fresh`, no label yet; else a
+/// pixel no window reaches keeps the label of the pass before, as SLIC has it).
+fn reset_row(labels: &mut [u32], dist: &mut [f32], mask: Option<&[bool]>, fresh: bool) {
+    if fresh {
+        labels.fill(UNLABELLED);
+    }
     match mask {
         None => dist.fill(f32::INFINITY),
         // Masked-out pixels get a negative distance that no centre can beat.

@@ -442,11 +442,11 @@ impl Plan {
         self.check_planes(frame, planes)?;
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
         Ok(match refs.len() {
-            1 => self.iterate_with::<1>(state, owners, t, frame, &refs),
-            2 => self.iterate_with::<2>(state, owners, t, frame, &refs),
-            3 => self.iterate_with::<3>(state, owners, t, frame, &refs),
-            4 => self.iterate_with::<4>(state, owners, t, frame, &refs),
-            _ => self.iterate_with::<0>(state, owners, t, frame, &refs),
+            1 => self.iterate_with::<1>(state, owners, t, frame, &refs)?,
+            2 => self.iterate_with::<2>(state, owners, t, frame, &refs)?,
+            3 => self.iterate_with::<3>(state, owners, t, frame, &refs)?,
+            4 => self.iterate_with::<4>(state, owners, t, frame, &refs)?,
+            _ => self.iterate_with::<0>(state, owners, t, frame, &refs)?,
         })
     }
 
@@ -457,7 +457,7 @@ impl Plan {
         t: usize,
         frame: Area,
         planes: &[&[f32]],
-    ) -> Vec<Moved> {
+    ) -> Result<Vec<Moved>> {
         let ids = self.candidates(state, owners, frame);
         let local = state.centres.subset(&ids);
         let weights = self.colour_weights(&state.max_colour);
@@ -477,7 +477,10 @@ impl Plan {
         let n = frame.w * frame.h;
         let mut labels = vec![UNLABELLED; n];
         let mut dist = vec![f32::INFINITY; n];
-        assign_frame::<C>(&pass, f, planes, None, &mut labels, &mut dist);
+        assign_frame::<C>(&pass, f, planes, None, (&mut labels, &mut dist), true);
+        if unreached(&labels, frame, pass.rows) {
+            return Err(unreachable_pixels());
+        }
         // The owned centres' places among the candidates (both lists are in index order).
         let owned: Vec<u32> = owners
             .of(t)
@@ -524,7 +527,7 @@ impl Plan {
             moved[i].at = at;
             moved[i].colour.copy_from_slice(colour);
         });
-        moved
+        Ok(moved)
     }
 
     /// Applies every tile's moved centres: the state of the next iteration.
@@ -618,7 +621,7 @@ impl Plan {
                 manhattan,
                 rows,
             };
-            assign_frame::<C>(&pass, whole, planes, None, &mut labels, &mut dist);
+            assign_frame::<C>(&pass, whole, planes, None, (&mut labels, &mut dist), false);
             if self.slic.slic_zero {
                 max_colour =
                     largest_colour_distance(whole, planes, &centres, &labels, rows, manhattan)
@@ -730,11 +733,11 @@ impl Plan {
         self.check_planes(frame, planes)?;
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
         let labels = match refs.len() {
-            1 => self.last_labels::<1>(state, owners, frame, &refs),
-            2 => self.last_labels::<2>(state, owners, frame, &refs),
-            3 => self.last_labels::<3>(state, owners, frame, &refs),
-            4 => self.last_labels::<4>(state, owners, frame, &refs),
-            _ => self.last_labels::<0>(state, owners, frame, &refs),
+            1 => self.last_labels::<1>(state, owners, frame, &refs)?,
+            2 => self.last_labels::<2>(state, owners, frame, &refs)?,
+            3 => self.last_labels::<3>(state, owners, frame, &refs)?,
+            4 => self.last_labels::<4>(state, owners, frame, &refs)?,
+            _ => self.last_labels::<0>(state, owners, frame, &refs)?,
         };
         let core = self.core(t);
         if !self.slic.enforce_connectivity {
@@ -758,7 +761,7 @@ impl Plan {
         owners: &Owners,
         frame: Area,
         planes: &[&[f32]],
-    ) -> Vec<u32> {
+    ) -> Result<Vec<u32>> {
         let ids = self.candidates(state, owners, frame);
         let local = state.centres.subset(&ids);
         let weights = self.colour_weights(&state.max_colour);
@@ -780,15 +783,13 @@ impl Plan {
         let n = frame.w * frame.h;
         let mut labels = vec![UNLABELLED; n];
         let mut dist = vec![f32::INFINITY; n];
-        assign_frame::<C>(&pass, f, planes, None, &mut labels, &mut dist);
-        // Candidate numbers to centre numbers; what no window reached goes to the nearest
-        // centre of all, as in the whole image.
-        labels
-            .iter_mut()
-            .filter(|l| **l != UNLABELLED)
-            .for_each(|l| *l = ids[*l as usize]);
-        label_leftovers(self.shape, f, &state.centres, None, &mut labels);
-        labels
+        assign_frame::<C>(&pass, f, planes, None, (&mut labels, &mut dist), true);
+        if unreached(&labels, frame, pass.rows) {
+            return Err(unreachable_pixels());
+        }
+        // Candidate numbers to centre numbers (every pixel has one: see `unreached`).
+        labels.iter_mut().for_each(|l| *l = ids[*l as usize]);
+        Ok(labels)
     }
 
     /// The final numbering from every tile's last part.
@@ -849,6 +850,22 @@ impl Plan {
             _ => Err(Error::Tiling("parts of two kinds of run".into())),
         }
     }
+}
+
+/// Whether a pass left a pixel of the rows it took without a label: no search window reached
+/// it. The whole-image run then keeps the pixel's label of the pass before, which a tile does
+/// not know, so a tiled run stops rather than guess.
+fn unreached(labels: &[u32], frame: Area, rows: Rows) -> bool {
+    labels
+        .chunks(frame.w)
+        .enumerate()
+        .any(|(y, row)| rows.takes(frame.y0 + y) && row.contains(&UNLABELLED))
+}
+
+fn unreachable_pixels() -> Error {
+    Error::Tiling(
+        "some pixels are in no centre's search window (extreme parameters); the tiled run cannot reproduce the whole-image run: segment the image whole".into(),
+    )
 }
 
 /// The slic kernels' frame of an area.
