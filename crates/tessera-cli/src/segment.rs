@@ -420,11 +420,6 @@ fn process(
     inputs: &HashSet<PathBuf>,
 ) -> Result<Option<Done>> {
     let start = Instant::now();
-    if !args.volume
-        && let Some(tiled) = tiled_plan(job, args)?
-    {
-        return process_tiled(job, args, description, inputs, tiled, start);
-    }
     let outputs = Outputs::of(job, args);
     if args.skip_existing && outputs.all_exist() {
         return Ok(None);
@@ -454,6 +449,10 @@ fn process(
             }
         }
         None => {}
+    }
+    // Only now, once a volume file without --volume has been told apart.
+    if let Some(tiled) = tiled_plan(job, args)? {
+        return process_tiled(job, args, description, inputs, tiled, start);
     }
     // The decoded buffer is dropped as soon as it is converted.
     let image = Image::from_dynamic(&args.load.load(&job.input)?)?;
@@ -516,7 +515,14 @@ fn tiled_plan(job: &Job, args: &SegmentArgs) -> Result<Option<(u32, u64)>> {
         }
         return Ok(None);
     }
-    let size = crate::tiff_window::dimensions(&job.input)?;
+    // A header that cannot be read, or an image beyond --max-pixels, is left to the loader,
+    // whose messages say what is wrong with the file.
+    let Ok(size) = crate::tiff_window::dimensions(&job.input) else {
+        return Ok(None);
+    };
+    if u64::from(size.0) * u64::from(size.1) > args.load.max_pixels {
+        return Ok(None);
+    }
     // Decoded samples: 3 bytes a pixel for the usual 8-bit colour (16-bit or float TIFFs
     // take more, but are read window by window).
     let threads = rayon::current_num_threads();

@@ -333,14 +333,12 @@ pub fn run(
                     )?;
                 }
                 if let Some(t) = table.as_mut() {
-                    t.add_block(
-                        r.x,
-                        r.y,
-                        r.width,
-                        r.height,
-                        part.labels,
-                        &interleaved(&pixels),
-                    )?;
+                    t.add_block(r.x, r.y, r.width, r.height, part.labels, &{
+                        let n = (r.width * r.height) as usize * c;
+                        let mut f = Vec::with_capacity(n);
+                        pixels.samples().extend_scaled(0..n, &mut f);
+                        f
+                    })?;
                 }
             }
             Ok(())
@@ -375,16 +373,6 @@ pub fn run(
         passes: steps.passes(),
         segment_ms: start.elapsed().as_secs_f64() * 1e3,
     })
-}
-
-/// The samples of an image as floats, interleaved (8- and 16-bit scaled to 0..=1).
-fn interleaved(img: &Image) -> Vec<f32> {
-    match img.samples() {
-        Samples::U8(v) => v.iter().map(|&s| f32::from(s) / 255.0).collect(),
-        Samples::U16(v) => v.iter().map(|&s| f32::from(s) / 65535.0).collect(),
-        Samples::F32(v) => v.clone(),
-        // Samples is non-exhaustive in spirit: every variant is above.
-    }
 }
 
 /// The label map being written.

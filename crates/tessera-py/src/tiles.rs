@@ -154,6 +154,24 @@ impl TilePlanPy {
         }
         Ok(t)
     }
+
+    /// `step` on tile `t` and the library image of its window, without the GIL; library
+    /// errors become `ValueError`.
+    fn on_window<T: Send>(
+        &self,
+        py: Python<'_>,
+        t: usize,
+        pixels: PyImage<'_>,
+        step: impl FnOnce(&TilePlan, usize, &Image) -> tessera::Result<T> + Send,
+    ) -> PyResult<T> {
+        let t = self.tile_index(t)?;
+        let view = pixels.view();
+        let plan = &self.plan;
+        compute(py, move || {
+            let img = window_image(view)?;
+            step(plan, t, &img).map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// The library image of a window (`(rows, columns[, channels])`).
@@ -329,13 +347,7 @@ impl TilePlanPy {
 
     /// Tile `t`'s part of the joint range of the channels, from its "range" window.
     fn range(&self, py: Python<'_>, t: usize, pixels: PyImage<'_>) -> PyResult<(f32, f32)> {
-        let t = self.tile_index(t)?;
-        let view = pixels.view();
-        let plan = &self.plan;
-        compute(py, move || {
-            let img = window_image(view)?;
-            plan.range(t, &img).map_err(|e| e.to_string())
-        })
+        self.on_window(py, t, pixels, |plan, t, img| plan.range(t, img))
     }
 
     /// Tile `t`'s seeds, from its "seeds" window (`range`: the folded range, or `(0, 0)`).
@@ -347,14 +359,8 @@ impl TilePlanPy {
         pixels: PyImage<'_>,
         range: (f32, f32),
     ) -> PyResult<SeedPartPy> {
-        let t = self.tile_index(t)?;
-        let view = pixels.view();
-        let plan = &self.plan;
-        compute(py, move || {
-            let img = window_image(view)?;
-            plan.seeds(t, &img, range).map_err(|e| e.to_string())
-        })
-        .map(SeedPartPy)
+        self.on_window(py, t, pixels, |plan, t, img| plan.seeds(t, img, range))
+            .map(SeedPartPy)
     }
 
     /// The first state, from every tile's seeds (in tile order).
@@ -374,13 +380,9 @@ impl TilePlanPy {
         pixels: PyImage<'_>,
         range: (f32, f32),
     ) -> PyResult<MovePartPy> {
-        let t = self.tile_index(t)?;
-        let view = pixels.view();
-        let (plan, state) = (&self.plan, &state.get().0);
-        compute(py, move || {
-            let img = window_image(view)?;
-            plan.iterate(state, t, &img, range)
-                .map_err(|e| e.to_string())
+        let state = &state.get().0;
+        self.on_window(py, t, pixels, |plan, t, img| {
+            plan.iterate(state, t, img, range)
         })
         .map(MovePartPy)
     }
@@ -413,14 +415,8 @@ impl TilePlanPy {
         pixels: PyImage<'_>,
         range: (f32, f32),
     ) -> PyResult<MovePartPy> {
-        let t = self.tile_index(t)?;
-        let view = pixels.view();
-        let plan = &self.plan;
-        compute(py, move || {
-            let img = window_image(view)?;
-            plan.fast(t, &img, range).map_err(|e| e.to_string())
-        })
-        .map(MovePartPy)
+        self.on_window(py, t, pixels, |plan, t, img| plan.fast(t, img, range))
+            .map(MovePartPy)
     }
 
     /// Fast mode's state, from every tile's clustered centres (in tile order).
@@ -447,12 +443,9 @@ impl TilePlanPy {
         pixels: PyImage<'_>,
         range: (f32, f32),
     ) -> PyResult<FinalPartPy> {
-        let t = self.tile_index(t)?;
-        let view = pixels.view();
-        let (plan, state) = (&self.plan, &state.get().0);
-        compute(py, move || {
-            let img = window_image(view)?;
-            plan.last(state, t, &img, range).map_err(|e| e.to_string())
+        let state = &state.get().0;
+        self.on_window(py, t, pixels, |plan, t, img| {
+            plan.last(state, t, img, range)
         })
         .map(FinalPartPy)
     }

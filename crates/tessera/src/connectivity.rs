@@ -203,7 +203,7 @@ pub(crate) fn merge_small(
     order: &[u32],
     adjacency: &Borders,
     sizes: &[u32],
-    features: Option<(usize, Vec<i64>)>,
+    features: Option<(usize, Vec<i128>)>,
     min_size: usize,
 ) -> Vec<u32> {
     let mut parent: Vec<u32> = (0..sizes.len() as u32).collect();
@@ -216,7 +216,7 @@ pub(crate) fn merge_small(
     let (channels, mut sums) = features.unwrap_or((0, Vec::new()));
     // The sums are fixed point (a power of two times the features); the distances are
     // compared, never reported, so the scale is left in.
-    let mean_distance = |sums: &[i64], size: &[usize], a: u32, b: u32| -> f64 {
+    let mean_distance = |sums: &[i128], size: &[usize], a: u32, b: u32| -> f64 {
         let (a, b) = (a as usize, b as usize);
         (0..channels)
             .map(|ch| {
@@ -269,23 +269,24 @@ pub(crate) fn merge_small(
 }
 
 /// The fixed-point scale of [`region_sums`]: features are summed as integers in units of
-/// `2^-16`, so that sums do not depend on the order of the additions (a tiled run adds a
-/// region's pixels tile by tile, and must get the whole-image run's sums).
-const SUM_SCALE: f32 = 65536.0;
+/// `2^-32` (finer than an `f32` feature's resolution in the ranges merged), so that sums do
+/// not depend on the order of the additions (a tiled run adds a region's pixels tile by tile,
+/// and must get the whole-image run's sums).
+const SUM_SCALE: f64 = 4_294_967_296.0;
 
-/// A feature value in [`SUM_SCALE`] units (saturating beyond `±2^15`: the features merged by
+/// A feature value in [`SUM_SCALE`] units (saturating beyond `±2^31`: the features merged by
 /// mean are CIELAB or rescaled to `0..1`).
 #[inline(always)]
-pub(crate) fn fixed_point(v: f32) -> i32 {
-    (v * SUM_SCALE) as i32
+pub(crate) fn fixed_point(v: f32) -> i64 {
+    (f64::from(v) * SUM_SCALE) as i64
 }
 
 /// Per-region sums of each plane, `planes.len()` values per region, in [`SUM_SCALE`] fixed
-/// point (integer sums, so exact and independent of the order of the additions; `i64`
+/// point (integer sums, so exact and independent of the order of the additions; `i128`
 /// wrapping, so that even absurd values give the same sums in any order), run by run.
-pub(crate) fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<i64> {
+pub(crate) fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<i128> {
     let channels = planes.len();
-    let mut sums = vec![0i64; regions * channels];
+    let mut sums = vec![0i128; regions * channels];
     for y in 0..runs.rows() {
         let mut start = y * runs.w;
         for k in runs.row(y) {
@@ -295,7 +296,7 @@ pub(crate) fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec
                 for (ch, plane) in planes.iter().enumerate() {
                     let s = plane[start..end]
                         .iter()
-                        .fold(0i64, |a, &v| a.wrapping_add(i64::from(fixed_point(v))));
+                        .fold(0i128, |a, &v| a.wrapping_add(i128::from(fixed_point(v))));
                     let slot = &mut sums[run.id as usize * channels + ch];
                     *slot = slot.wrapping_add(s);
                 }

@@ -28,6 +28,23 @@ pub enum Samples {
 }
 
 impl Samples {
+    /// Appends the samples `range` to `out` as floats, integer samples scaled to 0..=1 as
+    /// everywhere in tessera ([`Image::to_planes`]), float samples as they are.
+    ///
+    /// ```
+    /// use tessera::Samples;
+    /// let mut out = Vec::new();
+    /// Samples::U8(vec![0, 51, 255]).extend_scaled(1..3, &mut out);
+    /// assert_eq!(out, vec![0.2, 1.0]);
+    /// ```
+    pub fn extend_scaled(&self, range: std::ops::Range<usize>, out: &mut Vec<f32>) {
+        match self {
+            Samples::U8(v) => out.extend(v[range].iter().map(|&s| f32::from(s) / 255.0)),
+            Samples::U16(v) => out.extend(v[range].iter().map(|&s| f32::from(s) / 65535.0)),
+            Samples::F32(v) => out.extend_from_slice(&v[range]),
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Samples::U8(v) => v.len(),

@@ -9,7 +9,7 @@
 //! statistics of a whole image in memory; this is the streaming counterpart of both.
 
 use crate::error::{Error, Result};
-use crate::image::{Image, Samples};
+use crate::image::Image;
 use crate::segmentation::{Segmentation, UNLABELLED};
 use std::collections::HashMap;
 
@@ -413,11 +413,7 @@ impl RegionTable {
             let rows = BAND.min(h - y0);
             let range = y0 * w * c..(y0 + rows) * w * c;
             band.clear();
-            match image.samples() {
-                Samples::U8(v) => band.extend(v[range].iter().map(|&s| f32::from(s) / 255.0)),
-                Samples::U16(v) => band.extend(v[range].iter().map(|&s| f32::from(s) / 65535.0)),
-                Samples::F32(v) => band.extend_from_slice(&v[range]),
-            }
+            image.samples().extend_scaled(range, &mut band);
             self.add_block(
                 0,
                 y0 as u32,
@@ -475,6 +471,7 @@ impl RegionTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::Samples;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 

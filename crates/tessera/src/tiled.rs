@@ -212,13 +212,16 @@ impl TiledSlic {
             progress(Progress { done: d, total });
         };
         let read = |t: usize, pass: TilePass| source.read(plan.window(t, pass));
-        let per_tile =
-            |f: &(dyn Fn(usize) -> Result<Tiled> + Sync)| in_chunks(tiles, at_once, &tick, f);
+        let chunks = Chunks {
+            tiles,
+            at_once,
+            tick: &tick,
+        };
 
         let range = if plan.needs_range() {
-            per_tile(&|t| plan.range(t, &read(t, TilePass::Range)?).map(Tiled::Range))?
+            chunks
+                .run(|t| plan.range(t, &read(t, TilePass::Range)?))?
                 .into_iter()
-                .filter_map(Tiled::range)
                 .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), (lo, hi)| {
                     (a.min(lo), b.max(hi))
                 })
@@ -240,40 +243,25 @@ impl TiledSlic {
         };
         let state = match self.seams {
             Seams::Exact => {
-                let seeds = per_tile(&|t| {
-                    plan.plan
-                        .seeds(t, &features(t)?)
-                        .map(|s| Tiled::Seeds(SeedPart(s)))
-                })?;
-                let mut state = plan.start(seeds.into_iter().filter_map(Tiled::seeds).collect())?;
+                let seeds = chunks.run(|t| plan.plan.seeds(t, &features(t)?).map(SeedPart))?;
+                let mut state = plan.start(seeds)?;
                 for _ in 0..plan.update_passes() {
-                    let moved = per_tile(&|t| {
+                    let moved = chunks.run(|t| {
                         plan.plan
                             .iterate(&state.state, t, &features(t)?)
-                            .map(|m| Tiled::Moved(MovePart(m)))
+                            .map(MovePart)
                     })?;
-                    plan.advance(
-                        &mut state,
-                        moved.into_iter().filter_map(Tiled::moved).collect(),
-                    )?;
+                    plan.advance(&mut state, moved)?;
                 }
                 state
             }
             Seams::Fast { .. } => {
-                let moved = per_tile(&|t| {
-                    plan.fast(t, &read(t, TilePass::Fast)?, range)
-                        .map(Tiled::Moved)
-                })?;
-                plan.start_fast(moved.into_iter().filter_map(Tiled::moved).collect())?
+                let moved = chunks.run(|t| plan.fast(t, &read(t, TilePass::Fast)?, range))?;
+                plan.start_fast(moved)?
             }
         };
-        let parts: Vec<FinalPart> = per_tile(&|t| {
-            plan.last(&state, t, &read(t, TilePass::Last)?, range)
-                .map(Tiled::Last)
-        })?
-        .into_iter()
-        .filter_map(Tiled::last)
-        .collect();
+        let parts: Vec<FinalPart> =
+            chunks.run(|t| plan.last(&state, t, &read(t, TilePass::Last)?, range))?;
         drop((state, cache));
         let refs: Vec<&FinalPart> = parts.iter().collect();
         let numbering = plan.stitch(&refs)?;
@@ -595,44 +583,6 @@ fn rect(a: Area) -> Rect {
     }
 }
 
-/// What one tile of one pass gives back.
-enum Tiled {
-    Range((f32, f32)),
-    Seeds(SeedPart),
-    Moved(MovePart),
-    Last(FinalPart),
-}
-
-impl Tiled {
-    fn range(self) -> Option<(f32, f32)> {
-        match self {
-            Tiled::Range(r) => Some(r),
-            _ => None,
-        }
-    }
-
-    fn seeds(self) -> Option<SeedPart> {
-        match self {
-            Tiled::Seeds(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn moved(self) -> Option<MovePart> {
-        match self {
-            Tiled::Moved(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    fn last(self) -> Option<FinalPart> {
-        match self {
-            Tiled::Last(p) => Some(p),
-            _ => None,
-        }
-    }
-}
-
 /// Tile features kept between passes, up to a number of bytes: the first tiles to come while
 /// there is room stay (no eviction: every pass visits the tiles in the same order, so what is
 /// kept is what the next pass wants).
@@ -671,29 +621,32 @@ impl FeatureCache {
     }
 }
 
-/// Runs `f` on every tile, `at_once` tiles at a time in order, each group in parallel, so
-/// that memory holds no more than `at_once` frames; results come back in tile order, and the
-/// first error stops the run.
-fn in_chunks(
+/// The tiles of a run, processed `at_once` at a time in order, each group in parallel, so
+/// that memory holds no more than `at_once` frames.
+struct Chunks<'a> {
     tiles: usize,
     at_once: usize,
-    tick: &(dyn Fn() + Sync),
-    f: &(dyn Fn(usize) -> Result<Tiled> + Sync),
-) -> Result<Vec<Tiled>> {
-    let order: Vec<usize> = (0..tiles).collect();
-    let mut out = Vec::with_capacity(tiles);
-    for chunk in order.chunks(at_once) {
-        let part: Vec<Tiled> = chunk
-            .par_iter()
-            .map(|&t| {
-                let r = f(t);
-                tick();
-                r
-            })
-            .collect::<Result<_>>()?;
-        out.extend(part);
+    tick: &'a (dyn Fn() + Sync),
+}
+
+impl Chunks<'_> {
+    /// `f` on every tile: results in tile order; the first error stops the run.
+    fn run<T: Send>(&self, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
+        let order: Vec<usize> = (0..self.tiles).collect();
+        let mut out = Vec::with_capacity(self.tiles);
+        for chunk in order.chunks(self.at_once) {
+            let part: Vec<T> = chunk
+                .par_iter()
+                .map(|&t| {
+                    let r = f(t);
+                    (self.tick)();
+                    r
+                })
+                .collect::<Result<_>>()?;
+            out.extend(part);
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ pub(crate) struct TileRegions {
     /// The features per region summed (0 when the merge goes by border).
     pub(crate) channels: usize,
     /// Their feature sums, `channels` values each.
-    pub(crate) sums: Vec<i64>,
+    pub(crate) sums: Vec<i128>,
     /// Owned region `i`'s neighbours are `neighbours[start[i]..start[i + 1]]`: (key, border
     /// length) pieces, listed only for regions below the merge size.
     pub(crate) start: Vec<usize>,

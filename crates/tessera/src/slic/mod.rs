@@ -396,13 +396,12 @@ impl Slic {
         // with m_k each cluster's largest colour distance of the previous iteration.
         let mut colour_weight = vec![1.0f32; nc];
         let manhattan = self.distance == SlicDistance::Manhattan;
-        // The weight of d_s (Manhattan) or d_s^2 (Euclidean).
-        let spatial_weight = match (self.slic_zero, manhattan) {
-            (true, true) => 1.0 / step_f,
-            (true, false) => 1.0 / (step_f * step_f),
-            (false, true) => self.compactness / step_f,
-            (false, false) => (self.compactness / step_f).powi(2),
-        };
+        let spatial_weight = self.spatial_weight(step_f);
+        // Images start every pass with no labels, so that a pixel no window reaches goes to
+        // the nearest centre at the end (`label_leftovers`), which a tiled run reproduces;
+        // volumes (never tiled) keep such a voxel's label of the pass before, which keeps it
+        // on its side of an edge better than the nearest centre in voxels does.
+        let fresh = !shape.is_volume();
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
         let w = shape.w;
@@ -422,10 +421,8 @@ impl Slic {
                 }
             };
             if self.slic_zero {
-                let floor = 1e-3 * self.compactness;
                 for (wgt, &m) in colour_weight.iter_mut().zip(&max_colour) {
-                    let m = m.max(floor);
-                    *wgt = if manhattan { 1.0 / m } else { 1.0 / (m * m) };
+                    *wgt = self.colour_weight(m);
                 }
             }
             let pass = Pass {
@@ -444,7 +441,7 @@ impl Slic {
                 planes,
                 mask,
                 (&mut labels, &mut dist),
-                false,
+                fresh,
             );
             if last {
                 break;
@@ -460,11 +457,7 @@ impl Slic {
                 )
                 .into_iter()
                 .zip(&max_colour)
-                .map(|(m, &old)| match (m > 0.0, manhattan) {
-                    (false, _) => old,
-                    (true, true) => m,
-                    (true, false) => m.sqrt(),
-                })
+                .map(|(m, &old)| next_colour_scale(m, old, manhattan))
                 .collect();
             }
             update_centres::<C>(shape, planes, &labels, &mut centres, &grid, rows);
@@ -493,6 +486,40 @@ impl Slic {
             let count = relabel_in_place(&mut labels);
             Ok(Segmentation::from_parts(width, height, labels, count))
         }
+    }
+}
+
+impl Slic {
+    /// The weight of `d_s` (Manhattan) or `d_s^2` (Euclidean) for the grid step `step`.
+    fn spatial_weight(&self, step: f32) -> f32 {
+        match (self.slic_zero, self.distance == SlicDistance::Manhattan) {
+            (true, true) => 1.0 / step,
+            (true, false) => 1.0 / (step * step),
+            (false, true) => self.compactness / step,
+            (false, false) => (self.compactness / step).powi(2),
+        }
+    }
+
+    /// SLIC-zero: the weight of a cluster's colour distance from its colour scale `m` (its
+    /// largest colour distance of the previous iteration), floored so flat clusters stay
+    /// finite.
+    fn colour_weight(&self, m: f32) -> f32 {
+        let m = m.max(1e-3 * self.compactness);
+        if self.distance == SlicDistance::Manhattan {
+            1.0 / m
+        } else {
+            1.0 / (m * m)
+        }
+    }
+}
+
+/// SLIC-zero: a cluster's next colour scale from the largest colour distance `m` among its
+/// pixels (squared unless `manhattan`); a cluster without pixels keeps `old`.
+fn next_colour_scale(m: f32, old: f32, manhattan: bool) -> f32 {
+    match (m > 0.0, manhattan) {
+        (false, _) => old,
+        (true, true) => m,
+        (true, false) => m.sqrt(),
     }
 }
 

@@ -316,24 +316,37 @@ impl Plan {
 
     /// The run's first state from every tile's seeds.
     pub(crate) fn start(&self, seeds: Vec<Vec<Seed>>) -> Result<State> {
+        let m = self.slic.compactness;
+        let moved = seeds.into_iter().flatten().map(|s| Moved {
+            index: s.index,
+            at: s.at,
+            colour: s.colour,
+            max_colour: m,
+        });
+        self.state_of(moved.collect(), 0, "seeds")
+    }
+
+    /// The state at `iteration` from every centre, each given once by some tile.
+    fn state_of(&self, mut all: Vec<Moved>, iteration: usize, what: &str) -> Result<State> {
         let nc = self.centre_count();
-        let mut all: Vec<Seed> = seeds.into_iter().flatten().collect();
-        all.sort_unstable_by_key(|s| s.index);
-        if all.len() != nc || all.iter().enumerate().any(|(i, s)| s.index as usize != i) {
+        all.sort_unstable_by_key(|m| m.index);
+        if all.len() != nc || all.iter().enumerate().any(|(i, m)| m.index as usize != i) {
             return Err(Error::Tiling(format!(
-                "the tiles gave {} seeds for a grid of {nc}",
+                "the tiles gave {} {what} for a grid of {nc}",
                 all.len()
             )));
         }
         let mut centres = Centres::with_capacity(nc, self.channels);
-        for s in all {
-            centres.push(s.at, s.colour);
+        let mut max_colour = Vec::with_capacity(nc);
+        for m in all {
+            centres.push(m.at, m.colour);
+            max_colour.push(m.max_colour);
         }
         Ok(State {
-            max_colour: vec![self.slic.compactness; nc],
             owners: self.owners(&centres),
             centres,
-            iteration: 0,
+            max_colour,
+            iteration,
         })
     }
 
@@ -355,29 +368,54 @@ impl Plan {
         self.slic.distance == SlicDistance::Manhattan
     }
 
-    fn spatial_weight(&self) -> f32 {
-        let (m, s) = (self.slic.compactness, self.step);
-        match (self.slic.slic_zero, self.manhattan()) {
-            (true, true) => 1.0 / s,
-            (true, false) => 1.0 / (s * s),
-            (false, true) => m / s,
-            (false, false) => (m / s).powi(2),
-        }
+    /// The colour weights of the centres `ids`, from their SLIC-zero colour scales.
+    fn colour_weights(&self, ids: impl Iterator<Item = usize>, max_colour: &[f32]) -> Vec<f32> {
+        ids.map(|k| {
+            if self.slic.slic_zero {
+                self.slic.colour_weight(max_colour[k])
+            } else {
+                1.0
+            }
+        })
+        .collect()
     }
 
-    fn colour_weights(&self, max_colour: &[f32]) -> Vec<f32> {
-        if !self.slic.slic_zero {
-            return vec![1.0; max_colour.len()];
-        }
-        let floor = 1e-3 * self.slic.compactness;
-        let manhattan = self.manhattan();
-        max_colour
-            .iter()
-            .map(|&m| {
-                let m = m.max(floor);
-                if manhattan { 1.0 / m } else { 1.0 / (m * m) }
-            })
-            .collect()
+    /// Assigns `frame` (whose `planes` are given) with the centres whose windows reach it,
+    /// as the whole image does: the candidates (in index order), them as centres, and the
+    /// frame's labels (candidate numbers).
+    fn assign_tile<const C: usize>(
+        &self,
+        state: &State,
+        owners: &Owners,
+        frame: Area,
+        planes: &[&[f32]],
+        rows: Rows,
+    ) -> Result<(Vec<u32>, Centres, Vec<u32>)> {
+        let ids = self.candidates(state, owners, frame);
+        let local = state.centres.subset(&ids);
+        let weights = self.colour_weights(ids.iter().map(|&k| k as usize), &state.max_colour);
+        let pass = Pass {
+            shape: self.shape,
+            grid: &self.grid,
+            centres: &local,
+            colour_weight: &weights,
+            spatial_weight: self.slic.spatial_weight(self.step),
+            spacing: self.slic.spacing,
+            manhattan: self.manhattan(),
+            rows,
+        };
+        let n = frame.w * frame.h;
+        let mut labels = vec![UNLABELLED; n];
+        let mut dist = vec![f32::INFINITY; n];
+        assign_frame::<C>(
+            &pass,
+            frame_of(frame),
+            planes,
+            None,
+            (&mut labels, &mut dist),
+            true,
+        );
+        Ok((ids, local, labels))
     }
 
     /// The tile whose core holds the nearest pixel of a centre at `at`.
@@ -458,29 +496,9 @@ impl Plan {
         frame: Area,
         planes: &[&[f32]],
     ) -> Result<Vec<Moved>> {
-        let ids = self.candidates(state, owners, frame);
-        let local = state.centres.subset(&ids);
-        let weights = self.colour_weights(&state.max_colour);
-        let local_weights: Vec<f32> = ids.iter().map(|&k| weights[k as usize]).collect();
-        let f = frame_of(frame);
         let rows = self.rows(state.iteration);
-        let pass = Pass {
-            shape: self.shape,
-            grid: &self.grid,
-            centres: &local,
-            colour_weight: &local_weights,
-            spatial_weight: self.spatial_weight(),
-            spacing: self.slic.spacing,
-            manhattan: self.manhattan(),
-            rows,
-        };
-        let n = frame.w * frame.h;
-        let mut labels = vec![UNLABELLED; n];
-        let mut dist = vec![f32::INFINITY; n];
-        assign_frame::<C>(&pass, f, planes, None, (&mut labels, &mut dist), true);
-        if unreached(&labels, frame, pass.rows) {
-            return Err(unreachable_pixels());
-        }
+        let (ids, local, labels) = self.assign_tile::<C>(state, owners, frame, planes, rows)?;
+        let f = frame_of(frame);
         // The owned centres' places among the candidates (both lists are in index order).
         let owned: Vec<u32> = owners
             .of(t)
@@ -501,17 +519,9 @@ impl Plan {
             .map(|&i| {
                 let k = ids[i as usize] as usize;
                 let old = state.max_colour[k];
-                let max_colour = match &largest {
-                    None => old,
-                    Some(m) => {
-                        let m = m[i as usize];
-                        match (m > 0.0, self.manhattan()) {
-                            (false, _) => old,
-                            (true, true) => m,
-                            (true, false) => m.sqrt(),
-                        }
-                    }
-                };
+                let max_colour = largest.as_ref().map_or(old, |m| {
+                    next_colour_scale(m[i as usize], old, self.manhattan())
+                });
                 Moved {
                     index: k as u32,
                     at: state.centres.at(k),
@@ -610,28 +620,24 @@ impl Plan {
         let manhattan = self.manhattan();
         for it in 0..self.update_passes() {
             let rows = self.rows(it);
-            let weights = self.colour_weights(&max_colour);
+            let weights = self.colour_weights(0..nc, &max_colour);
             let pass = Pass {
                 shape,
                 grid: &grid,
                 centres: &centres,
                 colour_weight: &weights,
-                spatial_weight: self.spatial_weight(),
+                spatial_weight: self.slic.spatial_weight(self.step),
                 spacing: self.slic.spacing,
                 manhattan,
                 rows,
             };
-            assign_frame::<C>(&pass, whole, planes, None, (&mut labels, &mut dist), false);
+            assign_frame::<C>(&pass, whole, planes, None, (&mut labels, &mut dist), true);
             if self.slic.slic_zero {
                 max_colour =
                     largest_colour_distance(whole, planes, &centres, &labels, rows, manhattan)
                         .into_iter()
                         .zip(&max_colour)
-                        .map(|(m, &old)| match (m > 0.0, manhattan) {
-                            (false, _) => old,
-                            (true, true) => m,
-                            (true, false) => m.sqrt(),
-                        })
+                        .map(|(m, &old)| next_colour_scale(m, old, manhattan))
                         .collect();
             }
             update_centres::<C>(shape, planes, &labels, &mut centres, &grid, rows);
@@ -694,27 +700,8 @@ impl Plan {
 
     /// Fast mode's state from every tile's clustered centres.
     pub(crate) fn start_fast(&self, moved: Vec<Vec<Moved>>) -> Result<State> {
-        let nc = self.centre_count();
-        let mut all: Vec<Moved> = moved.into_iter().flatten().collect();
-        all.sort_unstable_by_key(|m| m.index);
-        if all.len() != nc || all.iter().enumerate().any(|(i, m)| m.index as usize != i) {
-            return Err(Error::Tiling(format!(
-                "the tiles gave {} centres for a grid of {nc}",
-                all.len()
-            )));
-        }
-        let mut centres = Centres::with_capacity(nc, self.channels);
-        let mut max_colour = Vec::with_capacity(nc);
-        for m in all {
-            centres.push(m.at, m.colour);
-            max_colour.push(m.max_colour);
-        }
-        Ok(State {
-            owners: self.owners(&centres),
-            centres,
-            max_colour,
-            iteration: self.update_passes(),
-        })
+        let all = moved.into_iter().flatten().collect();
+        self.state_of(all, self.update_passes(), "centres")
     }
 
     /// The size limits of connectivity enforcement, as the whole-image run sets them.
@@ -762,33 +749,24 @@ impl Plan {
         frame: Area,
         planes: &[&[f32]],
     ) -> Result<Vec<u32>> {
-        let ids = self.candidates(state, owners, frame);
-        let local = state.centres.subset(&ids);
-        let weights = self.colour_weights(&state.max_colour);
-        let local_weights: Vec<f32> = ids.iter().map(|&k| weights[k as usize]).collect();
-        let f = frame_of(frame);
-        let pass = Pass {
-            shape: self.shape,
-            grid: &self.grid,
-            centres: &local,
-            colour_weight: &local_weights,
-            spatial_weight: self.spatial_weight(),
-            spacing: self.slic.spacing,
-            manhattan: self.manhattan(),
-            rows: Rows {
-                stride: 1,
-                phase: 0,
-            },
+        let full = Rows {
+            stride: 1,
+            phase: 0,
         };
-        let n = frame.w * frame.h;
-        let mut labels = vec![UNLABELLED; n];
-        let mut dist = vec![f32::INFINITY; n];
-        assign_frame::<C>(&pass, f, planes, None, (&mut labels, &mut dist), true);
-        if unreached(&labels, frame, pass.rows) {
-            return Err(unreachable_pixels());
-        }
-        // Candidate numbers to centre numbers (every pixel has one: see `unreached`).
-        labels.iter_mut().for_each(|l| *l = ids[*l as usize]);
+        let (ids, _, mut labels) = self.assign_tile::<C>(state, owners, frame, planes, full)?;
+        // Candidate numbers to centre numbers; what no window reached goes to the nearest
+        // centre of all, as in the whole image.
+        labels
+            .iter_mut()
+            .filter(|l| **l != UNLABELLED)
+            .for_each(|l| *l = ids[*l as usize]);
+        label_leftovers(
+            self.shape,
+            frame_of(frame),
+            &state.centres,
+            None,
+            &mut labels,
+        );
         Ok(labels)
     }
 
@@ -850,22 +828,6 @@ impl Plan {
             _ => Err(Error::Tiling("parts of two kinds of run".into())),
         }
     }
-}
-
-/// Whether a pass left a pixel of the rows it took without a label: no search window reached
-/// it. The whole-image run then keeps the pixel's label of the pass before, which a tile does
-/// not know, so a tiled run stops rather than guess.
-fn unreached(labels: &[u32], frame: Area, rows: Rows) -> bool {
-    labels
-        .chunks(frame.w)
-        .enumerate()
-        .any(|(y, row)| rows.takes(frame.y0 + y) && row.contains(&UNLABELLED))
-}
-
-fn unreachable_pixels() -> Error {
-    Error::Tiling(
-        "some pixels are in no centre's search window (extreme parameters); the tiled run cannot reproduce the whole-image run: segment the image whole".into(),
-    )
 }
 
 /// The slic kernels' frame of an area.
