@@ -3,12 +3,12 @@
 
 use crate::compute;
 use crate::convert::{PyImage, labels_to_py, to_mask};
-use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArrayDyn, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use tessera::{
     Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Neighbourhood, Quickshift, Segmentation,
-    Slic, SlicDistance, Superpixels,
+    Slic, SlicDistance, SlicSeeds, Superpixels,
 };
 
 /// Runs `algo` on `image` (optionally inside `mask`) and hands the label map back.
@@ -79,12 +79,13 @@ impl SlicArgs {
 
 /// SLIC on an image or a volume. `sigma` and `spacing` are `[slices, rows, columns]` (the
 /// first entry is ignored for images); `convert_to_lab`: `None` = the library's choice
-/// (CIELAB for 1 or 3 channels).
+/// (CIELAB for 1 or 3 channels). `seeds`: the centres' first positions, one `(slice, row,
+/// column)` row each, instead of the grid (`settle_seeds`: they settle by position first).
 #[pyfunction]
 #[pyo3(signature = (image, *, n_segments=None, compactness=None, max_iterations=None,
     sigma=None, spacing=None, convert_to_lab=None, enforce_connectivity=None,
     min_size_factor=None, max_size_factor=None, slic_zero=None, perturb_seeds=None,
-    distance=None, subsample=None, mask=None))]
+    distance=None, subsample=None, mask=None, seeds=None, settle_seeds=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn slic<'py>(
     py: Python<'py>,
@@ -103,7 +104,12 @@ pub(crate) fn slic<'py>(
     distance: Option<&str>,
     subsample: Option<u32>,
     mask: Option<PyReadonlyArrayDyn<'py, bool>>,
+    seeds: Option<PyReadonlyArray2<'py, f64>>,
+    settle_seeds: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let seeds = seeds
+        .map(|s| seed_positions(&s, settle_seeds))
+        .transpose()?;
     let algo = SlicArgs {
         n_segments,
         compactness,
@@ -120,9 +126,12 @@ pub(crate) fn slic<'py>(
         subsample,
     }
     .build()?;
-    match mask {
-        None => run(py, &image, move |img| algo.segment(img)),
-        Some(m) => {
+    match (mask, seeds) {
+        (None, None) => run(py, &image, move |img| algo.segment(img)),
+        (None, Some(seeds)) => run(py, &image, move |img| {
+            algo.segment_from_seeds(img, None, &seeds)
+        }),
+        (Some(m), seeds) => {
             if m.shape() != image.spatial().as_slice() {
                 return Err(PyValueError::new_err(format!(
                     "mask has shape {:?}, the image {:?}",
@@ -133,10 +142,30 @@ pub(crate) fn slic<'py>(
             let mview = m.as_array();
             run(py, &image, move |img| {
                 let mask = to_mask(mview).map_err(tessera::Error::SizeMismatch)?;
-                algo.segment_masked(img, &mask)
+                match &seeds {
+                    None => algo.segment_masked(img, &mask),
+                    Some(seeds) => algo.segment_from_seeds(img, Some(&mask), seeds),
+                }
             })
         }
     }
+}
+
+/// SLIC's seeds from an `(n, 3)` array of `(slice, row, column)` positions.
+fn seed_positions(seeds: &PyReadonlyArray2<'_, f64>, settle: bool) -> PyResult<SlicSeeds> {
+    let a = seeds.as_array();
+    if a.ncols() != 3 {
+        return Err(PyValueError::new_err(format!(
+            "seeds must have shape (n, 3) (slice, row, column), got {:?}",
+            a.shape()
+        )));
+    }
+    let positions = a
+        .rows()
+        .into_iter()
+        .map(|r| [r[0] as f32, r[1] as f32, r[2] as f32])
+        .collect();
+    Ok(SlicSeeds { positions, settle })
 }
 
 /// k-means superpixels.

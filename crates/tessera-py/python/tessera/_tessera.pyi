@@ -27,6 +27,8 @@ def slic(
     distance: str | None = ...,
     subsample: int | None = ...,
     mask: npt.NDArray[np.bool_] | None = ...,
+    seeds: npt.NDArray[np.float64] | None = ...,
+    settle_seeds: bool = ...,
 ) -> _Labels: ...
 def kmeans(
     image: _Image,
