@@ -3,7 +3,7 @@
 
 use crate::compute;
 use crate::convert::{PyImage, labels_to_py, to_mask};
-use numpy::{PyArrayDyn, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArrayDyn, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use tessera::{
@@ -378,4 +378,36 @@ pub(crate) fn quickshift_forest<'py>(
         algo.forest(&img).map_err(|e| e.to_string())
     })?;
     Ok(numpy::PyArray1::from_vec(py, parent))
+}
+
+/// `rounds` rounds of Lloyd's k-means on the `(n, 3)` points from the `(k, 3)` centroids,
+/// as scipy's `kmeans2` from a code book ([`SlicSeeds::lloyd_rounds`]): the centroids, and
+/// whether one of them got no point.
+#[pyfunction]
+pub(crate) fn lloyd_rounds<'py>(
+    py: Python<'py>,
+    points: PyReadonlyArray2<'py, f64>,
+    centroids: PyReadonlyArray2<'py, f64>,
+    rounds: usize,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, bool)> {
+    let rows = |a: &PyReadonlyArray2<'py, f64>, what: &str| -> PyResult<Vec<[f64; 3]>> {
+        let v = a.as_array();
+        if v.ncols() != 3 {
+            return Err(PyValueError::new_err(format!(
+                "{what} must have shape (n, 3), got {:?}",
+                v.shape()
+            )));
+        }
+        Ok(v.rows().into_iter().map(|r| [r[0], r[1], r[2]]).collect())
+    };
+    let points = rows(&points, "points")?;
+    let mut centres = rows(&centroids, "centroids")?;
+    let (centres, empty) = crate::compute(py, move || {
+        let empty = SlicSeeds::lloyd_rounds(&points, &mut centres, rounds);
+        Ok((centres, empty))
+    })?;
+    let flat: Vec<f64> = centres.iter().flatten().copied().collect();
+    let array = numpy::ndarray::Array2::from_shape_vec((centres.len(), 3), flat)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((PyArray2::from_owned_array(py, array), empty))
 }

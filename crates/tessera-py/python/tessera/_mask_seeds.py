@@ -3,9 +3,9 @@
 scikit-image's masked ``slic`` starts from centroids it draws inside the mask: a fixed
 ``numpy.random.RandomState(123)`` picks ``n_segments`` mask pixels (and a denser sample of
 them), and five rounds of k-means (``scipy.cluster.vq.kmeans2``) spread the picks over the
-mask. Segment numbers follow these centroids, so the drop-in draws the very same ones here,
-with numpy alone (the k-means rounds are written out rather than taken from scipy, which is
-not a dependency), and hands them to the library as seeds.
+mask. Segment numbers follow these centroids, so the drop-in draws the very same ones, with
+numpy's generator and the library's k-means rounds (scipy, whose ``kmeans2`` scikit-image
+calls, is not a dependency), and hands them to the library as seeds.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import warnings
 
 import numpy as np
 
-# Distances computed per block of sample points, so that a block's (points x centroids)
-# table stays near this many entries.
-_BLOCK_ENTRIES = 1 << 22
+from . import _tessera
 
 
 def mask_centroids(mask: np.ndarray, n_segments: int, multichannel: bool) -> np.ndarray:
@@ -38,30 +36,18 @@ def mask_centroids(mask: np.ndarray, n_segments: int, multichannel: bool) -> np.
 
 
 def _kmeans_rounds(data: np.ndarray, centroids: np.ndarray, rounds: int) -> np.ndarray:
-    """Lloyd's k-means from ``centroids``: each point to its nearest centroid (the first of
-    equal distances), each centroid to its points' mean; a centroid that gets no point
-    stays where it was, with scipy's warning."""
-    k = len(centroids)
-    block = max(1, _BLOCK_ENTRIES // max(k, 1))
-    for _ in range(rounds):
-        nearest = np.empty(len(data), dtype=np.intp)
-        for s in range(0, len(data), block):
-            chunk = data[s : s + block]
-            d = ((chunk[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
-            nearest[s : s + block] = d.argmin(axis=1)
-        counts = np.bincount(nearest, minlength=k)
-        sums = np.stack(
-            [np.bincount(nearest, weights=data[:, a], minlength=k) for a in range(data.shape[1])],
-            axis=1,
+    """Lloyd's k-means from ``centroids`` (the library's ``SlicSeeds::lloyd_rounds``, the
+    same arithmetic as scipy's ``kmeans2``); a centroid that gets no point stays where it
+    was, with scipy's warning."""
+    out, empty = _tessera.lloyd_rounds(
+        np.ascontiguousarray(data, dtype=np.float64),
+        np.ascontiguousarray(centroids, dtype=np.float64),
+        rounds,
+    )
+    if empty:
+        warnings.warn(
+            "One of the clusters is empty. Re-run kmeans with a different initialization.",
+            UserWarning,
+            stacklevel=4,
         )
-        has = counts > 0
-        if not has.all():
-            warnings.warn(
-                "One of the clusters is empty. Re-run kmeans with a different initialization.",
-                UserWarning,
-                stacklevel=4,
-            )
-        new = centroids.copy()
-        new[has] = sums[has] / counts[has, None]
-        centroids = new
-    return centroids
+    return out

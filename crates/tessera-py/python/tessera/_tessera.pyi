@@ -30,6 +30,9 @@ def slic(
     seeds: npt.NDArray[np.float64] | None = ...,
     settle_seeds: bool = ...,
 ) -> _Labels: ...
+def lloyd_rounds(
+    points: npt.NDArray[np.float64], centroids: npt.NDArray[np.float64], rounds: int
+) -> tuple[npt.NDArray[np.float64], bool]: ...
 def kmeans(
     image: _Image,
     *,

@@ -37,6 +37,62 @@ impl SlicSeeds {
         }
     }
 
+    /// `rounds` rounds of Lloyd's k-means on `points` from `centroids` (both `[slice, row,
+    /// column]`), exactly as scipy's `kmeans2` runs from a given code book: each point to
+    /// its nearest centroid (squared distances summed axis by axis, the first of equal
+    /// distances), then each centroid to the mean of its points, summed in point order; a
+    /// centroid that gets no point stays where it was. Returns whether that happened. This
+    /// is how scikit-image spreads its masked SLIC seeds over the mask.
+    ///
+    /// ```
+    /// use tessera::SlicSeeds;
+    /// let points = [[0.0, 0.0, 0.0], [0.0, 0.0, 2.0], [0.0, 0.0, 10.0], [0.0, 0.0, 12.0]];
+    /// let mut centroids = [[0.0, 0.0, 1.0], [0.0, 0.0, 3.0]];
+    /// let empty = SlicSeeds::lloyd_rounds(&points, &mut centroids, 5);
+    /// assert_eq!((centroids, empty), ([[0.0, 0.0, 1.0], [0.0, 0.0, 11.0]], false));
+    /// ```
+    pub fn lloyd_rounds(points: &[[f64; 3]], centroids: &mut [[f64; 3]], rounds: usize) -> bool {
+        let k = centroids.len();
+        let mut nearest = vec![0u32; points.len()];
+        let mut empty = false;
+        for _ in 0..rounds {
+            let c: &[[f64; 3]] = centroids;
+            nearest
+                .par_chunks_mut(4096)
+                .zip(points.par_chunks(4096))
+                .for_each(|(out, pts)| {
+                    for (o, p) in out.iter_mut().zip(pts) {
+                        let (mut best, mut best_d) = (0u32, f64::INFINITY);
+                        for (j, q) in c.iter().enumerate() {
+                            let d0 = p[0] - q[0];
+                            let d1 = p[1] - q[1];
+                            let d2 = p[2] - q[2];
+                            let d = d0 * d0 + d1 * d1 + d2 * d2;
+                            if d < best_d {
+                                (best, best_d) = (j as u32, d);
+                            }
+                        }
+                        *o = best;
+                    }
+                });
+            let mut sums = vec![[0.0f64; 3]; k];
+            let mut counts = vec![0usize; k];
+            for (p, &j) in points.iter().zip(&nearest) {
+                let s = &mut sums[j as usize];
+                (0..3).for_each(|a| s[a] += p[a]);
+                counts[j as usize] += 1;
+            }
+            for ((c, s), &n) in centroids.iter_mut().zip(&sums).zip(&counts) {
+                if n == 0 {
+                    empty = true;
+                } else {
+                    *c = s.map(|v| v / n as f64);
+                }
+            }
+        }
+        empty
+    }
+
     /// Checks the seeds against the shape: at least one, each inside the image.
     fn check(&self, shape: Shape) -> Result<()> {
         if self.positions.is_empty() {
