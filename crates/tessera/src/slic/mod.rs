@@ -440,6 +440,32 @@ impl Slic {
         // volumes (never tiled) keep such a voxel's label of the pass before, which keeps it
         // on its side of an edge better than the nearest centre in voxels does.
         let fresh = !shape.is_volume();
+        // One assignment pass of every pixel of `rows` to the centres, under their colour
+        // weights.
+        let assign = |centres: &Centres,
+                      colour_weight: &[f32],
+                      rows: Rows,
+                      labels: &mut [u32],
+                      dist: &mut [f32]| {
+            let pass = Pass {
+                shape,
+                grid: &grid,
+                centres,
+                colour_weight,
+                spatial_weight,
+                spacing: self.spacing,
+                manhattan,
+                rows,
+            };
+            assign_frame::<C>(
+                &pass,
+                Frame::whole(shape),
+                planes,
+                mask,
+                (labels, dist),
+                fresh,
+            );
+        };
         if seeds.is_some_and(|s| s.settle) {
             // The centres settle by position alone first (maskSLIC's step 2): the feature
             // distance weighs nothing, every pixel is visited.
@@ -449,24 +475,7 @@ impl Slic {
                 phase: 0,
             };
             for _ in 0..self.max_iterations {
-                let pass = Pass {
-                    shape,
-                    grid: &grid,
-                    centres: &centres,
-                    colour_weight: &spatial_only,
-                    spatial_weight,
-                    spacing: self.spacing,
-                    manhattan,
-                    rows: every,
-                };
-                assign_frame::<C>(
-                    &pass,
-                    Frame::whole(shape),
-                    planes,
-                    mask,
-                    (&mut labels, &mut dist),
-                    fresh,
-                );
+                assign(&centres, &spatial_only, every, &mut labels, &mut dist);
                 update_centres::<C>(shape, planes, &labels, &mut centres, &grid, every);
             }
         }
@@ -493,24 +502,7 @@ impl Slic {
                     *wgt = self.colour_weight(m);
                 }
             }
-            let pass = Pass {
-                shape,
-                grid: &grid,
-                centres: &centres,
-                colour_weight: &colour_weight,
-                spatial_weight,
-                spacing: self.spacing,
-                manhattan,
-                rows,
-            };
-            assign_frame::<C>(
-                &pass,
-                Frame::whole(shape),
-                planes,
-                mask,
-                (&mut labels, &mut dist),
-                fresh,
-            );
+            assign(&centres, &colour_weight, rows, &mut labels, &mut dist);
             if last {
                 break;
             }
