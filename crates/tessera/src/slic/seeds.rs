@@ -53,6 +53,9 @@ impl SlicSeeds {
     /// ```
     pub fn lloyd_rounds(points: &[[f64; 3]], centroids: &mut [[f64; 3]], rounds: usize) -> bool {
         let k = centroids.len();
+        if k == 0 {
+            return false;
+        }
         let mut nearest = vec![0u32; points.len()];
         let mut empty = false;
         for _ in 0..rounds {
@@ -224,6 +227,12 @@ mod tests {
         for (i, &l) in seg.labels().iter().enumerate() {
             assert_eq!(l == UNLABELLED, !inside[i], "pixel {i}");
         }
+    }
+
+    #[test]
+    fn lloyd_rounds_without_centroids_do_nothing() {
+        let mut none: [[f64; 3]; 0] = [];
+        assert!(!SlicSeeds::lloyd_rounds(&[[0.0, 1.0, 2.0]], &mut none, 5));
     }
 
     #[test]
