@@ -153,19 +153,23 @@ pub(crate) fn slic<'py>(
 
 /// SLIC's seeds from an `(n, 3)` array of `(slice, row, column)` positions.
 fn seed_positions(seeds: &PyReadonlyArray2<'_, f64>, settle: bool) -> PyResult<SlicSeeds> {
-    let a = seeds.as_array();
-    if a.ncols() != 3 {
-        return Err(PyValueError::new_err(format!(
-            "seeds must have shape (n, 3) (slice, row, column), got {:?}",
-            a.shape()
-        )));
-    }
-    let positions = a
-        .rows()
+    let positions = triples(seeds, "seeds")?
         .into_iter()
-        .map(|r| [r[0] as f32, r[1] as f32, r[2] as f32])
+        .map(|p| p.map(|v| v as f32))
         .collect();
     Ok(SlicSeeds { positions, settle })
+}
+
+/// The rows of an `(n, 3)` array of `(slice, row, column)` positions named `what`.
+fn triples(a: &PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<Vec<[f64; 3]>> {
+    let v = a.as_array();
+    if v.ncols() != 3 {
+        return Err(PyValueError::new_err(format!(
+            "{what} must have shape (n, 3) (slice, row, column), got {:?}",
+            v.shape()
+        )));
+    }
+    Ok(v.rows().into_iter().map(|r| [r[0], r[1], r[2]]).collect())
 }
 
 /// k-means superpixels.
@@ -390,18 +394,8 @@ pub(crate) fn lloyd_rounds<'py>(
     centroids: PyReadonlyArray2<'py, f64>,
     rounds: usize,
 ) -> PyResult<(Bound<'py, PyArray2<f64>>, bool)> {
-    let rows = |a: &PyReadonlyArray2<'py, f64>, what: &str| -> PyResult<Vec<[f64; 3]>> {
-        let v = a.as_array();
-        if v.ncols() != 3 {
-            return Err(PyValueError::new_err(format!(
-                "{what} must have shape (n, 3), got {:?}",
-                v.shape()
-            )));
-        }
-        Ok(v.rows().into_iter().map(|r| [r[0], r[1], r[2]]).collect())
-    };
-    let points = rows(&points, "points")?;
-    let mut centres = rows(&centroids, "centroids")?;
+    let points = triples(&points, "points")?;
+    let mut centres = triples(&centroids, "centroids")?;
     let (centres, empty) = crate::compute(py, move || {
         let empty = SlicSeeds::lloyd_rounds(&points, &mut centres, rounds);
         Ok((centres, empty))
