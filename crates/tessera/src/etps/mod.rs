@@ -26,10 +26,10 @@ use crate::segmentation::Segmentation;
 use blocks::{Axis, Features, Level};
 use energy::{Stats, Weights};
 
-/// ETPS parameters. `Default` gives the weights tuned on BSDS500 train (50 images, K = 400
+/// ETPS parameters. `Default` gives the weights tuned on BSDS500 train (100 images, K = 400
 /// and 1600, scored by boundary recall and undersegmentation error): a light position term
-/// (`compactness` 1), a light boundary term (0.5) and a size term (100) that keeps
-/// superpixels above half their cell. The paper's own BSD setting leaves out the position,
+/// (`compactness` 0.5), a light boundary term (0.1) and a soft size term (30) for
+/// superpixels below half their cell. The paper's own BSD setting leaves out the position,
 /// boundary and size terms (`compactness`, `boundary_weight` and `size_weight` 0).
 ///
 /// ```
@@ -53,14 +53,14 @@ pub struct Etps {
     pub n_segments: u32,
     /// `m`, the weight of position against colour, as SLIC's compactness: the position term
     /// is weighted `(m / S)²` for grid step `S`, in CIELAB units (ETPS's `regWeight`).
-    /// Higher gives more regular shapes, lower follows edges more closely (1; SLIC's usual
+    /// Higher gives more regular shapes, lower follows edges more closely (0.5; SLIC's usual
     /// 10 gives SLIC-like shapes).
     pub compactness: f32,
     /// Weight of the boundary length, per 4-neighbour pixel pair with different labels, in
-    /// CIELAB² units (ETPS's `lenWeight`; 0.5). Higher gives smoother boundaries.
+    /// CIELAB² units (ETPS's `lenWeight`; 0.1). Higher gives smoother boundaries.
     pub boundary_weight: f32,
     /// Weight of the size term, per pixel by which a superpixel falls short of
-    /// `min_size_factor` of its cell, in CIELAB² units (ETPS's `sizeWeight`; 100).
+    /// `min_size_factor` of its cell, in CIELAB² units (ETPS's `sizeWeight`; 30).
     pub size_weight: f32,
     /// The fraction of its initial cell below which a superpixel pays the size term (0.5; the
     /// paper uses a quarter, which scored lower on BSDS500 train).
@@ -77,9 +77,9 @@ impl Default for Etps {
     fn default() -> Self {
         Etps {
             n_segments: 400,
-            compactness: 1.0,
-            boundary_weight: 0.5,
-            size_weight: 100.0,
+            compactness: 0.5,
+            boundary_weight: 0.1,
+            size_weight: 30.0,
             min_size_factor: 0.5,
             max_iterations: 25,
             max_block_size: 16,
