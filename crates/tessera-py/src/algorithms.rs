@@ -3,12 +3,12 @@
 
 use crate::compute;
 use crate::convert::{PyImage, labels_to_py, to_mask};
-use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArrayDyn, PyReadonlyArray2, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use tessera::{
     Etps, Felzenszwalb, KMeans, KMeansInit, MeanShift, Neighbourhood, Quickshift, Segmentation,
-    Slic, SlicDistance, Superpixels,
+    Slic, SlicDistance, SlicSeeds, Superpixels,
 };
 
 /// Runs `algo` on `image` (optionally inside `mask`) and hands the label map back.
@@ -79,12 +79,13 @@ impl SlicArgs {
 
 /// SLIC on an image or a volume. `sigma` and `spacing` are `[slices, rows, columns]` (the
 /// first entry is ignored for images); `convert_to_lab`: `None` = the library's choice
-/// (CIELAB for 1 or 3 channels).
+/// (CIELAB for 1 or 3 channels). `seeds`: the centres' first positions, one `(slice, row,
+/// column)` row each, instead of the grid (`settle_seeds`: they settle by position first).
 #[pyfunction]
 #[pyo3(signature = (image, *, n_segments=None, compactness=None, max_iterations=None,
     sigma=None, spacing=None, convert_to_lab=None, enforce_connectivity=None,
     min_size_factor=None, max_size_factor=None, slic_zero=None, perturb_seeds=None,
-    distance=None, subsample=None, mask=None))]
+    distance=None, subsample=None, mask=None, seeds=None, settle_seeds=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn slic<'py>(
     py: Python<'py>,
@@ -103,7 +104,12 @@ pub(crate) fn slic<'py>(
     distance: Option<&str>,
     subsample: Option<u32>,
     mask: Option<PyReadonlyArrayDyn<'py, bool>>,
+    seeds: Option<PyReadonlyArray2<'py, f64>>,
+    settle_seeds: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u32>>> {
+    let seeds = seeds
+        .map(|s| seed_positions(&s, settle_seeds))
+        .transpose()?;
     let algo = SlicArgs {
         n_segments,
         compactness,
@@ -120,9 +126,12 @@ pub(crate) fn slic<'py>(
         subsample,
     }
     .build()?;
-    match mask {
-        None => run(py, &image, move |img| algo.segment(img)),
-        Some(m) => {
+    match (mask, seeds) {
+        (None, None) => run(py, &image, move |img| algo.segment(img)),
+        (None, Some(seeds)) => run(py, &image, move |img| {
+            algo.segment_from_seeds(img, None, &seeds)
+        }),
+        (Some(m), seeds) => {
             if m.shape() != image.spatial().as_slice() {
                 return Err(PyValueError::new_err(format!(
                     "mask has shape {:?}, the image {:?}",
@@ -133,10 +142,34 @@ pub(crate) fn slic<'py>(
             let mview = m.as_array();
             run(py, &image, move |img| {
                 let mask = to_mask(mview).map_err(tessera::Error::SizeMismatch)?;
-                algo.segment_masked(img, &mask)
+                match &seeds {
+                    None => algo.segment_masked(img, &mask),
+                    Some(seeds) => algo.segment_from_seeds(img, Some(&mask), seeds),
+                }
             })
         }
     }
+}
+
+/// SLIC's seeds from an `(n, 3)` array of `(slice, row, column)` positions.
+fn seed_positions(seeds: &PyReadonlyArray2<'_, f64>, settle: bool) -> PyResult<SlicSeeds> {
+    let positions = triples(seeds, "seeds")?
+        .into_iter()
+        .map(|p| p.map(|v| v as f32))
+        .collect();
+    Ok(SlicSeeds { positions, settle })
+}
+
+/// The rows of an `(n, 3)` array of `(slice, row, column)` positions named `what`.
+fn triples(a: &PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<Vec<[f64; 3]>> {
+    let v = a.as_array();
+    if v.ncols() != 3 {
+        return Err(PyValueError::new_err(format!(
+            "{what} must have shape (n, 3) (slice, row, column), got {:?}",
+            v.shape()
+        )));
+    }
+    Ok(v.rows().into_iter().map(|r| [r[0], r[1], r[2]]).collect())
 }
 
 /// k-means superpixels.
@@ -349,4 +382,26 @@ pub(crate) fn quickshift_forest<'py>(
         algo.forest(&img).map_err(|e| e.to_string())
     })?;
     Ok(numpy::PyArray1::from_vec(py, parent))
+}
+
+/// `rounds` rounds of Lloyd's k-means on the `(n, 3)` points from the `(k, 3)` centroids,
+/// as scipy's `kmeans2` from a code book ([`SlicSeeds::lloyd_rounds`]): the centroids, and
+/// whether one of them got no point.
+#[pyfunction]
+pub(crate) fn lloyd_rounds<'py>(
+    py: Python<'py>,
+    points: PyReadonlyArray2<'py, f64>,
+    centroids: PyReadonlyArray2<'py, f64>,
+    rounds: usize,
+) -> PyResult<(Bound<'py, PyArray2<f64>>, bool)> {
+    let points = triples(&points, "points")?;
+    let mut centres = triples(&centroids, "centroids")?;
+    let (centres, empty) = crate::compute(py, move || {
+        let empty = SlicSeeds::lloyd_rounds(&points, &mut centres, rounds);
+        Ok((centres, empty))
+    })?;
+    let flat: Vec<f64> = centres.iter().flatten().copied().collect();
+    let array = numpy::ndarray::Array2::from_shape_vec((centres.len(), 3), flat)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((PyArray2::from_owned_array(py, array), empty))
 }

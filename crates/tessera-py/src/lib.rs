@@ -48,6 +48,7 @@ fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pool::get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::slic, m)?)?;
+    m.add_function(wrap_pyfunction!(algorithms::lloyd_rounds, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::kmeans, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::meanshift, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::felzenszwalb, m)?)?;

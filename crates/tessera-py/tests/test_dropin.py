@@ -121,3 +121,27 @@ def test_no_warning_on_ordinary_calls(chelsea):
         ts.slic(chelsea, n_segments=50)
         ts.felzenszwalb(chelsea)
         ts.mark_boundaries(chelsea, ts.slic(chelsea, n_segments=50))
+
+
+@pytest.mark.parametrize("multichannel", [True, False])
+@pytest.mark.parametrize("n_segments", [1, 7, 100])
+def test_masked_slic_seeds_are_skimages(n_segments, multichannel):
+    from skimage.segmentation.slic_superpixels import _get_mask_centroids
+    from tessera._mask_seeds import mask_centroids
+
+    yy, xx = np.mgrid[:120, :90]
+    mask = ((yy - 60) ** 2 + (xx - 40) ** 2 < 45**2) | (xx > 80)
+    ours = mask_centroids(mask[np.newaxis], n_segments, multichannel)
+    theirs, _ = _get_mask_centroids(mask[np.newaxis].view("uint8"), n_segments, multichannel)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_masked_slic_numbers_segments_as_skimage(chelsea):
+    # Without connectivity enforcement the numbers are the centroids' order, which only the
+    # same seeds reproduce: most pixels must carry scikit-image's very label.
+    yy, xx = np.mgrid[: chelsea.shape[0], : chelsea.shape[1]]
+    mask = (yy - 150) ** 2 + (xx - 220) ** 2 < 130**2
+    kw = dict(n_segments=60, mask=mask, enforce_connectivity=False)
+    ours, theirs = ts.slic(chelsea, **kw), sk.slic(chelsea, **kw)
+    assert (ours[~mask] == 0).all() and (ours[mask] > 0).all()
+    assert np.mean(ours[mask] == theirs[mask]) > 0.8

@@ -204,14 +204,18 @@ impl Superpixels for KMeans {
             17..=24 => self.cluster::<26>(w, h, &planes),
             25..=32 => self.cluster::<34>(w, h, &planes),
             33..=48 => self.cluster::<50>(w, h, &planes),
-            _ => self.cluster::<66>(w, h, &planes),
+            49..=64 => self.cluster::<66>(w, h, &planes),
+            65..=96 => self.cluster::<98>(w, h, &planes),
+            97..=128 => self.cluster::<130>(w, h, &planes),
+            129..=192 => self.cluster::<194>(w, h, &planes),
+            _ => self.cluster::<258>(w, h, &planes),
         })
     }
 }
 
 impl KMeans {
     /// The largest channel count accepted.
-    pub const MAX_CHANNELS: usize = 64;
+    pub const MAX_CHANNELS: usize = 256;
 
     /// Runs Lloyd's algorithm on features of `D` dimensions: `D - 2` colour planes, then x
     /// and y.
@@ -1118,10 +1122,15 @@ mod tests {
         };
         let want = km.segment(&base).unwrap();
         assert!(want.count() > 15, "{}", want.count());
-        for extra in [2usize, 3, 5] {
+        // 200 channels: padded to the widest compiled count, 256.
+        for extra in [2usize, 3, 5, 198] {
             let s: Vec<u8> = b
                 .chunks_exact(2)
-                .flat_map(|px| px.iter().copied().chain((0..extra).map(|e| lo + e as u8)))
+                .flat_map(|px| {
+                    px.iter()
+                        .copied()
+                        .chain((0..extra).map(|e| lo + (e % 8) as u8))
+                })
                 .collect();
             let img = Image::new(41, 29, (2 + extra) as u16, Samples::U8(s)).unwrap();
             assert_eq!(km.segment(&img).unwrap(), want, "{extra} extra channels");

@@ -53,7 +53,7 @@ pub use crate::meanshift::MeanShift;
 pub use crate::quickshift::Quickshift;
 pub use crate::region_table::{Border, Region, RegionTable};
 pub use crate::segmentation::{BoundaryMode, Segmentation, UNLABELLED};
-pub use crate::slic::{Slic, SlicDistance};
+pub use crate::slic::{Slic, SlicDistance, SlicSeeds};
 
 /// The README's Rust examples, compiled and run as doc-tests.
 #[cfg(doctest)]

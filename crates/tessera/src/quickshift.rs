@@ -116,7 +116,7 @@ impl Default for Quickshift {
 }
 
 /// The channel counts the link search is compiled for (see the module documentation).
-const WIDTHS: [usize; 12] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
+const WIDTHS: [usize; 16] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 
 /// `planes`, then `zeros` up to `C` planes.
 fn padded<'a, const C: usize>(planes: &[&'a [f32]], zeros: &'a [f32]) -> [&'a [f32]; C] {
@@ -240,7 +240,11 @@ impl Quickshift {
             17..=24 => self.link::<24>(w, h, padded(&refs, z)),
             25..=32 => self.link::<32>(w, h, padded(&refs, z)),
             33..=48 => self.link::<48>(w, h, padded(&refs, z)),
-            _ => self.link::<64>(w, h, padded(&refs, z)),
+            49..=64 => self.link::<64>(w, h, padded(&refs, z)),
+            65..=96 => self.link::<96>(w, h, padded(&refs, z)),
+            97..=128 => self.link::<128>(w, h, padded(&refs, z)),
+            129..=192 => self.link::<192>(w, h, padded(&refs, z)),
+            _ => self.link::<256>(w, h, padded(&refs, z)),
         };
         drop(zeros);
         Ok((planes, parent))
@@ -903,10 +907,15 @@ mod tests {
             ..Quickshift::default()
         };
         let want = qs.segment(&base).unwrap();
-        for extra in [1usize, 3, 5] {
+        // 200 channels: padded to the widest compiled count, 256.
+        for extra in [1usize, 3, 5, 197] {
             let s: Vec<u8> = b
                 .chunks_exact(3)
-                .flat_map(|px| px.iter().copied().chain((0..extra).map(|e| 40 * e as u8)))
+                .flat_map(|px| {
+                    px.iter()
+                        .copied()
+                        .chain((0..extra).map(|e| 40 * (e % 6) as u8))
+                })
                 .collect();
             let img = Image::new(37, 23, (3 + extra) as u16, Samples::U8(s)).unwrap();
             assert_eq!(qs.segment(&img).unwrap(), want, "{extra} extra channels");

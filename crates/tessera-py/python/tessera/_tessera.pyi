@@ -27,7 +27,12 @@ def slic(
     distance: str | None = ...,
     subsample: int | None = ...,
     mask: npt.NDArray[np.bool_] | None = ...,
+    seeds: npt.NDArray[np.float64] | None = ...,
+    settle_seeds: bool = ...,
 ) -> _Labels: ...
+def lloyd_rounds(
+    points: npt.NDArray[np.float64], centroids: npt.NDArray[np.float64], rounds: int
+) -> tuple[npt.NDArray[np.float64], bool]: ...
 def kmeans(
     image: _Image,
     *,

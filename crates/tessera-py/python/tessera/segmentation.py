@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _tessera
 from ._convert import UNLABELLED, native
+from ._mask_seeds import mask_centroids
 
 __all__ = [
     "slic",
@@ -310,12 +311,15 @@ def slic(
     n_segments = int(n_segments)
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
-    # With a mask, the library works on the mask's bounding box: its seed grid then covers
-    # the masked region only (as scikit-image's seeds do), and the pixels outside the
-    # mask, which take no part in the clustering, are not copied.
+    # With a mask, the centroids start where scikit-image's start (drawn in the mask, then
+    # settled by position alone), so that segments come out under its numbers; the library
+    # works on the mask's bounding box, the pixels outside it taking no part.
     box = None
     lib_mask = None
+    seeds = None
     if mask is not None:
+        mask3 = mask if mask.ndim == 3 else mask[np.newaxis]
+        seeds = mask_centroids(mask3, n_segments, multichannel)
         box = tuple(
             slice(idx[0], idx[-1] + 1)
             for idx in (
@@ -325,6 +329,8 @@ def slic(
         )
         feed = np.ascontiguousarray(feed[box])
         lib_mask = np.ascontiguousarray(mask[box])
+        offset = [0.0] + [float(b.start) for b in box] if is_2d else [float(b.start) for b in box]
+        seeds = np.ascontiguousarray(seeds - np.asarray(offset), dtype=np.float64)
     labels = _tessera.slic(
         feed,
         n_segments=n_segments,
@@ -340,6 +346,8 @@ def slic(
         distance=distance,
         subsample=int(subsample),
         mask=lib_mask,
+        seeds=seeds,
+        settle_seeds=seeds is not None,
     )
     if box is not None:
         full = np.full(mask.shape, UNLABELLED, dtype=labels.dtype)

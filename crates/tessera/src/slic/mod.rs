@@ -26,6 +26,7 @@ use std::ops::Range;
 
 mod assign;
 mod grid;
+mod seeds;
 pub(crate) mod tiles;
 mod update;
 #[cfg(target_arch = "x86_64")]
@@ -36,6 +37,8 @@ use assign::{AssignCtx, CentresByBand, ColumnTerms, LANES, Rows, assign_band};
 use grid::Grid;
 #[cfg(test)]
 use grid::lowest_gradient;
+pub use seeds::SlicSeeds;
+use seeds::relabel_by_seed;
 use update::update_centres;
 #[cfg(target_arch = "x86_64")]
 use x86::{assign_band_avx2, assign_band_avx512, group_avx2, group_avx512};
@@ -215,7 +218,7 @@ impl Superpixels for Slic {
     }
 
     fn segment(&self, image: &Image) -> Result<Segmentation> {
-        self.run(image, None)
+        self.run(image, None, None)
     }
 }
 
@@ -300,10 +303,39 @@ impl Slic {
         if mask.count() == 0 {
             return Err(Error::param("mask", "selects no pixel"));
         }
-        self.run(image, Some(mask.as_slice()))
+        self.run(image, Some(mask.as_slice()), None)
     }
 
-    fn run(&self, image: &Image, mask: Option<&[bool]>) -> Result<Segmentation> {
+    /// SLIC from the centres `seeds` gives instead of the regular grid (optionally inside
+    /// `mask`): the grid step `S` is the side of a cell holding `active / seeds` pixels, and
+    /// without connectivity enforcement segment `i` is the `i`-th seed that kept pixels (with
+    /// it, segments are numbered in raster order as usual). `n_segments` and `perturb_seeds`
+    /// are not used. See [`SlicSeeds`] for an example.
+    ///
+    /// # Errors
+    /// As [`Slic::segment_masked`], plus [`Error::InvalidParameter`] when there is no seed or
+    /// a seed lies outside the image.
+    pub fn segment_from_seeds(
+        &self,
+        image: &Image,
+        mask: Option<&Mask>,
+        seeds: &SlicSeeds,
+    ) -> Result<Segmentation> {
+        if let Some(mask) = mask {
+            mask.check_size(image)?;
+            if mask.count() == 0 {
+                return Err(Error::param("mask", "selects no pixel"));
+            }
+        }
+        self.run(image, mask.map(|m| m.as_slice()), Some(seeds))
+    }
+
+    fn run(
+        &self,
+        image: &Image,
+        mask: Option<&[bool]>,
+        seeds: Option<&SlicSeeds>,
+    ) -> Result<Segmentation> {
         self.validate()?;
         let planes = self.features(image)?;
         let shape = Shape {
@@ -313,11 +345,11 @@ impl Slic {
         };
         let refs: Vec<&[f32]> = planes.iter().map(|p| p.as_slice()).collect();
         match refs.len() {
-            1 => self.cluster::<1>(shape, &refs, mask),
-            2 => self.cluster::<2>(shape, &refs, mask),
-            3 => self.cluster::<3>(shape, &refs, mask),
-            4 => self.cluster::<4>(shape, &refs, mask),
-            _ => self.cluster::<0>(shape, &refs, mask),
+            1 => self.cluster::<1>(shape, &refs, mask, seeds),
+            2 => self.cluster::<2>(shape, &refs, mask, seeds),
+            3 => self.cluster::<3>(shape, &refs, mask, seeds),
+            4 => self.cluster::<4>(shape, &refs, mask, seeds),
+            _ => self.cluster::<0>(shape, &refs, mask, seeds),
         }
     }
 
@@ -368,20 +400,26 @@ impl Slic {
     }
 
     /// SLIC on `planes` (one value per pixel each). `C` is the channel count when it is at
-    /// most [`FIXED_CHANNELS`] (kernels with the channels unrolled), 0 for any count.
+    /// most [`FIXED_CHANNELS`] (kernels with the channels unrolled), 0 for any count. The
+    /// centres start on the grid, or at `seeds`.
     fn cluster<const C: usize>(
         &self,
         shape: Shape,
         planes: &[&[f32]],
         mask: Option<&[bool]>,
+        seeds: Option<&SlicSeeds>,
     ) -> Result<Segmentation> {
         debug_assert!(C == 0 || C == planes.len());
         let n = shape.slice() * shape.d;
         let active = mask.map_or(n, |m| m.iter().filter(|&&b| b).count());
-        let k = (self.n_segments as usize).min(active).max(1);
+        let asked = seeds.map_or(self.n_segments as usize, |s| s.positions.len());
+        let k = asked.min(active).max(1);
         let step = self.step(shape, active, k);
         let grid = Grid::new(shape, step, self.spacing);
-        let mut centres = grid.seeds(mask, planes, self.perturb_seeds);
+        let mut centres = match seeds {
+            Some(s) => s.centres(shape, planes)?,
+            None => grid.seeds(mask, planes, self.perturb_seeds),
+        };
         let nc = centres.len();
         if nc == 0 {
             return Err(Error::param("mask", "selects no pixel"));
@@ -402,6 +440,45 @@ impl Slic {
         // volumes (never tiled) keep such a voxel's label of the pass before, which keeps it
         // on its side of an edge better than the nearest centre in voxels does.
         let fresh = !shape.is_volume();
+        // One assignment pass of every pixel of `rows` to the centres, under their colour
+        // weights.
+        let assign = |centres: &Centres,
+                      colour_weight: &[f32],
+                      rows: Rows,
+                      labels: &mut [u32],
+                      dist: &mut [f32]| {
+            let pass = Pass {
+                shape,
+                grid: &grid,
+                centres,
+                colour_weight,
+                spatial_weight,
+                spacing: self.spacing,
+                manhattan,
+                rows,
+            };
+            assign_frame::<C>(
+                &pass,
+                Frame::whole(shape),
+                planes,
+                mask,
+                (labels, dist),
+                fresh,
+            );
+        };
+        if seeds.is_some_and(|s| s.settle) {
+            // The centres settle by position alone first (maskSLIC's step 2): the feature
+            // distance weighs nothing, every pixel is visited.
+            let spatial_only = vec![0.0f32; nc];
+            let every = Rows {
+                stride: 1,
+                phase: 0,
+            };
+            for _ in 0..self.max_iterations {
+                assign(&centres, &spatial_only, every, &mut labels, &mut dist);
+                update_centres::<C>(shape, planes, &labels, &mut centres, &grid, every);
+            }
+        }
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
         let w = shape.w;
@@ -425,24 +502,7 @@ impl Slic {
                     *wgt = self.colour_weight(m);
                 }
             }
-            let pass = Pass {
-                shape,
-                grid: &grid,
-                centres: &centres,
-                colour_weight: &colour_weight,
-                spatial_weight,
-                spacing: self.spacing,
-                manhattan,
-                rows,
-            };
-            assign_frame::<C>(
-                &pass,
-                Frame::whole(shape),
-                planes,
-                mask,
-                (&mut labels, &mut dist),
-                fresh,
-            );
+            assign(&centres, &colour_weight, rows, &mut labels, &mut dist);
             if last {
                 break;
             }
@@ -483,7 +543,10 @@ impl Slic {
                 MergeInto::NearestMean(planes),
             ))
         } else {
-            let count = relabel_in_place(&mut labels);
+            let count = match seeds {
+                Some(_) => relabel_by_seed(&mut labels, nc),
+                None => relabel_in_place(&mut labels),
+            };
             Ok(Segmentation::from_parts(width, height, labels, count))
         }
     }
@@ -1313,13 +1376,13 @@ mod tests {
             d: img.depth() as usize,
         };
         let fixed = match refs.len() {
-            1 => slic.cluster::<1>(shape, &refs, None),
-            2 => slic.cluster::<2>(shape, &refs, None),
-            3 => slic.cluster::<3>(shape, &refs, None),
-            _ => slic.cluster::<4>(shape, &refs, None),
+            1 => slic.cluster::<1>(shape, &refs, None, None),
+            2 => slic.cluster::<2>(shape, &refs, None, None),
+            3 => slic.cluster::<3>(shape, &refs, None, None),
+            _ => slic.cluster::<4>(shape, &refs, None, None),
         };
         (
-            slic.cluster::<0>(shape, &refs, None).unwrap(),
+            slic.cluster::<0>(shape, &refs, None, None).unwrap(),
             fixed.unwrap(),
         )
     }
