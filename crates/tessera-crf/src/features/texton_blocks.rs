@@ -22,7 +22,7 @@ pub(crate) fn fill(
     offset: usize,
 ) {
     let k = p.textons;
-    let n = if stride == 0 { 0 } else { out.len() / stride };
+    let n = out.len().checked_div(stride).unwrap_or(0);
     let mut own = vec![0u32; n * k];
     let mut image = vec![0u64; k];
     for (&c, &s) in codes.iter().zip(labels) {

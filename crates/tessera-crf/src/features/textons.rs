@@ -184,7 +184,7 @@ impl Textons {
     pub fn validate(&self) -> Result<()> {
         if self.scale.len() != BANK_LEN
             || self.centres.is_empty()
-            || self.centres.len() % BANK_LEN != 0
+            || !self.centres.len().is_multiple_of(BANK_LEN)
             || self.centres.iter().any(|v| !v.is_finite())
             || self.scale.iter().any(|&s| !(s > 0.0 && s.is_finite()))
         {
