@@ -404,13 +404,20 @@ fn oracle_scores(images: &[Loaded], n_classes: usize) -> Option<(f64, f64)> {
 }
 
 /// Learns the texton dictionary from a regular subsample of the training images' pixels
-/// (images in parallel, samples concatenated in list order, so the result does not depend on
-/// the number of threads).
+/// (their ground truths are read and checked on the way; images in parallel, samples
+/// concatenated in list order, so the result does not depend on the number of threads).
 fn learn_textons(args: &LearnArgs, names: &[String]) -> Result<Textons> {
     let parts: Vec<Vec<f32>> = names
         .par_iter()
         .map(|name| -> Result<Vec<f32>> {
             let image = load_image(args, name)?;
+            // The ground truth is checked here too, so that a bad one is reported before the
+            // dictionary (which does not need it) is learned.
+            read_truth(
+                &args.gt.join(format!("{name}.png")),
+                image.width(),
+                image.height(),
+            )?;
             let r = features::filter_responses(&image)?;
             let (w, h) = (image.width() as usize, image.height() as usize);
             Ok(textons::subsample(&r, w, h, args.texton_stride))
