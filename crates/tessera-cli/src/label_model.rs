@@ -113,7 +113,7 @@ pub fn run(args: &LabelArgs) -> Result<ExitCode> {
                     .with_context(|| format!("{}", job.input.display()))?;
                 let (seg, features) = file
                     .segmentation
-                    .features(&image, &model.features)
+                    .features(&image, &model.features, file.textons.as_ref())
                     .with_context(|| format!("{}", job.input.display()))?;
                 let features_ms = start.elapsed().as_secs_f64() * 1e3;
                 let t = Instant::now();

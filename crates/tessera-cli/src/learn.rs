@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use tessera::{Image, Segmentation};
-use tessera_crf::features::{FeatureParams, ImageFeatures};
+use tessera_crf::features::{self, FeatureParams, HistogramMap, ImageFeatures, Textons, textons};
 use tessera_crf::learn::{self, Confusion, Inference, LearnParams, Model, Sample, SsvmParams};
 
 /// Options of `tessera learn`.
@@ -62,6 +62,20 @@ pub struct LearnArgs {
     /// Values of C for the unary-only model (default: the same as --c).
     #[arg(long, value_delimiter = ',')]
     pub unary_c: Vec<f64>,
+
+    /// Size of the texton dictionary (k-means on the 17-D filter bank's responses of a
+    /// regular subsample of training pixels); 0 for no texton features.
+    #[arg(long, default_value_t = 200)]
+    pub textons: usize,
+
+    /// The texton dictionary is learned from every N-th pixel of every N-th row of the
+    /// training images.
+    #[arg(long, default_value_t = 8)]
+    pub texton_stride: usize,
+
+    /// Map of the texton histograms.
+    #[arg(long, value_enum, default_value_t = MapName::Hellinger)]
+    pub texton_map: MapName,
 
     /// Maximum passes of the solver over the training images.
     #[arg(long, default_value_t = SsvmParams::default().max_passes)]
@@ -112,6 +126,17 @@ pub enum InferenceName {
     Trws,
 }
 
+/// `--texton-map` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MapName {
+    /// The L1-normalised histogram.
+    Identity,
+    /// Its square root.
+    Hellinger,
+    /// The additive chi-square map (three values per bin).
+    Chi2,
+}
+
 /// One loaded image: its superpixels, features, per-superpixel classes and ground truth.
 pub struct Loaded {
     /// Its superpixels.
@@ -149,24 +174,47 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         n_segments: args.segments,
         compactness: args.compactness,
     };
-    let fparams = FeatureParams::default();
+    let fparams = FeatureParams {
+        textons: args.textons,
+        texton_map: match args.texton_map {
+            MapName::Identity => HistogramMap::Identity,
+            MapName::Hellinger => HistogramMap::Hellinger,
+            MapName::Chi2 => HistogramMap::Chi2,
+        },
+        ..FeatureParams::default()
+    };
     let train_names = read_list(&args.list)?;
     let val_names = match &args.val {
         Some(p) => read_list(p)?,
         None => Vec::new(),
     };
     let t = Instant::now();
+    let dictionary = if args.textons > 0 {
+        let d = pool.install(|| learn_textons(&args, &train_names))?;
+        eprintln!(
+            "textons: {} learned in {:.1} s",
+            d.len(),
+            t.elapsed().as_secs_f64()
+        );
+        Some(d)
+    } else {
+        None
+    };
+    let textons_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
     let (train, val) = pool.install(|| -> Result<_> {
-        let train = load_all(&args, &spec, &fparams, &train_names)?;
-        let val = load_all(&args, &spec, &fparams, &val_names)?;
+        let train = load_all(&args, &spec, &fparams, dictionary.as_ref(), &train_names)?;
+        let val = load_all(&args, &spec, &fparams, dictionary.as_ref(), &val_names)?;
         Ok((train, val))
     })?;
     let features_s = t.elapsed().as_secs_f64();
     eprintln!(
-        "features: {} train and {} val images in {features_s:.1} s",
+        "features: {} train and {} val images in {features_s:.1} s ({:.3} s per image per thread)",
         train.len(),
-        val.len()
+        val.len(),
+        features_s * pool.current_num_threads() as f64 / (train.len() + val.len()).max(1) as f64
     );
+    let oracle = oracle_scores(&val, args.classes);
     if let Some(dir) = &args.export_features {
         crate::features_export::export(dir, "train", &train, args.classes)?;
         if !val.is_empty() {
@@ -206,9 +254,11 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         segmentation: spec,
         crf,
         unary_only: unary,
+        textons: dictionary,
         training: json!({
             "train_images": train.len(),
             "val_images": val.len(),
+            "textons_seconds": textons_s,
             "features_seconds": features_s,
             "unary_only": unary_record,
             "crf": crf_record,
@@ -220,7 +270,10 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
         "train_images": train.len(),
         "val_images": val.len(),
         "superpixels": train.iter().map(|l| l.sample.labels.len()).sum::<usize>(),
+        "features": node_dim_of(&train),
+        "textons_seconds": textons_s,
         "features_seconds": features_s,
+        "val_superpixel_oracle": oracle.map(|o| json!({"global": o.0, "average": o.1})),
         "unary_only": unary_record,
         "crf": crf_record,
         "total_seconds": start.elapsed().as_secs_f64(),
@@ -309,6 +362,82 @@ pub fn evaluate(model: &Model, images: &[Loaded]) -> Result<(f64, f64)> {
     Ok((total.global(), total.average()))
 }
 
+fn node_dim_of(images: &[Loaded]) -> usize {
+    images.first().map_or(0, |l| l.sample.features.dim())
+}
+
+/// Global and average accuracy of the superpixel oracle (each superpixel its majority
+/// ground-truth class; the labelled pixels of a superpixel that is mostly void count as wrong)
+/// on `images`, or none without images.
+fn oracle_scores(images: &[Loaded], n_classes: usize) -> Option<(f64, f64)> {
+    if images.is_empty() {
+        return None;
+    }
+    let mut right = vec![0u64; n_classes];
+    let mut all = vec![0u64; n_classes];
+    for l in images {
+        for (&s, &t) in l.seg.labels().iter().zip(&l.truth) {
+            let t = t as usize;
+            if t >= n_classes {
+                continue;
+            }
+            all[t] += 1;
+            let p = l
+                .sample
+                .labels
+                .get(s as usize)
+                .copied()
+                .unwrap_or(learn::VOID);
+            if p as usize == t {
+                right[t] += 1;
+            }
+        }
+    }
+    let total: u64 = all.iter().sum();
+    let global = right.iter().sum::<u64>() as f64 / total.max(1) as f64;
+    let recalls: Vec<f64> = (0..n_classes)
+        .filter(|&k| all[k] > 0)
+        .map(|k| right[k] as f64 / all[k] as f64)
+        .collect();
+    let average = recalls.iter().sum::<f64>() / recalls.len().max(1) as f64;
+    Some((global, average))
+}
+
+/// Learns the texton dictionary from a regular subsample of the training images' pixels
+/// (their ground truths are read and checked on the way; images in parallel, samples
+/// concatenated in list order, so the result does not depend on the number of threads).
+fn learn_textons(args: &LearnArgs, names: &[String]) -> Result<Textons> {
+    let parts: Vec<Vec<f32>> = names
+        .par_iter()
+        .map(|name| -> Result<Vec<f32>> {
+            let image = load_image(args, name)?;
+            // The ground truth is checked here too, so that a bad one is reported before the
+            // dictionary (which does not need it) is learned.
+            read_truth(
+                &args.gt.join(format!("{name}.png")),
+                image.width(),
+                image.height(),
+            )?;
+            let r = features::filter_responses(&image)?;
+            let (w, h) = (image.width() as usize, image.height() as usize);
+            Ok(textons::subsample(&r, w, h, args.texton_stride))
+        })
+        .collect::<Result<_>>()?;
+    let samples: Vec<f32> = parts.concat();
+    Textons::learn(&samples, args.textons, 20, 0x7e550a)
+        .context("learning the texton dictionary (try a smaller --texton-stride or --textons)")
+}
+
+fn load_image(args: &LearnArgs, name: &str) -> Result<Image> {
+    let path = find_image(&args.images, name)
+        .ok_or_else(|| anyhow!("no image file for {name} in {}", args.images.display()))?;
+    let decoded = args
+        .load
+        .load(&path)
+        .with_context(|| format!("{}", path.display()))?;
+    Image::from_dynamic(&decoded).with_context(|| format!("{}", path.display()))
+}
+
 /// The names of a list file: one a line, blank lines and surrounding spaces ignored.
 fn read_list(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
@@ -330,11 +459,12 @@ fn load_all(
     args: &LearnArgs,
     spec: &SegmentationSpec,
     fparams: &FeatureParams,
+    dictionary: Option<&Textons>,
     names: &[String],
 ) -> Result<Vec<Loaded>> {
     names
         .par_iter()
-        .map(|name| load_one(args, spec, fparams, name))
+        .map(|name| load_one(args, spec, fparams, dictionary, name))
         .collect()
 }
 
@@ -342,20 +472,15 @@ fn load_one(
     args: &LearnArgs,
     spec: &SegmentationSpec,
     fparams: &FeatureParams,
+    dictionary: Option<&Textons>,
     name: &str,
 ) -> Result<Loaded> {
-    let path = find_image(&args.images, name)
-        .ok_or_else(|| anyhow!("no image file for {name} in {}", args.images.display()))?;
-    let decoded = args
-        .load
-        .load(&path)
-        .with_context(|| format!("{}", path.display()))?;
-    let image = Image::from_dynamic(&decoded).with_context(|| format!("{}", path.display()))?;
+    let image = load_image(args, name)?;
     let gt_path = args.gt.join(format!("{name}.png"));
     let truth = read_truth(&gt_path, image.width(), image.height())?;
     let (seg, f): (Segmentation, ImageFeatures) = spec
-        .features(&image, fparams)
-        .with_context(|| format!("{}", path.display()))?;
+        .features(&image, fparams, dictionary)
+        .with_context(|| format!("image {name}"))?;
     let labels = learn::superpixel_labels(&seg, &truth, args.classes)?;
     Ok(Loaded {
         seg,

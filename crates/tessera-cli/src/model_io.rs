@@ -3,11 +3,12 @@
 //! ```text
 //! {
 //!   "format": "tessera-crf-model",   // always this string
-//!   "version": 1,                    // bumped on any incompatible change
+//!   "version": 2,                    // bumped on any incompatible change (2: textons)
 //!   "n_classes": 21,                 // predicted values are 0..n_classes (the ground truth's)
 //!   "segmentation": { "algorithm": "slic", "n_segments": 400, "compactness": 10.0 },
 //!   "crf": { ... },                  // tessera_crf::learn::Model, with pairwise weights
 //!   "unary_only": { ... },           // the baseline: the same features, no pairwise term
+//!   "textons": { "scale": [17], "centres": [k x 17] } // or null: the texton dictionary
 //!   "training": { ... }              // how it was trained (C, scores on val, times); informative
 //! }
 //! ```
@@ -21,13 +22,13 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tessera::{Image, Segmentation, Slic, Superpixels};
-use tessera_crf::features::{self, ImageFeatures};
+use tessera_crf::features::{self, ImageFeatures, Textons};
 use tessera_crf::learn::Model;
 
 /// The `format` field.
 pub const FORMAT: &str = "tessera-crf-model";
 /// The `version` this build reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// How images are cut into superpixels before their features are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,14 +60,16 @@ impl SegmentationSpec {
         Ok(slic.segment(image)?)
     }
 
-    /// The superpixels and their features.
+    /// The superpixels and their features (with the texton blocks of `textons` when the
+    /// parameters ask for them).
     pub fn features(
         &self,
         image: &Image,
         params: &features::FeatureParams,
+        textons: Option<&Textons>,
     ) -> Result<(Segmentation, ImageFeatures)> {
         let seg = self.segment(image)?;
-        let f = features::features(image, &seg, params)?;
+        let f = features::features_with_textons(image, &seg, params, textons)?;
         Ok((seg, f))
     }
 }
@@ -86,6 +89,8 @@ pub struct ModelFile {
     pub crf: Model,
     /// The unary-only baseline.
     pub unary_only: Model,
+    /// The texton dictionary (when the feature parameters use textons).
+    pub textons: Option<Textons>,
     /// Training record (not read back).
     #[serde(default)]
     pub training: serde_json::Value,
@@ -108,10 +113,14 @@ impl ModelFile {
         }
         let version = value.get("version").and_then(|v| v.as_u64());
         if version != Some(u64::from(VERSION)) {
+            let why = match version {
+                Some(1) => " (written before texton features: learn it again with `tessera learn`)",
+                _ => "",
+            };
             bail!(
-                "{}: model version {:?}; this tessera reads version {VERSION}",
+                "{}: model version {}{why}; this tessera reads version {VERSION}",
                 path.display(),
-                version
+                version.map_or("missing".to_string(), |v| v.to_string()),
             );
         }
         let file: ModelFile = serde_json::from_value(value)
@@ -133,6 +142,27 @@ impl ModelFile {
                 "{}: \"crf\" needs pairwise weights and \"unary_only\" none",
                 path.display()
             );
+        }
+        for (name, m) in [("crf", &file.crf), ("unary_only", &file.unary_only)] {
+            let k = m.features.textons;
+            match &file.textons {
+                None if k > 0 => bail!(
+                    "{}: the {name} model uses {k} textons but the file has no dictionary",
+                    path.display()
+                ),
+                Some(t) => {
+                    t.validate()
+                        .with_context(|| format!("{}: textons", path.display()))?;
+                    if t.len() != k {
+                        bail!(
+                            "{}: the {name} model uses {k} textons, the dictionary has {}",
+                            path.display(),
+                            t.len()
+                        );
+                    }
+                }
+                None => {}
+            }
         }
         let c = file.segmentation.compactness;
         if file.segmentation.n_segments == 0 || c.is_nan() || c <= 0.0 {

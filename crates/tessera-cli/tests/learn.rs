@@ -74,6 +74,10 @@ fn learn(dir: &Path, model: &Path) -> serde_json::Value {
             "0.1,1",
             "--max-passes",
             "30",
+            "--textons",
+            "6",
+            "--texton-stride",
+            "3",
         ])
         .arg("--export-features")
         .arg(dir.join("npy"))
@@ -104,7 +108,9 @@ fn learn_then_label_end_to_end() {
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(file["format"], "tessera-crf-model");
-    assert_eq!(file["version"], 1);
+    assert_eq!(file["version"], 2);
+    assert_eq!(file["textons"]["centres"].as_array().unwrap().len(), 6 * 17);
+    assert!(record["val_superpixel_oracle"]["global"].as_f64().unwrap() > 0.9);
     assert!(file["crf"]["pairwise"].is_array());
     assert!(file["unary_only"]["pairwise"].is_null());
     // The exported features.
@@ -244,6 +250,21 @@ fn bad_inputs_are_named() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("version"));
+    std::fs::write(
+        dir.join("v1.json"),
+        "{\"format\": \"tessera-crf-model\", \"version\": 1}",
+    )
+    .unwrap();
+    tessera()
+        .arg("label")
+        .arg("--model")
+        .arg(dir.join("v1.json"))
+        .arg(dir.join("images"))
+        .arg("-o")
+        .arg(dir.join("o"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("learn it again"));
     // --unary-only needs --model.
     tessera()
         .arg("label")

@@ -43,10 +43,15 @@
 
 mod colour;
 mod edges;
+mod histogram_map;
 mod shape;
+mod texton_blocks;
+pub mod textons;
 mod texture;
 
 pub use edges::{EDGE_FEATURE_NAMES, EDGE_FEATURES};
+pub use histogram_map::HistogramMap;
+pub use textons::Textons;
 
 use crate::error::{Error, Result};
 use crate::graph::{GraphParams, RegionGraph};
@@ -64,6 +69,15 @@ pub struct FeatureParams {
     pub orientation_bins: usize,
     /// Add the neighbour and image context blocks. Default true.
     pub context: bool,
+    /// Size of the texton dictionary ([`textons`]); 0 (the default) for no texton blocks.
+    /// With `k > 0` three blocks follow: the superpixel's texton histogram, that of its
+    /// 1-ring (itself and its neighbours, pixels pooled) and the image's bag of textons,
+    /// each L1-normalised and mapped by `texton_map`.
+    #[serde(default)]
+    pub textons: usize,
+    /// The map of the texton histograms. Default Hellinger.
+    #[serde(default)]
+    pub texton_map: HistogramMap,
 }
 
 impl Default for FeatureParams {
@@ -73,6 +87,8 @@ impl Default for FeatureParams {
             ab_bins: 8,
             orientation_bins: 8,
             context: true,
+            textons: 0,
+            texton_map: HistogramMap::Hellinger,
         }
     }
 }
@@ -88,6 +104,9 @@ impl FeatureParams {
                 return Err(Error::param(name, "must be in 1..=64"));
             }
         }
+        if self.textons > 65535 {
+            return Err(Error::param("textons", "must be in 0..=65535"));
+        }
         Ok(())
     }
 }
@@ -100,7 +119,7 @@ fn appearance_len(p: &FeatureParams) -> usize {
 /// Number of features per superpixel for `params`.
 pub fn node_dim(params: &FeatureParams) -> usize {
     let a = appearance_len(params);
-    a + shape::LEN + if params.context { 2 * a } else { 0 }
+    a + shape::LEN + if params.context { 2 * a } else { 0 } + texton_blocks::len(params)
 }
 
 /// The names of the node features, in order (for exports and model files).
@@ -132,6 +151,12 @@ pub fn node_feature_names(params: &FeatureParams) -> Vec<String> {
     if params.context {
         names.extend(appearance.iter().map(|a| format!("neighbours_{a}")));
         names.extend(appearance.iter().map(|a| format!("image_{a}")));
+    }
+    let m = params.texton_map.width();
+    for block in ["texton", "ring_texton", "image_texton"] {
+        for k in 0..params.textons {
+            names.extend((0..m).map(|j| format!("{block}_{k}_{j}")));
+        }
     }
     names
 }
@@ -274,18 +299,31 @@ impl ImageFeatures {
 /// (see the module documentation). Unlabelled pixels belong to no superpixel.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for bins outside `1..=64`; a size mismatch between image and
-/// segmentation; an image that is neither grey nor RGB.
+/// [`Error::InvalidParameter`] for bins outside `1..=64` or `params.textons > 0` (use
+/// [`features_with_textons`]); a size mismatch between image and segmentation; an image that
+/// is neither grey nor RGB.
 pub fn features(
     image: &Image,
     seg: &Segmentation,
     params: &FeatureParams,
 ) -> Result<ImageFeatures> {
-    params.validate()?;
-    let graph = RegionGraph::build(image, seg, &GraphParams { histogram_bins: 1 })?;
+    features_with_textons(image, seg, params, None)
+}
+
+/// The texton filter bank's responses of `image` ([`textons::filter_bank`] on its CIELAB
+/// planes; a and b are 0 for a grey image).
+///
+/// # Errors
+/// An image that is neither grey nor RGB.
+pub fn filter_responses(image: &Image) -> Result<Vec<f32>> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    Ok(textons::filter_bank(&lab_planes(image)?, w, h))
+}
+
+fn lab_planes(image: &Image) -> Result<[Vec<f32>; 3]> {
     let planes = tessera::cielab_planes(image)?;
-    let (w, h) = (seg.width() as usize, seg.height() as usize);
-    let lab: [Vec<f32>; 3] = match planes.len() {
+    let n = image.width() as usize * image.height() as usize;
+    Ok(match planes.len() {
         3 => {
             let mut it = planes.into_iter();
             [
@@ -296,9 +334,32 @@ pub fn features(
         }
         _ => {
             let l = planes.into_iter().next().unwrap_or_default();
-            [l, vec![0.0; w * h], vec![0.0; w * h]]
+            [l, vec![0.0; n], vec![0.0; n]]
         }
-    };
+    })
+}
+
+/// [`features`] with the texton blocks of `textons` when `params.textons > 0`.
+///
+/// # Errors
+/// As [`features`]; [`Error::InvalidParameter`] when `params.textons > 0` and `textons` is
+/// missing or of another size.
+pub fn features_with_textons(
+    image: &Image,
+    seg: &Segmentation,
+    params: &FeatureParams,
+    textons: Option<&Textons>,
+) -> Result<ImageFeatures> {
+    params.validate()?;
+    if params.textons > 0 && textons.is_none_or(|t| t.len() != params.textons) {
+        return Err(Error::param(
+            "textons",
+            "texton blocks need a dictionary of params.textons centres",
+        ));
+    }
+    let graph = RegionGraph::build(image, seg, &GraphParams { histogram_bins: 1 })?;
+    let (w, h) = (seg.width() as usize, seg.height() as usize);
+    let lab = lab_planes(image)?;
     let labels = seg.labels();
     let sizes: Vec<u32> = graph.nodes().iter().map(|n| n.size).collect();
     let n = sizes.len();
@@ -397,6 +458,12 @@ pub fn features(
                 }
             }
         }
+    }
+    if let Some(t) = textons.filter(|_| params.textons > 0) {
+        let codes = t.assign(&textons::filter_bank(&lab, w, h));
+        let ring: Vec<[u32; 2]> = graph.edges().iter().map(|e| [e.a, e.b]).collect();
+        let off = dim - texton_blocks::len(params);
+        texton_blocks::fill(&codes, labels, &ring, params, &mut rows, dim, off);
     }
     ImageFeatures::new(dim, rows, sizes, edges, edge_features)
 }
