@@ -289,7 +289,9 @@ def fit(
     try:
         pairs = list(samples)
     except TypeError:
-        raise TypeError(f"samples must be a sequence of (Features, classes), got {samples!r}")
+        raise TypeError(
+            f"samples must be a sequence of (Features, classes), got {samples!r}"
+        ) from None
     if not pairs:
         raise ValueError("samples is empty")
     checked = []
