@@ -211,10 +211,10 @@ fn texton_map(name: &str) -> PyResult<HistogramMap> {
 /// The features of the superpixels `labels` of `image`, or of SLIC's superpixels
 /// (`n_segments`, `compactness`) when `labels` is None.
 #[pyfunction]
-#[pyo3(signature = (image, labels, *, textons, n_segments, compactness, l_bins, ab_bins,
-    orientation_bins, context, texton_map))]
+#[pyo3(name = "features", signature = (image, labels, *, textons, n_segments, compactness,
+    l_bins, ab_bins, orientation_bins, context, texton_map))]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn features<'py>(
+pub(crate) fn image_features<'py>(
     py: Python<'py>,
     image: PyImage<'py>,
     labels: Option<PyReadonlyArray2<'py, u32>>,

@@ -63,7 +63,7 @@ fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(eval::explained_variation, m)?)?;
     m.add_function(wrap_pyfunction!(crf::rag, m)?)?;
     m.add_function(wrap_pyfunction!(crf::label, m)?)?;
-    m.add_function(wrap_pyfunction!(learn::features, m)?)?;
+    m.add_function(wrap_pyfunction!(learn::image_features, m)?)?;
     m.add_function(wrap_pyfunction!(learn::learn_textons, m)?)?;
     m.add_function(wrap_pyfunction!(learn::fit, m)?)?;
     m.add_class::<learn::FeaturesPy>()?;
