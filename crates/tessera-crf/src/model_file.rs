@@ -441,7 +441,8 @@ mod tests {
 
     #[test]
     fn inconsistent_files_are_refused() {
-        let cases: [(&str, Box<dyn FnOnce(&mut serde_json::Value)>); 5] = [
+        type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: [(&str, Edit); 5] = [
             ("malformed", Box::new(|v| v["crf"]["unary"] = "x".into())),
             (
                 "needs pairwise",
