@@ -4,7 +4,6 @@
 use crate::class_maps::{class_overlay, pixel_classes};
 use crate::inputs::discover;
 use crate::label::LabelArgs;
-use crate::model_io::ModelFile;
 use crate::output::write_png;
 use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
@@ -18,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use tessera::Image;
 use tessera_crf::learn;
+use tessera_crf::model_file::ModelFile;
 
 /// The options of `tessera label` for learned models.
 #[derive(Debug, Args)]

@@ -4,7 +4,6 @@
 use crate::class_maps::pixel_classes;
 use crate::eval::find_image;
 use crate::load_args::LoadArgs;
-use crate::model_io::{FORMAT, ModelFile, SegAlgorithm, SegmentationSpec, VERSION};
 use crate::threads::worker_pool;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
@@ -16,6 +15,7 @@ use std::time::Instant;
 use tessera::{Image, Segmentation};
 use tessera_crf::features::{self, FeatureParams, HistogramMap, ImageFeatures, Textons, textons};
 use tessera_crf::learn::{self, Confusion, Inference, LearnParams, Model, Sample, SsvmParams};
+use tessera_crf::model_file::{FORMAT, ModelFile, SegAlgorithm, SegmentationSpec, VERSION};
 
 /// Options of `tessera learn`.
 #[derive(Debug, Args)]
@@ -264,7 +264,7 @@ pub fn run(args: LearnArgs) -> Result<ExitCode> {
             "crf": crf_record,
         }),
     };
-    file.write(&args.out)?;
+    crate::output::write_text(&args.out, &file.to_json()?)?;
     let record = json!({
         "model": args.out.to_string_lossy(),
         "train_images": train.len(),

@@ -29,7 +29,6 @@ mod load;
 mod load_args;
 mod make_big_tiff;
 mod model_export;
-mod model_io;
 mod output;
 // A few accessors are for the tests only (sizes, caches, pending tiles).
 #[allow(dead_code)]

@@ -29,6 +29,10 @@ pub enum Error {
     /// An `.npz` model file could not be written or read.
     #[error("NPZ error: {0}")]
     Npz(String),
+    /// A model file ([`crate::model_file`]) is not one, is of another version, or is
+    /// inconsistent; the message names the file and the problem.
+    #[error("{0}")]
+    ModelFile(String),
     /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

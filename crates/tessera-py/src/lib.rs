@@ -14,6 +14,7 @@ mod algorithms;
 mod convert;
 mod crf;
 mod eval;
+mod learn;
 mod pool;
 mod tiles;
 
@@ -62,6 +63,12 @@ fn _tessera(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(eval::explained_variation, m)?)?;
     m.add_function(wrap_pyfunction!(crf::rag, m)?)?;
     m.add_function(wrap_pyfunction!(crf::label, m)?)?;
+    m.add_function(wrap_pyfunction!(learn::image_features, m)?)?;
+    m.add_function(wrap_pyfunction!(learn::learn_textons, m)?)?;
+    m.add_function(wrap_pyfunction!(learn::fit, m)?)?;
+    m.add_class::<learn::FeaturesPy>()?;
+    m.add_class::<learn::TextonsPy>()?;
+    m.add_class::<learn::ModelPy>()?;
     m.add_class::<tiles::TilePlanPy>()?;
     m.add_class::<tiles::SeedPartPy>()?;
     m.add_class::<tiles::MovePartPy>()?;
