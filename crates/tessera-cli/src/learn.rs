@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 use tessera::{Image, Segmentation};
-use tessera_crf::features::{self, FeatureParams, HistogramMap, ImageFeatures, Textons, textons};
+use tessera_crf::features::{self, FeatureParams, HistogramMap, ImageFeatures, Textons};
 use tessera_crf::learn::{self, Confusion, Inference, LearnParams, Model, Sample, SsvmParams};
 use tessera_crf::model_file::{FORMAT, ModelFile, SegAlgorithm, SegmentationSpec, VERSION};
 
@@ -418,9 +418,7 @@ fn learn_textons(args: &LearnArgs, names: &[String]) -> Result<Textons> {
                 image.width(),
                 image.height(),
             )?;
-            let r = features::filter_responses(&image)?;
-            let (w, h) = (image.width() as usize, image.height() as usize);
-            Ok(textons::subsample(&r, w, h, args.texton_stride))
+            Ok(features::texton_samples(&image, args.texton_stride)?)
         })
         .collect::<Result<_>>()?;
     let samples: Vec<f32> = parts.concat();

@@ -98,9 +98,7 @@ pub(crate) fn learn_textons<'py>(
         let mut samples = Vec::new();
         for v in &views {
             let image = v.to_image()?;
-            let r = features::filter_responses(&image).map_err(err)?;
-            let (w, h) = (image.width() as usize, image.height() as usize);
-            samples.extend(textons::subsample(&r, w, h, stride));
+            samples.extend(features::texton_samples(&image, stride).map_err(err)?);
         }
         Textons::learn(&samples, k, iterations, seed).map_err(err)
     })?;

@@ -320,6 +320,27 @@ pub fn filter_responses(image: &Image) -> Result<Vec<f32>> {
     Ok(textons::filter_bank(&lab_planes(image)?, w, h))
 }
 
+/// One image's part of a texton dictionary's learning sample: the [`filter_responses`] of
+/// every `stride`-th pixel of every `stride`-th row ([`textons::subsample`]), `BANK_LEN`
+/// values a pixel. `tessera learn` and the Python `learn_textons` concatenate these over the
+/// training images, in order, and hand them to [`Textons::learn`].
+///
+/// ```
+/// use tessera::{Image, Samples};
+/// use tessera_crf::features::{texton_samples, textons::BANK_LEN};
+/// let img = Image::new(16, 8, 3, Samples::U8(vec![128; 16 * 8 * 3]))?;
+/// // Columns 2, 6, 10, 14 of rows 2 and 6.
+/// assert_eq!(texton_samples(&img, 4)?.len(), 8 * BANK_LEN);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`filter_responses`].
+pub fn texton_samples(image: &Image, stride: usize) -> Result<Vec<f32>> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    Ok(textons::subsample(&filter_responses(image)?, w, h, stride))
+}
+
 fn lab_planes(image: &Image) -> Result<[Vec<f32>; 3]> {
     let planes = tessera::cielab_planes(image)?;
     let n = image.width() as usize * image.height() as usize;
