@@ -215,13 +215,24 @@ pub(crate) fn merge_small(
     let mut touched: Vec<u32> = Vec::new();
     let (channels, mut sums) = features.unwrap_or((0, Vec::new()));
     // The sums are fixed point (a power of two times the features); the distances are
-    // compared, never reported, so the scale is left in.
-    let mean_distance = |sums: &[i128], size: &[usize], a: u32, b: u32| -> f64 {
-        let (a, b) = (a as usize, b as usize);
-        (0..channels)
-            .map(|ch| {
-                let t = sums[a * channels + ch] as f64 / size[a] as f64
-                    - sums[b * channels + ch] as f64 / size[b] as f64;
+    // compared, never reported, so the scale is left in. Each region's mean is kept beside
+    // its sums (recomputed, by the same expression, when its sums change), so that a
+    // distance costs no `i128` conversion.
+    let mean_of = |sums: &[i128], size: &[usize], r: usize, ch: usize| -> f64 {
+        sums[r * channels + ch] as f64 / size[r] as f64
+    };
+    let mut mean: Vec<f64> = (0..sums.len())
+        .map(|i| mean_of(&sums, &size, i / channels.max(1), i % channels.max(1)))
+        .collect();
+    let mean_distance = |mean: &[f64], a: u32, b: u32| -> f64 {
+        let (a, b) = (
+            &mean[a as usize * channels..][..channels],
+            &mean[b as usize * channels..][..channels],
+        );
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| {
+                let t = x - y;
                 t * t
             })
             .sum()
@@ -249,7 +260,7 @@ pub(crate) fn merge_small(
         // which then decides by border alone).
         let best = touched
             .iter()
-            .map(|&r| (r, mean_distance(&sums, &size, c, r)))
+            .map(|&r| (r, mean_distance(&mean, c, r)))
             .max_by(|&(a, da), &(b, db)| db.total_cmp(&da).then(by_border(a, b)))
             .map(|(r, _)| r);
         for &r in &touched {
@@ -262,6 +273,7 @@ pub(crate) fn merge_small(
             for ch in 0..channels {
                 let (t, f) = (target as usize * channels + ch, c as usize * channels + ch);
                 sums[t] = sums[t].wrapping_add(sums[f]);
+                mean[t] = mean_of(&sums, &size, target as usize, ch);
             }
         }
     }
@@ -286,22 +298,48 @@ pub(crate) fn fixed_point(v: f32) -> i64 {
 /// wrapping, so that even absurd values give the same sums in any order), run by run.
 pub(crate) fn region_sums(runs: &Runs, regions: usize, planes: &[&[f32]]) -> Vec<i128> {
     let channels = planes.len();
+    let w = runs.w;
     let mut sums = vec![0i128; regions * channels];
-    for y in 0..runs.rows() {
-        let mut start = y * runs.w;
-        for k in runs.row(y) {
-            let run = runs.list[k];
-            let end = y * runs.w + run.end as usize;
-            if run.id != UNLABELLED {
-                for (ch, plane) in planes.iter().enumerate() {
-                    let s = plane[start..end]
-                        .iter()
-                        .fold(0i128, |a, &v| a.wrapping_add(i128::from(fixed_point(v))));
+    let mut prefix = vec![0i64; w + 1];
+    // Below this magnitude a row's fixed-point values add up in `i64` without overflow
+    // (`w` values of at most `2^62 / (w + 1)` each).
+    let bound = (f64::from(1u32 << 30) / (w as f64 + 1.0)) as f32;
+    for (ch, plane) in planes.iter().enumerate() {
+        // A plane of modest values (every feature SLIC merges by: CIELAB, or 0..1) is
+        // summed through `i64` prefix sums of each row, a run's sum being the difference of
+        // two of them (no loop per run, whose exit mispredicts on runs of every length);
+        // anything else (huge, infinite or NaN values) takes the saturating `i128` path.
+        // Both give the exact integer sum, so the same bits. (A fold rather than `all`, so
+        // that the test runs in vector lanes; NaN fails `<=`.)
+        let modest = plane.iter().fold(true, |ok, v| ok & (v.abs() <= bound));
+        for y in 0..runs.rows() {
+            let row = &plane[y * w..][..w];
+            if modest {
+                let mut acc = 0i64;
+                for (p, &v) in prefix[1..].iter_mut().zip(row) {
+                    // SAFETY: `|v| <= bound < 2^30` (checked above), so `v * 2^32` is finite
+                    // and in range of `i64`; the truncation is `fixed_point`'s.
+                    acc += unsafe { (f64::from(v) * SUM_SCALE).to_int_unchecked::<i64>() };
+                    *p = acc;
+                }
+            }
+            let mut start = 0;
+            for k in runs.row(y) {
+                let run = runs.list[k];
+                let end = run.end as usize;
+                if run.id != UNLABELLED {
+                    let s = if modest {
+                        i128::from(prefix[end] - prefix[start])
+                    } else {
+                        row[start..end]
+                            .iter()
+                            .fold(0i128, |a, &v| a.wrapping_add(i128::from(fixed_point(v))))
+                    };
                     let slot = &mut sums[run.id as usize * channels + ch];
                     *slot = slot.wrapping_add(s);
                 }
+                start = end;
             }
-            start = end;
         }
     }
     sums
@@ -740,6 +778,49 @@ mod tests {
 
     /// Random label maps with few labels, so that fragments and small regions abound, and
     /// with unlabelled pixels at a rate of `holes` in 16.
+    /// `region_sums` against a pixel-by-pixel `i128` sum of `fixed_point`, on planes of
+    /// modest values (the `i64` prefix path) and of huge, infinite and NaN values (the
+    /// saturating path), with unlabelled pixels.
+    #[test]
+    fn region_sums_are_the_exact_pixel_sums() {
+        let (w, h) = (37usize, 23usize);
+        let labels = random_labels(w * h, 5, 3, 11);
+        let runs = Runs::of(w, h, &labels);
+        let regions = 5;
+        let mut x = 7u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let modest: Vec<f32> = (0..w * h)
+            .map(|_| (next() * 200.0 - 100.0) as f32)
+            .collect();
+        let mut wild: Vec<f32> = (0..w * h).map(|_| (next() * 8e9 - 4e9) as f32).collect();
+        wild[3] = f32::INFINITY;
+        wild[40] = f32::NEG_INFINITY;
+        wild[77] = f32::NAN;
+        wild[100] = 1e-12;
+        for plane in [&modest, &wild] {
+            let mut expected = vec![0i128; regions];
+            for (&l, &v) in labels.iter().zip(plane.iter()) {
+                if l != UNLABELLED {
+                    let e = &mut expected[l as usize];
+                    *e = e.wrapping_add(i128::from(fixed_point(v)));
+                }
+            }
+            assert_eq!(region_sums(&runs, regions, &[plane.as_slice()]), expected);
+        }
+        // Two planes at once: each keeps its own path.
+        let both = region_sums(&runs, regions, &[modest.as_slice(), wild.as_slice()]);
+        let one = region_sums(&runs, regions, &[modest.as_slice()]);
+        let two = region_sums(&runs, regions, &[wild.as_slice()]);
+        for r in 0..regions {
+            assert_eq!((both[2 * r], both[2 * r + 1]), (one[r], two[r]));
+        }
+    }
+
     fn random_labels(n: usize, labels: u64, holes: u64, seed: u64) -> Vec<u32> {
         let mut x = seed | 1;
         (0..n)
