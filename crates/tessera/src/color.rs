@@ -102,8 +102,37 @@ pub(crate) fn lab_planes(image: &Image) -> Option<Vec<Vec<f32>>> {
             let lut = lut16();
             convert(n, c, |i| lut[v[i] as usize])
         }
-        Samples::F32(v) => convert(n, c, |i| decode(v[i])),
+        Samples::F32(v) => {
+            let linear = decode_all(v);
+            convert(n, c, |i| linear[i])
+        }
     })
+}
+
+/// [`decode`] of every sample, remembered in a small table per chunk: float images made from
+/// integer ones (scikit-image's rescaled 8- and 16-bit images above all) hold few distinct
+/// values, and decoding each only once spares a `powf` per sample; a value not in the table
+/// is decoded and takes its slot, so any image gets exactly `decode`'s values.
+fn decode_all(samples: &[f32]) -> Vec<f32> {
+    const SLOTS: usize = 1 << 10;
+    let mut out = vec![0.0f32; samples.len()];
+    out.par_chunks_mut(3 * CHUNK)
+        .zip(samples.par_chunks(3 * CHUNK))
+        .for_each(|(out, samples)| {
+            // Every slot starts as 0.0 and its value, so a hit is always right.
+            let mut keys = [0u32; SLOTS];
+            let mut values = [decode(0.0); SLOTS];
+            for (o, &x) in out.iter_mut().zip(samples) {
+                let bits = x.to_bits();
+                let slot = (bits.wrapping_mul(0x9E37_79B1) >> 22) as usize;
+                if keys[slot] != bits {
+                    keys[slot] = bits;
+                    values[slot] = decode(x);
+                }
+                *o = values[slot];
+            }
+        });
+    out
 }
 
 /// Converts a grey or RGB image to CIELAB (D65) planes: `[L, a, b]` for colour input, `[L]`
@@ -319,6 +348,19 @@ mod tests {
             assert!((p[0][i] - lab.l).abs() < 1e-3, "L of {px:?}");
             assert!((p[1][i] - lab.a).abs() < 1e-3, "a of {px:?}");
             assert!((p[2][i] - lab.b).abs() < 1e-3, "b of {px:?}");
+        }
+    }
+
+    #[test]
+    fn remembered_decoding_is_decoding() {
+        // Repeated levels (as a rescaled 8-bit image has), distinct values, slot collisions,
+        // signed zeros, values out of range and NaN: each gets `decode`'s bits.
+        let mut samples: Vec<f32> = (0..50_000).map(|i| (i % 256) as f32 / 255.0).collect();
+        samples.extend((0..20_000).map(|i| i as f32 * 1.37e-4 - 0.3));
+        samples.extend([0.0, -0.0, 1.5, -2.0, f32::NAN, f32::INFINITY, 1e-30]);
+        let decoded = decode_all(&samples);
+        for (&x, &d) in samples.iter().zip(&decoded) {
+            assert_eq!(d.to_bits(), decode(x).to_bits(), "{x}");
         }
     }
 
