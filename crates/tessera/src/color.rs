@@ -196,7 +196,8 @@ pub(crate) fn lab_planes_from_planes(planes: &[Vec<f32>]) -> Option<Vec<Vec<f32>
 
 /// `linear(p * c + ch)` gives the linear value of channel `ch` of pixel `p`.
 fn convert(n: usize, c: usize, linear: impl Fn(usize) -> f32 + Sync) -> Vec<Vec<f32>> {
-    let mut out = vec![vec![0.0f32; n]; c];
+    // Each plane zeroed by its own allocation (`vec![vec![..]; c]` would copy the first).
+    let mut out: Vec<Vec<f32>> = (0..c).map(|_| vec![0.0f32; n]).collect();
     let linear = &linear;
     if c == 3 {
         let [l, a, b] = &mut out[..] else {
