@@ -145,3 +145,21 @@ def test_masked_slic_numbers_segments_as_skimage(chelsea):
     ours, theirs = ts.slic(chelsea, **kw), sk.slic(chelsea, **kw)
     assert (ours[~mask] == 0).all() and (ours[mask] > 0).all()
     assert np.mean(ours[mask] == theirs[mask]) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("masked", [False, True])
+def test_slic_integer_levels_equal_the_scaled_float_image(chelsea, dtype, masked):
+    # 8- and 16-bit images that do not span their dtype's range are rescaled through a table
+    # of their levels: the labels must be those of the float image scaled sample by sample
+    # as img_as_float does, which takes the per-sample path.
+    top = np.iinfo(dtype).max
+    img = (chelsea.astype(np.float64) * (0.6 * top / 255) + 0.1 * top).astype(dtype)
+    as_float = img.astype(np.float64) * (1.0 / top)
+    mask = chelsea[..., 0] > 80 if masked else None
+    for kwargs in ({}, {"channel_axis": None}):
+        im, fl = (img, as_float) if kwargs == {} else (img[..., 1], as_float[..., 1])
+        ours = ts.slic(im, n_segments=150, mask=mask, **kwargs)
+        reference = ts.slic(fl, n_segments=150, mask=mask, **kwargs)
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours, reference)
