@@ -221,8 +221,9 @@ pub(crate) fn merge_small(
     let mean_of = |sums: &[i128], size: &[usize], r: usize, ch: usize| -> f64 {
         as_f64(sums[r * channels + ch]) / size[r] as f64
     };
-    let mut mean: Vec<f64> = (0..sums.len())
-        .map(|i| mean_of(&sums, &size, i / channels.max(1), i % channels.max(1)))
+    let mut mean: Vec<f64> = (0..size.len())
+        .flat_map(|r| (0..channels).map(move |ch| (r, ch)))
+        .map(|(r, ch)| mean_of(&sums, &size, r, ch))
         .collect();
     let mean_distance = |mean: &[f64], a: u32, b: u32| -> f64 {
         let (a, b) = (
@@ -786,8 +787,6 @@ mod tests {
         assert_eq!(new.labels(), old.labels(), "{w}x{h} min {min} max {max}");
     }
 
-    /// Random label maps with few labels, so that fragments and small regions abound, and
-    /// with unlabelled pixels at a rate of `holes` in 16.
     #[test]
     fn fast_conversion_rounds_as_i128_does() {
         let mut x = 3u64;
@@ -853,6 +852,8 @@ mod tests {
         }
     }
 
+    /// Random label maps with few labels, so that fragments and small regions abound, and
+    /// with unlabelled pixels at a rate of `holes` in 16.
     fn random_labels(n: usize, labels: u64, holes: u64, seed: u64) -> Vec<u32> {
         let mut x = seed | 1;
         (0..n)

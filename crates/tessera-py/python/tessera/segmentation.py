@@ -286,10 +286,10 @@ def slic(
     imin = values.min()
     imax = values.max()
     if levels:
-        # `_as_float`'s scaling is increasing, so it maps the extremes to the extremes.
-        scale = 1.0 / np.iinfo(raw.dtype).max
-        imin = np.float64(imin) * scale
-        imax = np.float64(imax) * scale
+        # `_as_float` of every level; its scaling is increasing, so it maps the extremes to
+        # the extremes.
+        scaled = _as_float(np.arange(np.iinfo(raw.dtype).max + 1, dtype=raw.dtype))
+        imin, imax = scaled[imin], scaled[imax]
     if np.isnan(imin):
         raise ValueError("unmasked NaN values in image are not supported")
     if np.isinf(imin) or np.isinf(imax):
@@ -310,13 +310,12 @@ def slic(
     smoothing = bool((smooth > 0).any())
     if levels and not smoothing:
         # Each level rescaled once, by the very operations the samples would get.
-        table = np.arange(np.iinfo(raw.dtype).max + 1, dtype=np.float64) * scale
-        table -= imin
+        table = scaled - imin
         if imax != imin:
             table /= imax - imin
         feed = np.take(table.astype(np.float32), img)
     else:
-        feed = img.astype(np.float64) * scale if levels else img.astype(np.float64, copy=True)
+        feed = _as_float(img) if levels else img.astype(np.float64, copy=True)
         feed -= imin
         if imax != imin:
             feed /= imax - imin
