@@ -488,8 +488,90 @@ impl ModelPy {
     }
 }
 
+/// The version of the pickled state of a [`ModelPy`] ([`ModelPy::state`]).
+const MODEL_STATE_VERSION: u64 = 1;
+
+impl ModelPy {
+    /// Everything the model holds, as JSON bytes (pickle's state): the library's own serde
+    /// forms of its parts, so that it round-trips bit for bit (`float_roundtrip`).
+    fn state(&self) -> PyResult<Vec<u8>> {
+        let encode = |e: serde_json::Error| value_error(format!("cannot encode the model: {e}"));
+        let state = serde_json::json!({
+            "version": MODEL_STATE_VERSION,
+            "model": serde_json::to_value(&self.model).map_err(encode)?,
+            "baseline": serde_json::to_value(&self.baseline).map_err(encode)?,
+            "spec": serde_json::to_value(self.spec).map_err(encode)?,
+            "textons": serde_json::to_value(self.textons.as_deref()).map_err(encode)?,
+            "report": serde_json::to_value(&self.report).map_err(encode)?,
+            "baseline_report": serde_json::to_value(&self.baseline_report).map_err(encode)?,
+            "training": self.training,
+        });
+        serde_json::to_vec(&state).map_err(encode)
+    }
+
+    /// The model [`ModelPy::state`] encoded, its parts checked as a model file's are.
+    fn from_state(data: &[u8]) -> PyResult<ModelPy> {
+        fn field<T: serde::de::DeserializeOwned>(
+            state: &mut serde_json::Map<String, serde_json::Value>,
+            name: &str,
+        ) -> PyResult<T> {
+            let v = state.remove(name).unwrap_or(serde_json::Value::Null);
+            serde_json::from_value(v).map_err(|e| bad_state(format!("{name}: {e}")))
+        }
+        let mut state: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(data).map_err(|e| bad_state(format!("not JSON: {e}")))?;
+        let version = state.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(MODEL_STATE_VERSION) {
+            return Err(bad_state(format!(
+                "version {version:?}, this tessera reads version {MODEL_STATE_VERSION}"
+            )));
+        }
+        let model: Model = field(&mut state, "model")?;
+        let baseline: Option<Model> = field(&mut state, "baseline")?;
+        let spec: Option<SegmentationSpec> = field(&mut state, "spec")?;
+        let textons: Option<Textons> = field(&mut state, "textons")?;
+        for m in std::iter::once(&model).chain(&baseline) {
+            m.validate().map_err(|e| bad_state(format!("model: {e}")))?;
+        }
+        if let Some(s) = &spec {
+            s.validate().map_err(|e| bad_state(format!("spec: {e}")))?;
+        }
+        if let Some(t) = &textons {
+            t.validate().map_err(|e| bad_state(format!("textons: {e}")))?;
+        }
+        Ok(ModelPy {
+            model,
+            baseline,
+            spec,
+            textons: textons.map(Arc::new),
+            report: field(&mut state, "report")?,
+            baseline_report: field(&mut state, "baseline_report")?,
+            training: state.remove("training").unwrap_or(serde_json::Value::Null),
+        })
+    }
+}
+
+/// The error for bytes that are not a pickled model's state.
+fn bad_state(what: String) -> PyErr {
+    value_error(format!("data is not a pickled tessera Model: {what}"))
+}
+
 #[pymethods]
 impl ModelPy {
+    /// Rebuilds a model from its pickled state (what `pickle` calls).
+    #[staticmethod]
+    fn _from_state(data: &Bound<'_, PyBytes>) -> PyResult<ModelPy> {
+        ModelPy::from_state(data.as_bytes())
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let rebuild = py.get_type::<Self>().getattr("_from_state")?;
+        Ok((rebuild, (PyBytes::new(py, &slf.get().state()?),)))
+    }
+
     /// Reads a model file written by `tessera learn` (or `Model.save`).
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<ModelPy> {

@@ -58,7 +58,8 @@ Features = _tessera.Features
 Textons = _tessera.Textons
 #: A learned model (made by :func:`fit` or ``Model.load(path)``): ``predict(features)``,
 #: ``predict_image(image)``, ``save(path)``, ``unary_only()``, ``n_classes``, ``pairwise``,
-#: ``inference``, ``report``, ``segmentation``, ``textons``, ``feature_params``.
+#: ``inference``, ``report``, ``segmentation``, ``textons``, ``feature_params``; it pickles
+#: (bit for bit, so it travels to multiprocessing and Dask workers).
 Model = _tessera.Model
 
 
