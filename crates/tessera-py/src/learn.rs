@@ -125,8 +125,115 @@ fn rows<'py, T: numpy::Element + Clone>(
     Ok(PyArray2::from_owned_array(py, a))
 }
 
+/// The version of the pickled state of a [`FeaturesPy`] ([`FeaturesPy::state`]).
+const FEATURES_STATE_VERSION: u32 = 1;
+
+/// What a pickled [`FeaturesPy`] holds, in order: the version, the node feature count, the
+/// node features, sizes, edges and edge features, the feature parameters, the textons, the
+/// segmentation's width, height and labels, and the SLIC parameters that made it.
+type FeaturesState = (
+    u32,
+    usize,
+    Vec<f32>,
+    Vec<u32>,
+    Vec<[u32; 2]>,
+    Vec<f32>,
+    FeatureParams,
+    Option<Textons>,
+    u32,
+    u32,
+    Vec<u32>,
+    Option<SegmentationSpec>,
+);
+
+impl FeaturesPy {
+    /// Everything the features hold, as compact bytes (pickle's state).
+    fn state(&self) -> PyResult<Vec<u8>> {
+        let f = &self.features;
+        let state = (
+            FEATURES_STATE_VERSION,
+            f.dim(),
+            f.nodes(),
+            f.sizes(),
+            f.edges(),
+            f.edge_features(),
+            &self.params,
+            self.textons.as_deref(),
+            self.seg.width(),
+            self.seg.height(),
+            self.seg.labels(),
+            &self.spec,
+        );
+        postcard::to_allocvec(&state)
+            .map_err(|e| value_error(format!("cannot encode the features: {e}")))
+    }
+
+    /// The features [`FeaturesPy::state`] encoded, checked as when they were computed.
+    fn from_state(data: &[u8]) -> PyResult<FeaturesPy> {
+        let bad =
+            |what: String| value_error(format!("data is not pickled tessera Features: {what}"));
+        let version = data.first().copied();
+        if version != Some(FEATURES_STATE_VERSION as u8) {
+            return Err(bad(format!(
+                "version {version:?}, this tessera reads version {FEATURES_STATE_VERSION}"
+            )));
+        }
+        let (_, dim, nodes, sizes, edges, edge_features, params, textons, w, h, labels, spec): FeaturesState =
+            postcard::from_bytes(data).map_err(|e| bad(e.to_string()))?;
+        if dim != features::node_dim(&params) {
+            return Err(bad(format!(
+                "{dim} node features where the parameters give {}",
+                features::node_dim(&params)
+            )));
+        }
+        if textons.as_ref().map_or(0, Textons::len) != params.textons {
+            return Err(bad(
+                "the texton dictionary does not match the parameters".into()
+            ));
+        }
+        if let Some(t) = &textons {
+            t.validate().map_err(|e| bad(format!("textons: {e}")))?;
+        }
+        if let Some(s) = &spec {
+            s.validate()
+                .map_err(|e| bad(format!("segmentation: {e}")))?;
+        }
+        let features = ImageFeatures::new(dim, nodes, sizes, edges, edge_features)
+            .map_err(|e| bad(e.to_string()))?;
+        let seg = Segmentation::from_labels(w, h, labels).map_err(|e| bad(e.to_string()))?;
+        if seg.count() as usize != features.len() {
+            return Err(bad(format!(
+                "{} superpixels in the labels, {} feature rows",
+                seg.count(),
+                features.len()
+            )));
+        }
+        Ok(FeaturesPy {
+            features,
+            params,
+            textons: textons.map(Arc::new),
+            seg,
+            spec,
+        })
+    }
+}
+
 #[pymethods]
 impl FeaturesPy {
+    /// Rebuilds features from their pickled state (what `pickle` calls).
+    #[staticmethod]
+    fn _from_state(data: &Bound<'_, PyBytes>) -> PyResult<FeaturesPy> {
+        FeaturesPy::from_state(data.as_bytes())
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let rebuild = py.get_type::<Self>().getattr("_from_state")?;
+        Ok((rebuild, (PyBytes::new(py, &slf.get().state()?),)))
+    }
+
     fn __len__(&self) -> usize {
         self.features.len()
     }
@@ -537,7 +644,8 @@ impl ModelPy {
             s.validate().map_err(|e| bad_state(format!("spec: {e}")))?;
         }
         if let Some(t) = &textons {
-            t.validate().map_err(|e| bad_state(format!("textons: {e}")))?;
+            t.validate()
+                .map_err(|e| bad_state(format!("textons: {e}")))?;
         }
         Ok(ModelPy {
             model,

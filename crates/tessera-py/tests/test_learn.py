@@ -153,6 +153,30 @@ def test_models_pickle_bit_for_bit(tmp_path):
             crf.Model._from_state(bad)
 
 
+def test_features_pickle_and_train_the_same_model():
+    data = [scene(b) for b in (8, 12, 16)]
+    t = crf.learn_textons([img for img, _ in data], k=4, stride=3)
+    for f in (
+        crf.features(data[0][0], n_segments=16, textons=t),
+        crf.features(data[0][0], blocks()),
+    ):
+        back = pickle.loads(pickle.dumps(f))
+        assert pickle.dumps(back) == pickle.dumps(f)
+        for name in ("nodes", "sizes", "edges", "edge_features", "labels"):
+            assert np.array_equal(getattr(back, name), getattr(f, name)), name
+        assert back.segmentation == f.segmentation and back.feature_names == f.feature_names
+    samples = [(crf.features(img, n_segments=16, textons=t), truth) for img, truth in data]
+    again = [(pickle.loads(pickle.dumps(f)), truth) for f, truth in samples]
+    a = crf.fit(samples, n_classes=2, c=1.0)
+    b = crf.fit(again, n_classes=2, c=1.0)
+    assert np.array_equal(a.predict(again[1][0]), b.predict(samples[1][0]))
+    assert a.report["primal"] == b.report["primal"]
+    state = pickle.dumps(samples[0][0])
+    for bad in (b"", b"\x07", state[:-5]):
+        with pytest.raises(ValueError, match="not pickled tessera Features"):
+            crf.Features._from_state(bad)
+
+
 def test_bad_inputs_raise_clear_errors(tmp_path):
     img, truth = scene()
     f = crf.features(img, blocks())

@@ -51,7 +51,8 @@ __all__ = [
 #: The features of one image's superpixels (made by :func:`features`): ``nodes`` (n, d)
 #: float32, ``sizes`` (n,) uint32, ``edges`` (m, 2) uint32, ``edge_features`` (m, 6)
 #: float32, ``labels`` (M, N) uint32 (the superpixels, renumbered ``0..n``),
-#: ``feature_names``, ``textons``, ``segmentation``.
+#: ``feature_names``, ``textons``, ``segmentation``; it pickles, so features computed on
+#: worker processes can come back to :func:`fit`.
 Features = _tessera.Features
 #: A texton dictionary (made by :func:`learn_textons`): ``centres`` (k, 17), ``scale`` (17,),
 #: ``len()``; it pickles, and ``Textons(bytes(t))`` rebuilds it.
