@@ -125,6 +125,19 @@ fn rows<'py, T: numpy::Element + Clone>(
     Ok(PyArray2::from_owned_array(py, a))
 }
 
+/// What `__reduce__` gives pickle: a function to call and its arguments.
+type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyBytes>,));
+
+/// pickle's `__reduce__` for a class that its static method `_from_state(state)` rebuilds.
+fn reduce_by_state<'py, T: pyo3::PyClass>(
+    slf: &Bound<'py, T>,
+    state: Vec<u8>,
+) -> PyResult<Reduced<'py>> {
+    let py = slf.py();
+    let rebuild = py.get_type::<T>().getattr("_from_state")?;
+    Ok((rebuild, (PyBytes::new(py, &state),)))
+}
+
 /// The version of the pickled state of a [`FeaturesPy`] ([`FeaturesPy::state`]).
 const FEATURES_STATE_VERSION: u32 = 1;
 
@@ -226,12 +239,8 @@ impl FeaturesPy {
         FeaturesPy::from_state(data.as_bytes())
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let py = slf.py();
-        let rebuild = py.get_type::<Self>().getattr("_from_state")?;
-        Ok((rebuild, (PyBytes::new(py, &slf.get().state()?),)))
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduced<'py>> {
+        reduce_by_state(slf, slf.get().state()?)
     }
 
     fn __len__(&self) -> usize {
@@ -672,12 +681,8 @@ impl ModelPy {
         ModelPy::from_state(data.as_bytes())
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
-        let py = slf.py();
-        let rebuild = py.get_type::<Self>().getattr("_from_state")?;
-        Ok((rebuild, (PyBytes::new(py, &slf.get().state()?),)))
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduced<'py>> {
+        reduce_by_state(slf, slf.get().state()?)
     }
 
     /// Reads a model file written by `tessera learn` (or `Model.save`).

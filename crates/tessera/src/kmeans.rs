@@ -537,6 +537,21 @@ impl CentreGrid {
             items,
         }
     }
+    /// The cells holding every centre within `reach` pixels of the rectangle
+    /// `[x0, x1] x [y0, y1]`: inclusive ranges of columns and of rows.
+    fn cells_near(
+        &self,
+        (x0, x1): (f32, f32),
+        (y0, y1): (f32, f32),
+        reach: f32,
+    ) -> ((usize, usize), (usize, usize)) {
+        let span = |lo: f32, hi: f32, cells: usize| {
+            let a = ((lo - reach) / self.cell).floor().max(0.0) as usize;
+            let b = (((hi + reach) / self.cell).floor().max(0.0) as usize).min(cells - 1);
+            (a.min(cells - 1), b)
+        };
+        (span(x0, x1, self.cols), span(y0, y1, self.rows))
+    }
 }
 
 /// One block's candidate centres, coordinates stored by dimension so that the distance loop
@@ -573,13 +588,7 @@ impl<const D: usize> Candidates<D> {
     ) {
         self.index.clear();
         let reach = radius / weight;
-        let span = |lo: f32, hi: f32, cells: usize| {
-            let a = ((lo - reach) / grid.cell).floor().max(0.0) as usize;
-            let b = (((hi + reach) / grid.cell).floor().max(0.0) as usize).min(cells - 1);
-            (a.min(cells - 1), b)
-        };
-        let (cx0, cx1) = span(x0, x1, grid.cols);
-        let (cy0, cy1) = span(y0, y1, grid.rows);
+        let ((cx0, cx1), (cy0, cy1)) = grid.cells_near((x0, x1), (y0, y1), reach);
         let r2 = radius * radius;
         for cy in cy0..=cy1 {
             let row = cy * grid.cols;
@@ -691,13 +700,7 @@ impl<const D: usize> Step<'_, D> {
     fn loosening(&self, (x0, x1): (f32, f32), (y0, y1): (f32, f32)) -> (f32, f32) {
         let grid = self.grid;
         let reach = NEAR * grid.cell;
-        let span = |lo: f32, hi: f32, cells: usize| {
-            let a = ((lo - reach) / grid.cell).floor().max(0.0) as usize;
-            let b = (((hi + reach) / grid.cell).floor().max(0.0) as usize).min(cells - 1);
-            (a.min(cells - 1), b)
-        };
-        let (cx0, cx1) = span(x0, x1, grid.cols);
-        let (cy0, cy1) = span(y0, y1, grid.rows);
+        let ((cx0, cx1), (cy0, cy1)) = grid.cells_near((x0, x1), (y0, y1), reach);
         let mut near_move = 0.0f32;
         for cy in cy0..=cy1 {
             let row = cy * grid.cols;
