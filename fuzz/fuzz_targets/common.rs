@@ -3,7 +3,7 @@
 use arbitrary::Arbitrary;
 use tessera::{Image, Samples};
 
-/// An image of 1..=48 x 1..=48 pixels, 1 to 4 channels, 8-bit, 16-bit or float samples taken
+/// An image of 1..=48 x 1..=48 pixels, 1 to 8 channels, 8-bit, 16-bit or float samples taken
 /// from the fuzzer's bytes (cycled); float samples may be NaN or infinite, which `Image::new`
 /// must refuse with an error.
 #[derive(Debug, Arbitrary)]
@@ -19,8 +19,8 @@ impl SmallImage {
     /// The image, or `None` when `Image::new` refused it (it must not panic).
     pub fn build(&self) -> Option<Image> {
         let (w, h) = (1 + self.w as u32 % 48, 1 + self.h as u32 % 48);
-        let c = 1 + self.channels % 4;
-        let n = (w * h * c as u32) as usize;
+        let c = 1 + u16::from(self.channels % 8);
+        let n = (w * h * u32::from(c)) as usize;
         let byte = |i: usize| {
             self.bytes
                 .get(i % self.bytes.len().max(1))

@@ -7,7 +7,7 @@ mod common;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tessera::{Mask, Slic, Superpixels, UNLABELLED, render};
+use tessera::{Mask, Slic, SlicDistance, Superpixels, UNLABELLED, render};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -23,6 +23,7 @@ struct Input {
     max_size_factor: f32,
     slic_zero: bool,
     perturb_seeds: bool,
+    manhattan: bool,
     subsample: u8,
     mask: Option<Vec<bool>>,
 }
@@ -43,6 +44,11 @@ fuzz_target!(|input: Input| {
         max_size_factor: input.max_size_factor,
         slic_zero: input.slic_zero,
         perturb_seeds: input.perturb_seeds,
+        distance: if input.manhattan {
+            SlicDistance::Manhattan
+        } else {
+            SlicDistance::Euclidean
+        },
         subsample: input.subsample as u32,
     };
     let n = img.pixel_count();
