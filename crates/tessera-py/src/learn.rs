@@ -185,6 +185,8 @@ impl FeaturesPy {
     fn from_state(data: &[u8]) -> PyResult<FeaturesPy> {
         let bad =
             |what: String| value_error(format!("data is not pickled tessera Features: {what}"));
+        // postcard writes a u32 below 128 as that one byte: the version is read before the
+        // rest, whose layout it names.
         let version = data.first().copied();
         if version != Some(FEATURES_STATE_VERSION as u8) {
             return Err(bad(format!(

@@ -537,6 +537,7 @@ impl CentreGrid {
             items,
         }
     }
+
     /// The cells holding every centre within `reach` pixels of the rectangle
     /// `[x0, x1] x [y0, y1]`: inclusive ranges of columns and of rows.
     fn cells_near(
