@@ -324,6 +324,59 @@ pub(crate) fn argmax_rows(scores: &[f64], n_classes: usize) -> Vec<u32> {
         .collect()
 }
 
+/// `a . b` over their common length. Element `j` goes into partial sum `j % 8` and the
+/// eight sums are added pairwise at the end: the additions then do not wait on one another
+/// (one running sum made the unary scores, the learner's inner loop, latency-bound), and the
+/// order is fixed, so the result is the same bits on every machine and thread count.
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    const WIDTH: usize = 8;
+    let n = a.len().min(b.len());
+    let (a, b) = (a[..n].chunks_exact(WIDTH), b[..n].chunks_exact(WIDTH));
+    let (tail_a, tail_b) = (a.remainder(), b.remainder());
+    let mut acc = [0.0f64; WIDTH];
+    for (x, y) in a.zip(b) {
+        for j in 0..WIDTH {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    for (j, (x, y)) in tail_a.iter().zip(tail_b).enumerate() {
+        acc[j] += x * y;
+    }
+    let half = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (half[0] + half[2]) + (half[1] + half[3])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot;
+
+    #[test]
+    fn dot_is_the_sum_of_products_over_the_common_length() {
+        for n in 0..40 {
+            // Small integers: every order of the additions gives the exact sum.
+            let a: Vec<f64> = (0..n).map(|i| f64::from(i % 7) - 3.0).collect();
+            let b: Vec<f64> = (0..n + 3).map(|i| f64::from(i % 5) + 0.5).collect();
+            let want: f64 = (0..n as usize).map(|i| a[i] * b[i]).sum();
+            assert_eq!(dot(&a, &b), want, "length {n}");
+            assert_eq!(dot(&b, &a), want, "length {n}, the longer first");
+        }
+    }
+
+    #[test]
+    fn dot_adds_its_partial_sums_in_a_fixed_order() {
+        // Element j goes into sum j % 8; sums (0+4), (1+5), (2+6), (3+7), then pairwise:
+        // 1e16 and -1e16 cancel inside sum 0 before the 1s are added.
+        let mut a = vec![0.0f64; 16];
+        a[0] = 1e16;
+        a[8] = -1e16;
+        a[1] = 1.0;
+        a[9] = 1.0;
+        let ones = vec![1.0f64; 16];
+        assert_eq!(dot(&a, &ones), 2.0);
+    }
 }
