@@ -62,6 +62,10 @@ fn learn_cmd(dir: &Path, list: &str) -> assert_cmd::Command {
 }
 
 fn learn(dir: &Path, model: &Path) -> serde_json::Value {
+    learn_with_threads(dir, model, "2")
+}
+
+fn learn_with_threads(dir: &Path, model: &Path, threads: &str) -> serde_json::Value {
     let assert = learn_cmd(dir, "train.txt")
         .arg("--val")
         .arg(dir.join("val.txt"))
@@ -83,7 +87,7 @@ fn learn(dir: &Path, model: &Path) -> serde_json::Value {
         .arg(dir.join("npy"))
         .arg("-o")
         .arg(model)
-        .args(["-j", "2"])
+        .args(["-j", threads])
         .assert()
         .success()
         .stderr(predicate::str::contains("gap"));
@@ -113,6 +117,22 @@ fn learn_then_label_end_to_end() {
     assert!(record["val_superpixel_oracle"]["global"].as_f64().unwrap() > 0.9);
     assert!(file["crf"]["pairwise"].is_array());
     assert!(file["unary_only"]["pairwise"].is_null());
+    // The trainings run side by side on the threads: one thread learns the same models and
+    // chooses the same C values.
+    let one = dir.join("model-1.json");
+    let record1 = learn_with_threads(dir, &one, "1");
+    let file1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&one).unwrap()).unwrap();
+    for part in ["crf", "unary_only", "textons", "segmentation"] {
+        assert_eq!(file1[part], file[part], "{part}");
+    }
+    for kind in ["crf", "unary_only"] {
+        assert_eq!(record1[kind]["chosen"]["c"], record[kind]["chosen"]["c"]);
+        assert_eq!(
+            record1[kind]["chosen"]["primal"],
+            record[kind]["chosen"]["primal"]
+        );
+    }
     // The exported features.
     for f in ["train_X", "train_y", "train_counts", "train_image", "val_X"] {
         assert!(dir.join("npy").join(format!("{f}.npy")).is_file(), "{f}");
