@@ -56,8 +56,7 @@ pub struct LearnArgs {
 
     /// Values of the structured SVM's C to try (comma-separated); without --val only the
     /// first is used. The default holds the best of both models on MSRC-21 val at the
-    /// default features and passes (CRF 0.003, unary-only 0.01, of 0.001 to 10), the CRF's
-    /// first.
+    /// other defaults (0.003 for both, of 0.001 to 10), first.
     #[arg(long, value_delimiter = ',', default_value = "0.003,0.001,0.01")]
     pub c: Vec<f64>,
 

@@ -64,7 +64,10 @@ pub struct LearnParams {
     /// Learn pairwise weights (a CRF); false gives the unary-only model. Default true.
     pub pairwise: bool,
     /// Exponent of the inverse class frequency in the loss's class weights
-    /// ([`loss::class_weights`]): 0 for none, 1 (default) for balanced classes.
+    /// ([`loss::class_weights`]): 0 for none, 1 for balanced classes. Default 0.5: on
+    /// MSRC-21 val (default features, each power's best C) 0.25, 0.5, 0.75 and 1 gave the
+    /// CRF 78.6 / 68.0, 78.0 / 69.0, 76.6 / 69.1 and 75.3 / 69.8 (global / average pixel
+    /// accuracy); 0.5 has the best mean, what `tessera learn` chooses C by.
     pub class_weight_power: f64,
     /// Edge features are multiplied by this during training (and the learned pairwise
     /// weights by it afterwards, so the model's scores are unchanged): the pairwise weights
@@ -80,7 +83,7 @@ impl Default for LearnParams {
             n_classes: 21,
             features: FeatureParams::default(),
             pairwise: true,
-            class_weight_power: 1.0,
+            class_weight_power: 0.5,
             pairwise_scale: 1.0,
             ssvm: SsvmParams::default(),
         }

@@ -245,7 +245,7 @@ def fit(
     c: float = 0.003,
     unary_c: float | None = None,
     pairwise: bool = True,
-    class_weight_power: float = 1.0,
+    class_weight_power: float = 0.5,
     pairwise_scale: float = 1.0,
     max_passes: int = 60,
     tolerance: float = 0.01,
@@ -274,7 +274,8 @@ def fit(
     pairwise : bool
         Learn pairwise weights (a CRF).
     class_weight_power : float
-        Exponent of the inverse class frequency in the loss weights (0 none, 1 balanced).
+        Exponent of the inverse class frequency in the loss weights (0 none, 1 balanced;
+        the default 0.5 is the best on MSRC-21 val, as ``tessera learn``'s).
     pairwise_scale : float
         Edge features are multiplied by this in training (the scores do not change).
     max_passes, tolerance, eval_every, seed
