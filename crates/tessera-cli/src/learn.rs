@@ -328,8 +328,8 @@ fn choose(
     Ok([unary, crf])
 }
 
-/// One model trained at `c` and scored on `val`: `((global + average) / 2` on `val`, or 0
-/// without it; the model; its record).
+/// One model trained at `c` and scored on `val`: its score (`(global + average) / 2` on
+/// `val`, 0 without it), the model and its record.
 fn train_one(
     samples: &[Sample],
     val: &[Loaded],
