@@ -8,8 +8,9 @@
 //!     [--no-connectivity] [--image] [--threads N] [--repeat N]
 //!     IN holds f32 or f64 samples: (Z, Y, X) a grey volume, (Z, Y, X, C) a volume of C
 //!     channels, or with --image (Y, X, C) a 2-D image of C channels. Writes the labels as
-//!     u32 of the spatial shape, and prints one JSON line: the time of the SLIC call alone,
-//!     (with --repeat N, the fastest of N runs), the supervoxel count, and the process' peak resident memory before and after it.
+//!     u32 of the spatial shape, and prints one JSON line: the time of the SLIC call alone
+//!     (with --repeat N, the fastest of N runs in the process), the supervoxel count, and
+//!     the process' peak resident memory before and after it.
 //! ```
 //!
 //! Without `--lab` the channels are rescaled jointly to 0..1 and clustered raw, as
