@@ -9,6 +9,7 @@
 //! every later level halves each piece longer than one pixel, until blocks are pixels.
 
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// One axis of a product grid: pieces `i` covering `starts[i]..starts[i + 1]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,7 @@ impl Axis {
     }
 
     /// For every pixel along the axis, the piece holding it.
+    #[cfg(test)]
     pub(super) fn piece_of_pixel(&self) -> Vec<u32> {
         let mut map = Vec::with_capacity(self.len());
         for i in 0..self.count() {
@@ -126,55 +128,109 @@ impl Level {
     }
 }
 
-/// The per-pixel features the energy sums: the colour planes, then column and row scaled by
-/// `position_scale`.
-pub(super) struct Features<'a> {
-    pub(super) width: usize,
-    pub(super) colour: &'a [Vec<f32>],
-    pub(super) position_scale: f64,
+/// The per-pixel features the energy uses: the colour channels interleaved in four lanes
+/// (lanes past the channel count hold 0), and the scale of the position features.
+pub(super) struct Features {
+    width: usize,
+    pixels: Vec<[f32; 4]>,
+    position_scale: f64,
 }
 
-impl Features<'_> {
-    /// The feature sums `[colour..., x, y]` (scaled) of every block of `level`, in block
-    /// order. Each block row is summed by one task, pixels in raster order, so the sums do
-    /// not depend on the thread count. The position sums are exact sums of integers.
-    pub(super) fn block_sums<const D: usize>(&self, level: &Level) -> Vec<[f64; D]> {
-        let bc = level.cols.count();
-        let col_of = level.cols.piece_of_pixel();
-        let channels = D - 2;
-        debug_assert!(self.colour.len() == channels && channels <= 4);
-        // Sum of the column (row) indices of each piece.
-        let index_sum = |axis: &Axis, i: usize| -> f64 {
-            let (a, b) = (u64::from(axis.starts[i]), u64::from(axis.starts[i + 1]));
-            ((b * (b - 1) - a * a.saturating_sub(1)) / 2) as f64
-        };
-        let col_sums: Vec<f64> = (0..bc).map(|j| index_sum(&level.cols, j)).collect();
-        let mut sums = vec![[0.0f64; D]; level.rows.count() * bc];
-        sums.par_chunks_mut(bc)
+/// The features of one level's blocks: the colour mean of every block, and the scaled mean
+/// column (row) of every block column (row). At the pixel level the colours are the
+/// pixels' own, borrowed.
+pub(super) struct BlockFeatures<'a> {
+    colour: Cow<'a, [[f32; 4]]>,
+    x: Vec<f64>,
+    y: Vec<f64>,
+}
+
+impl BlockFeatures<'_> {
+    /// The feature mean `[colour..., x, y]` of block `b` at `(i, j)`.
+    #[inline]
+    pub(super) fn mean<const D: usize>(&self, b: usize, i: usize, j: usize) -> [f64; D] {
+        let c = &self.colour[b];
+        std::array::from_fn(|d| match d {
+            _ if d + 2 < D => f64::from(c[d]),
+            _ if d + 2 == D => self.x[j],
+            _ => self.y[i],
+        })
+    }
+}
+
+impl Features {
+    /// The features of a `width`-pixel-wide image from its colour planes (at most 4).
+    pub(super) fn new(width: usize, planes: &[Vec<f32>], position_scale: f64) -> Features {
+        debug_assert!((1..=4).contains(&planes.len()));
+        let n = planes.first().map_or(0, Vec::len);
+        let mut pixels = vec![[0.0f32; 4]; n];
+        pixels
+            .par_chunks_mut(width.max(1))
             .enumerate()
-            .for_each(|(i, row_sums)| {
-                let y0 = level.rows.starts[i] as usize;
-                let h = level.rows.size(i);
-                for y in y0..y0 + h as usize {
-                    let row = y * self.width..(y + 1) * self.width;
-                    let mut planes: [&[f32]; 4] = [&[]; 4];
-                    for (dst, plane) in planes.iter_mut().zip(self.colour) {
-                        *dst = &plane[row.clone()];
+            .for_each(|(y, row)| {
+                for (c, plane) in planes.iter().enumerate() {
+                    let src = &plane[y * width..y * width + row.len()];
+                    for (px, &v) in row.iter_mut().zip(src) {
+                        px[c] = v;
                     }
-                    for (x, &j) in col_of.iter().enumerate() {
-                        let s = &mut row_sums[j as usize];
-                        for c in 0..channels {
-                            s[c] += f64::from(planes[c][x]);
+                }
+            });
+        Features {
+            width,
+            pixels,
+            position_scale,
+        }
+    }
+
+    /// The block features of `level`. Each block row is summed by one task, pixels in raster
+    /// order, so the means do not depend on the thread count.
+    pub(super) fn blocks(&self, level: &Level) -> BlockFeatures<'_> {
+        // Mean index of each piece, scaled: the pieces are runs of consecutive indices.
+        let centres = |axis: &Axis| -> Vec<f64> {
+            (0..axis.count())
+                .map(|i| {
+                    let (a, b) = (axis.starts[i], axis.starts[i + 1]);
+                    0.5 * f64::from(a + b - 1) * self.position_scale
+                })
+                .collect()
+        };
+        let (x, y) = (centres(&level.cols), centres(&level.rows));
+        if level.rows.is_finest() && level.cols.is_finest() {
+            return BlockFeatures {
+                colour: Cow::Borrowed(&self.pixels),
+                x,
+                y,
+            };
+        }
+        let bc = level.cols.count();
+        let mut colour = vec![[0.0f32; 4]; level.rows.count() * bc];
+        colour.par_chunks_mut(bc).enumerate().for_each_init(
+            || vec![[0.0f64; 4]; bc],
+            |acc, (i, means)| {
+                acc.fill([0.0; 4]);
+                let y0 = level.rows.starts[i] as usize;
+                for y in y0..y0 + level.rows.size(i) as usize {
+                    let row = &self.pixels[y * self.width..(y + 1) * self.width];
+                    for (j, s) in acc.iter_mut().enumerate() {
+                        let (a, b) = (level.cols.starts[j], level.cols.starts[j + 1]);
+                        for px in &row[a as usize..b as usize] {
+                            for d in 0..4 {
+                                s[d] += f64::from(px[d]);
+                            }
                         }
                     }
                 }
-                let y_sum = index_sum(&level.rows, i);
-                for (j, s) in row_sums.iter_mut().enumerate() {
-                    s[channels] = col_sums[j] * f64::from(h) * self.position_scale;
-                    s[channels + 1] = y_sum * f64::from(level.cols.size(j)) * self.position_scale;
+                for (j, (m, s)) in means.iter_mut().zip(acc.iter()).enumerate() {
+                    let inv = 1.0 / f64::from(level.rows.size(i) * level.cols.size(j));
+                    *m = s.map(|v| (v * inv) as f32);
                 }
-            });
-        sums
+            },
+        );
+        BlockFeatures {
+            colour: Cow::Owned(colour),
+            x,
+            y,
+        }
     }
 }
 
@@ -232,23 +288,26 @@ mod tests {
     }
 
     #[test]
-    fn block_sums_add_up_pixels() {
+    fn block_means_average_pixels() {
         let plane: Vec<f32> = (0..35).map(|i| i as f32).collect();
-        let colour = vec![plane];
-        let f = Features {
-            width: 7,
-            colour: &colour,
-            position_scale: 0.5,
-        };
+        let f = Features::new(7, &[plane], 0.5);
         let level = Level::first(&Axis::even(5, 2), &Axis::even(7, 2), 2);
-        let sums = f.block_sums::<3>(&level);
-        let total: f64 = sums.iter().map(|s| s[0]).sum();
-        assert_eq!(total, (0..35).sum::<i32>() as f64);
-        let x_total: f64 = sums.iter().map(|s| s[1]).sum();
-        assert_eq!(x_total, 0.5 * 5.0 * (0..7).sum::<i32>() as f64);
+        let blocks = f.blocks(&level);
         // Block (0, 0): rows 0..2 (cell rows 0..3 cut in two: 0..2, 2..3) times columns 0..2
         // (cell columns 0..4 cut in two).
         assert_eq!(level.area(0), 4);
-        assert_eq!(sums[0][0], 0.0 + 1.0 + 7.0 + 8.0);
+        assert_eq!(blocks.mean::<3>(0, 0, 0), [4.0, 0.25, 0.25]);
+        // Block (1, 2): row 2 (the second half of cell rows 0..3) times columns 4..6 (the
+        // first half of cell columns 4..7): pixels 18 and 19.
+        let b = level.cols.count() + 2;
+        assert_eq!(level.area(b), 2);
+        assert_eq!(blocks.mean::<3>(b, 1, 2), [18.5, 2.25, 1.0]);
+        // The pixel level borrows the pixels.
+        let mut l = level;
+        while let Some(next) = l.split() {
+            l = next;
+        }
+        let pixels = f.blocks(&l);
+        assert_eq!(pixels.mean::<3>(13, 1, 6), [13.0, 3.0, 0.5]);
     }
 }

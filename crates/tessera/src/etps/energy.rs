@@ -42,20 +42,19 @@ pub(super) struct Stats<const D: usize> {
 }
 
 impl<const D: usize> Stats<D> {
-    /// Statistics of `k` superpixels from the blocks' `labels`, `areas` and feature `sums`
-    /// (added in block order). `min_size_factor` of each initial size gives `m_k`.
+    /// Statistics of `k` superpixels from their blocks: `(superpixel, pixel count, feature
+    /// mean)` of every block, added in block order. `min_size_factor` of each initial size
+    /// gives `m_k`.
     pub(super) fn new(
         k: usize,
-        labels: &[u32],
-        areas: impl Iterator<Item = u32>,
-        sums: &[[f64; D]],
+        blocks: impl Iterator<Item = (u32, f64, [f64; D])>,
         min_size_factor: f64,
     ) -> Self {
         let mut count = vec![0.0; k];
         let mut sum = vec![[0.0; D]; k];
-        for ((&l, a), s) in labels.iter().zip(areas).zip(sums) {
-            count[l as usize] += f64::from(a);
-            add(&mut sum[l as usize], s);
+        for (l, n, mu) in blocks {
+            count[l as usize] += n;
+            add_scaled(&mut sum[l as usize], n, &mu);
         }
         let mean = count
             .iter()
@@ -71,34 +70,41 @@ impl<const D: usize> Stats<D> {
         }
     }
 
-    /// The feature part of the energy change when a block of `n_b` pixels with feature mean
-    /// `mu_b` moves from `a` to `b` (see the module docs). `a` must keep at least a pixel.
+    /// The energy change, feature and (weighted by `w_size`) size terms, of a block of
+    /// `n_b` pixels with feature mean `mu_b` leaving `a` (see the module docs); `a` must
+    /// keep at least a pixel. A move's change is this plus [`Self::join`] of its target.
     #[inline]
-    pub(super) fn feature_delta(&self, n_b: f64, mu_b: &[f64; D], a: usize, b: usize) -> f64 {
-        let (na, nb) = (self.count[a], self.count[b]);
-        let gain = na / (na - n_b) * dist2(&self.mean[a], mu_b);
-        let cost = nb / (nb + n_b) * dist2(&self.mean[b], mu_b);
-        n_b * (cost - gain)
+    pub(super) fn leave(&self, w_size: f64, n_b: f64, mu_b: &[f64; D], a: usize) -> f64 {
+        let na = self.count[a];
+        let feature = -n_b * na / (na - n_b) * dist2(&self.mean[a], mu_b);
+        feature + self.shortfall_change(w_size, a, na, -n_b)
     }
 
-    /// The size-term change of the same move, weighted.
+    /// The energy change of the same block joining `b`.
     #[inline]
-    pub(super) fn size_delta(&self, w: f64, n_b: f64, a: usize, b: usize) -> f64 {
-        if w == 0.0 {
+    pub(super) fn join(&self, w_size: f64, n_b: f64, mu_b: &[f64; D], b: usize) -> f64 {
+        let nb = self.count[b];
+        let feature = n_b * nb / (nb + n_b) * dist2(&self.mean[b], mu_b);
+        feature + self.shortfall_change(w_size, b, nb, n_b)
+    }
+
+    /// The weighted size term's change when superpixel `k` of `n` pixels gains `dn`.
+    #[inline]
+    fn shortfall_change(&self, w_size: f64, k: usize, n: f64, dn: f64) -> f64 {
+        if w_size == 0.0 {
             return 0.0;
         }
-        let short = |k: usize, n: f64| (self.min_size[k] - n).max(0.0);
-        let (na, nb) = (self.count[a], self.count[b]);
-        w * (short(a, na - n_b) - short(a, na) + short(b, nb + n_b) - short(b, nb))
+        let short = |n: f64| (self.min_size[k] - n).max(0.0);
+        w_size * (short(n + dn) - short(n))
     }
 
-    /// Moves a block of `n_b` pixels with feature sums `s_b` from `a` to `b`.
-    pub(super) fn apply(&mut self, n_b: f64, s_b: &[f64; D], a: usize, b: usize) {
+    /// Moves a block of `n_b` pixels with feature mean `mu_b` from `a` to `b`.
+    pub(super) fn apply(&mut self, n_b: f64, mu_b: &[f64; D], a: usize, b: usize) {
         self.count[a] -= n_b;
         self.count[b] += n_b;
-        for (d, &v) in s_b.iter().enumerate() {
-            self.sum[a][d] -= v;
-            self.sum[b][d] += v;
+        for (d, &v) in mu_b.iter().enumerate() {
+            self.sum[a][d] -= n_b * v;
+            self.sum[b][d] += n_b * v;
         }
         self.mean[a] = mean_of(&self.sum[a], self.count[a]);
         self.mean[b] = mean_of(&self.sum[b], self.count[b]);
@@ -106,9 +112,9 @@ impl<const D: usize> Stats<D> {
 }
 
 #[inline]
-fn add<const D: usize>(acc: &mut [f64; D], s: &[f64; D]) {
+fn add_scaled<const D: usize>(acc: &mut [f64; D], n: f64, mu: &[f64; D]) {
     for d in 0..D {
-        acc[d] += s[d];
+        acc[d] += n * mu[d];
     }
 }
 
@@ -144,22 +150,21 @@ mod tests {
     }
 
     #[test]
-    fn feature_delta_is_the_change_of_the_sum_of_squares() {
+    fn leave_and_join_are_the_change_of_the_sum_of_squares() {
         // Superpixel 0 holds blocks {1, 2} and {9}; superpixel 1 holds {7, 8}.
         let blocks: [(Vec<f64>, u32); 3] =
             [(vec![1.0, 2.0], 0), (vec![9.0], 0), (vec![7.0, 8.0], 1)];
-        let sums: Vec<[f64; 1]> = blocks.iter().map(|(v, _)| [v.iter().sum()]).collect();
-        let labels: Vec<u32> = blocks.iter().map(|b| b.1).collect();
         let stats = Stats::<1>::new(
             2,
-            &labels,
-            blocks.iter().map(|b| b.0.len() as u32),
-            &sums,
+            blocks.iter().map(|(v, l)| {
+                let n = v.len() as f64;
+                (*l, n, [v.iter().sum::<f64>() / n])
+            }),
             0.25,
         );
         let before = sse(&[vec![1.0, 2.0, 9.0], vec![7.0, 8.0]]);
         let after = sse(&[vec![1.0, 2.0], vec![9.0, 7.0, 8.0]]);
-        let delta = stats.feature_delta(1.0, &[9.0], 0, 1);
+        let delta = stats.leave(0.0, 1.0, &[9.0], 0) + stats.join(0.0, 1.0, &[9.0], 1);
         assert!(
             (delta - (after - before)).abs() < 1e-9,
             "{delta} vs {}",
@@ -170,21 +175,24 @@ mod tests {
 
     #[test]
     fn apply_updates_counts_and_means() {
-        let sums = [[2.0, 4.0], [6.0, 0.0]];
-        let mut stats = Stats::<2>::new(2, &[0, 1], [2, 2].into_iter(), &sums, 0.5);
+        let blocks = [(0, 2.0, [1.0, 2.0]), (1, 2.0, [3.0, 0.0])];
+        let mut stats = Stats::<2>::new(2, blocks.into_iter(), 0.5);
         assert_eq!(stats.min_size, vec![1.0, 1.0]);
-        stats.apply(2.0, &[2.0, 4.0], 0, 1);
+        stats.apply(2.0, &[1.0, 2.0], 0, 1);
         assert_eq!(stats.count, vec![0.0, 4.0]);
         assert_eq!(stats.mean[1], [2.0, 1.0]);
     }
 
     #[test]
     fn size_delta_counts_the_shortfall() {
-        let sums = [[0.0], [0.0]];
-        let stats = Stats::<1>::new(2, &[0, 1], [8, 8].into_iter(), &sums, 0.5);
-        // 0 falls from 8 to 2 pixels: 2 short of its minimum of 4.
-        assert_eq!(stats.size_delta(3.0, 6.0, 0, 1), 6.0);
-        assert_eq!(stats.size_delta(3.0, 4.0, 0, 1), 0.0);
-        assert_eq!(stats.size_delta(0.0, 6.0, 0, 1), 0.0);
+        let blocks = [(0, 8.0, [0.0]), (1, 8.0, [0.0])];
+        let stats = Stats::<1>::new(2, blocks.into_iter(), 0.5);
+        // With every colour equal, only the size term changes. 0 falls from 8 to 2 pixels:
+        // 2 short of its minimum of 4; 1 grows and owes nothing.
+        let mu = [0.0];
+        assert_eq!(stats.leave(3.0, 6.0, &mu, 0), 6.0);
+        assert_eq!(stats.join(3.0, 6.0, &mu, 1), 0.0);
+        assert_eq!(stats.leave(3.0, 4.0, &mu, 0), 0.0);
+        assert_eq!(stats.leave(0.0, 6.0, &mu, 0), 0.0);
     }
 }

@@ -17,8 +17,8 @@
 //! the order of the moves. Rounds stop when the queue is empty or after `rounds`. The
 //! visit order is fixed, so the result is the same on any thread count.
 
-use super::blocks::Level;
-use super::energy::{Stats, Weights, mean_of};
+use super::blocks::{BlockFeatures, Level};
+use super::energy::{Stats, Weights};
 
 /// Positions in the ring of 8 neighbours, clockwise from the top-left: `(row, column)`
 /// offsets. Odd positions are the 4-neighbours (N, E, S, W).
@@ -92,20 +92,22 @@ const NONE: u32 = u32::MAX;
 /// rounding noise from flipping a block back and forth.
 const MIN_GAIN: f64 = 1e-6;
 
-/// Runs the boundary moves of one level; `sums` are the blocks' feature sums. Returns the
-/// number of moves made.
+/// Runs the boundary moves of one level; `blocks` are the level's block features. Returns
+/// the number of moves made.
 pub(super) fn optimise<const D: usize>(
     level: &mut Level,
-    sums: &[[f64; D]],
+    blocks: &BlockFeatures,
     stats: &mut Stats<D>,
     weights: Weights,
     rounds: u32,
 ) -> usize {
     let mut grid = Padded::new(level);
     let (br, bc) = (grid.rows, grid.cols);
-    let mut queue: Vec<u32> = (0..br * bc)
-        .filter(|&b| grid.on_boundary(b / bc, b % bc))
-        .map(|b| b as u32)
+    // Blocks as `(row, column)`, so that no visit divides.
+    let mut queue: Vec<(u32, u32)> = (0..br)
+        .flat_map(|i| (0..bc).map(move |j| (i, j)))
+        .filter(|&(i, j)| grid.on_boundary(i, j))
+        .map(|(i, j)| (i as u32, j as u32))
         .collect();
     // `queued[b] == r` when `b` is already in round `r`'s queue.
     let mut queued = vec![u32::MAX; br * bc];
@@ -115,15 +117,15 @@ pub(super) fn optimise<const D: usize>(
         if queue.is_empty() {
             break;
         }
-        for &b in &queue {
-            let (i, j) = (b as usize / bc, b as usize % bc);
-            if grid.try_move(level, sums, stats, weights, i, j) {
+        for &(i, j) in &queue {
+            let (i, j) = (i as usize, j as usize);
+            if grid.try_move(level, blocks, stats, weights, i, j) {
                 moves += 1;
                 let mut push = |i: usize, j: usize| {
                     let n = i * bc + j;
                     if queued[n] != round {
                         queued[n] = round;
-                        next.push(n as u32);
+                        next.push((i as u32, j as u32));
                     }
                 };
                 push(i, j);
@@ -210,7 +212,7 @@ impl Padded {
     fn try_move<const D: usize>(
         &mut self,
         level: &Level,
-        sums: &[[f64; D]],
+        blocks: &BlockFeatures,
         stats: &mut Stats<D>,
         weights: Weights,
         i: usize,
@@ -252,17 +254,16 @@ impl Padded {
         };
         let edge_with_a = edge_with(a);
         let b = i * self.cols + j;
-        let mu = mean_of(&sums[b], area);
+        let mu = blocks.mean::<D>(b, i, j);
+        let leave = stats.leave(weights.size, area, &mu, a_idx) + weights.boundary * edge_with_a;
         let mut best = (-MIN_GAIN, NONE);
         for k in 0..4 {
             let c = sides[k].0;
             if !other(c) || sides[..k].iter().any(|&(l, _)| l == c) {
                 continue;
             }
-            let c_idx = c as usize;
-            let delta = stats.feature_delta(area, &mu, a_idx, c_idx)
-                + weights.boundary * (edge_with_a - edge_with(c))
-                + stats.size_delta(weights.size, area, a_idx, c_idx);
+            let delta = leave + stats.join(weights.size, area, &mu, c as usize)
+                - weights.boundary * edge_with(c);
             if delta < best.0 {
                 best = (delta, c);
             }
@@ -270,7 +271,7 @@ impl Padded {
         if best.1 == NONE {
             return false;
         }
-        stats.apply(area, &sums[b], a_idx, best.1 as usize);
+        stats.apply(area, &mu, a_idx, best.1 as usize);
         self.labels[p] = best.1;
         true
     }

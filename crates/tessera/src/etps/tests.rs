@@ -82,7 +82,8 @@ fn two_flat_regions_give_two_superpixels_that_follow_the_edge() {
 
 #[test]
 fn a_slanted_edge_is_followed_to_the_pixel() {
-    // Two flat colours split by the line x = 10 + y / 2, on a grid of 2 x 2 cells.
+    // Two flat colours split by the line x = 10 + y / 2, on a grid of 2 x 3 cells (the step
+    // is 19.6 px).
     let edge = |x: u32, y: u32| x >= 10 + y / 2;
     let img = rgb(48, 32, |x, y| {
         if edge(x, y) {
@@ -97,10 +98,10 @@ fn a_slanted_edge_is_followed_to_the_pixel() {
     }
     .segment(&img)
     .unwrap();
-    assert_eq!(seg.count(), 4);
+    assert_eq!(seg.count(), 6);
     assert_eq!(seg.disconnected_count(), 0);
     // No superpixel straddles the edge.
-    let mut side = [None; 4];
+    let mut side = [None; 6];
     for y in 0..32 {
         for x in 0..48 {
             let l = seg.label(x, y).unwrap() as usize;
@@ -175,7 +176,10 @@ fn size_term_keeps_superpixels_above_their_minimum() {
 #[test]
 fn count_follows_the_request() {
     let img = noisy_image(481, 321, 3, 1);
-    for (k, expect) in [(400, 400), (1600, 1584), (100, 104), (1, 1)] {
+    // No cell more than the step a side: 25 x 17 cells for 400 (the original ETPS's count on
+    // BSDS500), 49 x 33 for 1600, 13 x 9 for 100, and 2 x 1 for one (the step, 393 px, is
+    // less than the width).
+    for (k, expect) in [(400, 425), (1600, 1617), (100, 117), (1, 2)] {
         let seg = Etps {
             n_segments: k,
             max_iterations: 2,
@@ -265,7 +269,8 @@ fn float_and_two_channel_images_work() {
     }
     .segment(&f)
     .unwrap();
-    assert_eq!(seg.count(), 6);
+    assert_eq!(seg.count(), 9); // 3 x 3 cells of at most the 4.2 px step
+    assert_eq!(seg.disconnected_count(), 0);
     let two = noisy_image(20, 10, 2, 5);
     let seg = Etps {
         n_segments: 8,
