@@ -119,7 +119,7 @@ fn add_scaled<const D: usize>(acc: &mut [f64; D], n: f64, mu: &[f64; D]) {
 }
 
 #[inline]
-pub(super) fn mean_of<const D: usize>(s: &[f64; D], n: f64) -> [f64; D] {
+fn mean_of<const D: usize>(s: &[f64; D], n: f64) -> [f64; D] {
     let inv = if n > 0.0 { 1.0 / n } else { 0.0 };
     std::array::from_fn(|d| s[d] * inv)
 }
@@ -184,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn size_delta_counts_the_shortfall() {
+    fn leave_and_join_count_the_shortfall() {
         let blocks = [(0, 8.0, [0.0]), (1, 8.0, [0.0])];
         let stats = Stats::<1>::new(2, blocks.into_iter(), 0.5);
         // With every colour equal, only the size term changes. 0 falls from 8 to 2 pixels:

@@ -121,10 +121,10 @@ impl Superpixels for Etps {
         let planes = features(image)?;
         let (w, h) = (image.width() as usize, image.height() as usize);
         Ok(match planes.len() {
-            1 => self.solve::<3>(w, h, &planes),
-            2 => self.solve::<4>(w, h, &planes),
-            3 => self.solve::<5>(w, h, &planes),
-            4 => self.solve::<6>(w, h, &planes),
+            1 => self.solve::<3>(w, h, planes),
+            2 => self.solve::<4>(w, h, planes),
+            3 => self.solve::<5>(w, h, planes),
+            4 => self.solve::<6>(w, h, planes),
             c => return Err(Error::UnsupportedFormat(format!("{c} channels"))),
         })
     }
@@ -161,13 +161,15 @@ fn grid_shape(w: usize, h: usize, k: usize) -> (usize, usize) {
 }
 
 impl Etps {
-    fn solve<const D: usize>(&self, w: usize, h: usize, planes: &[Vec<f32>]) -> Segmentation {
+    fn solve<const D: usize>(&self, w: usize, h: usize, planes: Vec<Vec<f32>>) -> Segmentation {
         let (ny, nx) = grid_shape(w, h, self.n_segments as usize);
         let (cell_rows, cell_cols) = (Axis::even(h, ny), Axis::even(w, nx));
         let count = cell_rows.count() * cell_cols.count();
         let step = (w as f64 * h as f64 / count as f64).sqrt();
         let d = ((step / f64::from(self.max_block_size)).ceil() as usize).max(2);
-        let features = Features::new(w, planes, f64::from(self.compactness) / step);
+        let features = Features::new(w, &planes, f64::from(self.compactness) / step);
+        // The features hold the colours interleaved; the planes are not needed any more.
+        drop(planes);
         let weights = Weights {
             boundary: f64::from(self.boundary_weight),
             size: f64::from(self.size_weight),
