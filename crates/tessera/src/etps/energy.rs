@@ -32,13 +32,23 @@ pub(super) struct Weights {
     pub(super) size: f64,
 }
 
-/// What is known of every superpixel: pixel count, feature sums and means.
-pub(super) struct Stats<const D: usize> {
-    pub(super) count: Vec<f64>,
-    sum: Vec<[f64; D]>,
-    mean: Vec<[f64; D]>,
+/// What a try reads of one superpixel, kept together: a try reads it for the block's own
+/// superpixel and each neighbouring one, and in separate arrays every field was a cache line
+/// of its own. With at most 4 colour lanes (`D <= 6`) it is one 64-byte line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Region<const D: usize> {
+    count: f64,
     /// `m_k`: the size below which the size term starts.
-    pub(super) min_size: Vec<f64>,
+    min_size: f64,
+    mean: [f64; D],
+}
+
+/// What is known of every superpixel: pixel count, size floor and feature mean (read by every
+/// try), and feature sums (updated by a move).
+pub(super) struct Stats<const D: usize> {
+    regions: Vec<Region<D>>,
+    sum: Vec<[f64; D]>,
 }
 
 impl<const D: usize> Stats<D> {
@@ -56,18 +66,22 @@ impl<const D: usize> Stats<D> {
             count[l as usize] += n;
             add_scaled(&mut sum[l as usize], n, &mu);
         }
-        let mean = count
+        let regions = count
             .iter()
             .zip(&sum)
-            .map(|(&n, s)| mean_of(s, n))
+            .map(|(&n, s)| Region {
+                count: n,
+                min_size: n * min_size_factor,
+                mean: mean_of(s, n),
+            })
             .collect();
-        let min_size = count.iter().map(|&n| n * min_size_factor).collect();
-        Stats {
-            count,
-            sum,
-            mean,
-            min_size,
-        }
+        Stats { regions, sum }
+    }
+
+    /// Pixel count of superpixel `k`.
+    #[inline]
+    pub(super) fn count(&self, k: usize) -> f64 {
+        self.regions[k].count
     }
 
     /// The energy change, feature and (weighted by `w_size`) size terms, of a block of
@@ -75,40 +89,41 @@ impl<const D: usize> Stats<D> {
     /// keep at least a pixel. A move's change is this plus [`Self::join`] of its target.
     #[inline]
     pub(super) fn leave(&self, w_size: f64, n_b: f64, mu_b: &[f64; D], a: usize) -> f64 {
-        let na = self.count[a];
-        let feature = -n_b * na / (na - n_b) * dist2(&self.mean[a], mu_b);
-        feature + self.shortfall_change(w_size, a, na, -n_b)
+        let r = &self.regions[a];
+        let na = r.count;
+        let feature = -n_b * na / (na - n_b) * dist2(&r.mean, mu_b);
+        feature + shortfall_change(w_size, r.min_size, na, -n_b)
     }
 
     /// The energy change of the same block joining `b`.
     #[inline]
     pub(super) fn join(&self, w_size: f64, n_b: f64, mu_b: &[f64; D], b: usize) -> f64 {
-        let nb = self.count[b];
-        let feature = n_b * nb / (nb + n_b) * dist2(&self.mean[b], mu_b);
-        feature + self.shortfall_change(w_size, b, nb, n_b)
-    }
-
-    /// The weighted size term's change when superpixel `k` of `n` pixels gains `dn`.
-    #[inline]
-    fn shortfall_change(&self, w_size: f64, k: usize, n: f64, dn: f64) -> f64 {
-        if w_size == 0.0 {
-            return 0.0;
-        }
-        let short = |n: f64| (self.min_size[k] - n).max(0.0);
-        w_size * (short(n + dn) - short(n))
+        let r = &self.regions[b];
+        let nb = r.count;
+        let feature = n_b * nb / (nb + n_b) * dist2(&r.mean, mu_b);
+        feature + shortfall_change(w_size, r.min_size, nb, n_b)
     }
 
     /// Moves a block of `n_b` pixels with feature mean `mu_b` from `a` to `b`.
     pub(super) fn apply(&mut self, n_b: f64, mu_b: &[f64; D], a: usize, b: usize) {
-        self.count[a] -= n_b;
-        self.count[b] += n_b;
-        for (d, &v) in mu_b.iter().enumerate() {
-            self.sum[a][d] -= n_b * v;
-            self.sum[b][d] += n_b * v;
+        for (k, dn) in [(a, -n_b), (b, n_b)] {
+            let (r, s) = (&mut self.regions[k], &mut self.sum[k]);
+            r.count += dn;
+            add_scaled(s, dn, mu_b);
+            r.mean = mean_of(s, r.count);
         }
-        self.mean[a] = mean_of(&self.sum[a], self.count[a]);
-        self.mean[b] = mean_of(&self.sum[b], self.count[b]);
     }
+}
+
+/// The weighted size term's change when a superpixel of `n` pixels and size floor `min_size`
+/// gains `dn`.
+#[inline]
+fn shortfall_change(w_size: f64, min_size: f64, n: f64, dn: f64) -> f64 {
+    if w_size == 0.0 {
+        return 0.0;
+    }
+    let short = |n: f64| (min_size - n).max(0.0);
+    w_size * (short(n + dn) - short(n))
 }
 
 #[inline]
@@ -177,10 +192,13 @@ mod tests {
     fn apply_updates_counts_and_means() {
         let blocks = [(0, 2.0, [1.0, 2.0]), (1, 2.0, [3.0, 0.0])];
         let mut stats = Stats::<2>::new(2, blocks.into_iter(), 0.5);
-        assert_eq!(stats.min_size, vec![1.0, 1.0]);
+        assert_eq!(
+            [stats.regions[0].min_size, stats.regions[1].min_size],
+            [1.0, 1.0]
+        );
         stats.apply(2.0, &[1.0, 2.0], 0, 1);
-        assert_eq!(stats.count, vec![0.0, 4.0]);
-        assert_eq!(stats.mean[1], [2.0, 1.0]);
+        assert_eq!([stats.count(0), stats.count(1)], [0.0, 4.0]);
+        assert_eq!(stats.regions[1].mean, [2.0, 1.0]);
     }
 
     #[test]

@@ -237,7 +237,7 @@ impl Padded {
         let (h, wd) = (level.rows.size(i), level.cols.size(j));
         let area = f64::from(h * wd);
         let a_idx = a as usize;
-        if stats.count[a_idx] <= area {
+        if stats.count(a_idx) <= area {
             return false;
         }
         // Edge lengths shared with N, E, S, W.
