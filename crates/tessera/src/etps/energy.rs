@@ -89,19 +89,22 @@ impl<const D: usize> Stats<D> {
     /// keep at least a pixel. A move's change is this plus [`Self::join`] of its target.
     #[inline]
     pub(super) fn leave(&self, w_size: f64, n_b: f64, mu_b: &[f64; D], a: usize) -> f64 {
-        let r = &self.regions[a];
-        let na = r.count;
-        let feature = -n_b * na / (na - n_b) * dist2(&r.mean, mu_b);
-        feature + shortfall_change(w_size, r.min_size, na, -n_b)
+        self.change(w_size, -n_b, mu_b, a)
     }
 
     /// The energy change of the same block joining `b`.
     #[inline]
     pub(super) fn join(&self, w_size: f64, n_b: f64, mu_b: &[f64; D], b: usize) -> f64 {
-        let r = &self.regions[b];
-        let nb = r.count;
-        let feature = n_b * nb / (nb + n_b) * dist2(&r.mean, mu_b);
-        feature + shortfall_change(w_size, r.min_size, nb, n_b)
+        self.change(w_size, n_b, mu_b, b)
+    }
+
+    /// The energy change when superpixel `k` gains `dn` pixels of feature mean `mu_b` (loses
+    /// them when `dn < 0`): `dn · n / (n + dn) · |μ_k − μ_b|²` and the size term's change.
+    #[inline]
+    fn change(&self, w_size: f64, dn: f64, mu_b: &[f64; D], k: usize) -> f64 {
+        let r = &self.regions[k];
+        let feature = dn * r.count / (r.count + dn) * dist2(&r.mean, mu_b);
+        feature + shortfall_change(w_size, r.min_size, r.count, dn)
     }
 
     /// Moves a block of `n_b` pixels with feature mean `mu_b` from `a` to `b`.
