@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release --example tiled_bench -- --side 8000x8000 --tile 2048 --seams exact \
-//!     --segments 25600 [--compare] [--whole] [--threads 2]
+//!     --segments 25600 [--compare] [--whole] [--threads 2] [--cache-mib 512]
 //! ```
 //! prints one JSON object.
 
@@ -168,11 +168,15 @@ fn main() {
         println!("{out}");
         return;
     }
+    let defaults = TiledSlic::default();
     let tiled = TiledSlic {
         slic: slic.clone(),
         tile,
         seams,
-        ..TiledSlic::default()
+        cache_bytes: value("--cache-mib").map_or(defaults.cache_bytes, |v| {
+            v.parse::<usize>().expect("--cache-mib N") << 20
+        }),
+        ..defaults
     };
     let compare = flag("--compare");
     let mut labels = if compare {

@@ -31,8 +31,8 @@ pub struct TiledArgs {
     pub memory: Option<u64>,
 
     /// Tile seams: `exact` gives the whole-image run's label map whatever the tile size;
-    /// `fast` clusters each tile alone with a halo and shares the last pass (two reads of
-    /// the image instead of eleven; a few pixels near tile borders change segment).
+    /// `fast` clusters each tile alone with a halo and shares the last pass (three reads of
+    /// the image instead of twelve; a few pixels near tile borders change segment).
     #[arg(long, value_enum, default_value_t = SeamsArg::Exact)]
     pub seams: SeamsArg,
 
@@ -102,9 +102,11 @@ const WHOLE_BYTES_PER_PIXEL: u64 = 28;
 /// runs and regions of the last pass, the pixels read).
 const FRAME_BYTES_PER_PIXEL: u64 = 40;
 
-/// Bytes a tiled run keeps per pixel of the image until its stitch (measured: 8.7 on
-/// mirrored photos at 50-pixel superpixels, `examples/tiled_bench.rs`).
-const STITCH_BYTES_PER_PIXEL: u64 = 9;
+/// Bytes a tiled run keeps per superpixel: the centres, and what the stitch gathers (the
+/// regions the tiles keep, and the fragments along tile borders). Measured: peak memory grew
+/// by 274 bytes a superpixel from 22,733 to 884,551 superpixels (8,000 to 50,000 pixels a
+/// side, 50-pixel superpixels, `examples/tiled_bench.rs`), with room to spare.
+const SUPERPIXEL_BYTES: u64 = 400;
 
 /// How one image is run: whole, or in tiles of this size with this much feature cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,14 +141,8 @@ pub fn plan(
     let step = ((pixels as f64) / f64::from(segments.max(1))).sqrt().ceil() as u64;
     let halo = 4 * step + 2;
     let frame = |tile: u64| (tile + 2 * halo).pow(2) * FRAME_BYTES_PER_PIXEL * threads as u64;
-    // What does not grow with the tiles: centres, the writers' rows of tiles, and what the
-    // exact stitch keeps of every tile until the end (the fragments' graph and each core's
-    // runs of regions: about 9 bytes a pixel measured on photos, so tiled memory is not flat
-    // in the image's size yet).
-    let fixed = u64::from(segments) * 400
-        + u64::from(width) * 256 * 8
-        + pixels * STITCH_BYTES_PER_PIXEL
-        + (16 << 20);
+    // What does not grow with the tiles: centres and the stitch, the writers' rows of tiles.
+    let fixed = u64::from(segments) * SUPERPIXEL_BYTES + u64::from(width) * 256 * 8 + (16 << 20);
     let mut tile = u64::from(args.tile.unwrap_or(2048));
     if args.tile.is_none() {
         while tile > 256 && fixed + frame(tile) > budget {

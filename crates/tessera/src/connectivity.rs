@@ -196,6 +196,14 @@ pub(crate) fn connect_with(
 /// [`region_sums`]), or that shares the longest border (ties: the longest border, then the
 /// lower number). Returns each region's parent: roots are the merged regions.
 ///
+/// A small region's mean takes in what merged into it; a region that starts at `min_size`
+/// or above keeps the mean of its own pixels (the fragments it takes in are a few pixels
+/// against its thousands). So a large region is the same to every fragment that meets it,
+/// whenever that comes, and a *group* of small regions touching one another merges the same
+/// way whatever happens elsewhere in the image: a tiled run merges such groups inside the
+/// tile that holds them, and only the groups cut by tile borders reach the stitch (see
+/// `connectivity::tiles`).
+///
 /// This is the whole of the merge's logic, on the region graph alone, so that a tiled run
 /// (which gathers the same sizes, sums and borders tile by tile) merges exactly as the
 /// whole-image run does.
@@ -269,12 +277,15 @@ pub(crate) fn merge_small(
         }
         touched.clear();
         if let Some(target) = best {
+            let t = target as usize;
             parent[c as usize] = target;
-            size[target as usize] += size[c as usize];
-            for ch in 0..channels {
-                let (t, f) = (target as usize * channels + ch, c as usize * channels + ch);
-                sums[t] = sums[t].wrapping_add(sums[f]);
-                mean[t] = mean_of(&sums, &size, target as usize, ch);
+            size[t] += size[c as usize];
+            if (sizes[t] as usize) < min_size {
+                for ch in 0..channels {
+                    let f = c as usize * channels + ch;
+                    sums[t * channels + ch] = sums[t * channels + ch].wrapping_add(sums[f]);
+                    mean[t * channels + ch] = mean_of(&sums, &size, t, ch);
+                }
             }
         }
     }
@@ -1036,11 +1047,11 @@ mod tests {
     }
 
     #[test]
-    fn nearest_mean_follows_merged_means() {
-        // X (value 80) is enclosed by L (8 pixels of 0) and joins it first, moving L's mean
-        // to 80 / 9 = 8.9. Y (value 14) touches L once and R (6 pixels of 20) three times:
-        // against L's first mean, 0, R (6 away) would be nearer; against the merged one
-        // (5.1 away), L is.
+    fn nearest_mean_compares_a_region_by_its_own_pixels() {
+        // X (value 80) is enclosed by L (8 pixels of 0, large) and joins it first. Y (value
+        // 14) touches L once and R (6 pixels of 20) three times: L is still compared by its
+        // own pixels' mean, 0 (14 away), not by 80 / 9 with X (5.1 away), so Y joins R (6
+        // away).
         //   L L L R R
         //   L X L Y R
         //   L L L R R
@@ -1058,7 +1069,34 @@ mod tests {
             usize::MAX,
             MergeInto::NearestMean(&planes),
         );
-        assert_eq!(s.labels(), &[0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1]);
+        assert_eq!(s.labels(), &[0, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn a_small_region_is_compared_with_what_it_took_in() {
+        // S1 (value 60) joins S2 (2 pixels of 40; B, 90, is farther); S2 then weighs
+        // (2 * 40 + 60) / 3 = 46.7, nearer B (90) than A (0), though its own pixels are
+        // nearer A.
+        //   A A A A A S2 S2 S1
+        //   B B B B B B  B  B
+        let (a, b, s1, s2) = (1, 2, 3, 4);
+        let mut labels = vec![a, a, a, a, a, s2, s2, s1];
+        labels.extend([b; 8]);
+        let mut values = vec![0.0f32, 0.0, 0.0, 0.0, 0.0, 40.0, 40.0, 60.0];
+        values.extend([90.0f32; 8]);
+        let planes: [&[f32]; 1] = [&values];
+        let s = connect_with(
+            8,
+            2,
+            &labels,
+            4,
+            usize::MAX,
+            MergeInto::NearestMean(&planes),
+        );
+        assert_eq!(
+            s.labels(),
+            &[0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+        );
     }
 
     #[test]

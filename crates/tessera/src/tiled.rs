@@ -4,17 +4,21 @@
 //! [`TiledSlic`] reads its image through a [`TileSource`] one rectangle at a time (a tiled
 //! TIFF on disk, a zarr array, an [`Image`] in memory) and hands the label map back tile by
 //! tile, in raster order of tiles. Memory holds a few tiles and their halos, the cluster
-//! centres, a bounded feature cache and, until the final numbering, every tile's runs of
-//! regions and the graph of the fragments to merge: about 9 bytes a pixel of the image on
-//! photos, less than a third of a whole-image run but not yet independent of the image.
+//! centres, a bounded feature cache and, until the final numbering, a few hundred bytes a
+//! superpixel: each tile merges the small fragments that lie in it, and only the regions it
+//! keeps and the fragments cut by its borders go on to the stitch; the last pass is run
+//! again to paint the labels rather than holding them. Memory is bounded by the tile size
+//! and the number of superpixels, not by the image (under 1 GiB for 50,000 x 50,000 pixels
+//! and a million superpixels with the defaults; the README has the figures).
 //!
 //! [`Seams::Exact`] (the default) gives *the same partition, with the same numbers*, as
 //! [`Slic::segment`] on the whole image, whatever the tile size and the thread count: seeds,
 //! iterations, the merge of small fragments and the numbering are all the whole image's (see
 //! the engine's notes in the source, `slic/tiles.rs`). It reads every pixel
-//! `max_iterations + 1` times (once more for channels that are rescaled rather than
-//! converted to CIELAB). [`Seams::Fast`] clusters each tile alone, with a halo, and only
-//! the last labelling pass is shared: the image is read twice, the partition has no seams,
+//! `max_iterations + 2` times (once more for channels that are rescaled rather than
+//! converted to CIELAB; the feature cache spares some of the reads). [`Seams::Fast`] clusters
+//! each tile alone, with a halo, and only the last labelling pass (run twice, as in exact
+//! mode) is shared: the image is read three times, the partition has no seams,
 //! and a small fraction of pixels, near tile borders, changes segment.
 //!
 //! What tiling does to the other algorithms: k-means superpixels could be run exactly the
@@ -97,7 +101,7 @@ pub enum Seams {
     #[default]
     Exact,
     /// Each tile clustered alone with a halo of `halo` pixels (`None`: four grid steps),
-    /// then one shared labelling pass: no seams, two reads of the image, a few pixels near
+    /// then one shared labelling pass: no seams, three reads of the image, a few pixels near
     /// tile borders in other segments than the whole-image run puts them.
     Fast {
         /// Halo around each tile for its clustering, in pixels.
@@ -205,7 +209,9 @@ impl TiledSlic {
             .tiles_at_once
             .unwrap_or_else(rayon::current_num_threads)
             .max(1);
-        let total = tiles * plan.passes();
+        // The last pass runs twice: once for the stitch, once more to paint, so that no
+        // tile's labels are held while the others are done.
+        let total = tiles * (plan.passes() + 1);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let tick = || {
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -260,19 +266,27 @@ impl TiledSlic {
                 plan.start_fast(moved)?
             }
         };
-        let parts: Vec<FinalPart> =
-            chunks.run(|t| plan.last(&state, t, &read(t, TilePass::Last)?, range))?;
-        drop((state, cache));
-        let refs: Vec<&FinalPart> = parts.iter().collect();
-        let numbering = plan.stitch(&refs)?;
-        drop(refs);
-        for (t, part) in parts.into_iter().enumerate() {
-            let labels = plan.paint(&numbering, &part)?;
-            drop(part);
-            sink(TileLabels {
-                rect: plan.core(t),
-                labels: &labels,
-            })?;
+        drop(cache);
+        let last = |t: usize| plan.last(&state, t, &read(t, TilePass::Last)?, range);
+        // What the stitch needs of each tile (its regions on the tiles' borders and the
+        // regions it keeps), not the tile's labels: those are computed again, the same, once
+        // the numbering is known.
+        let parts: Vec<FinalPart> = chunks.run(|t| last(t).map(FinalPart::into_summary))?;
+        let numbering = plan.stitch(&parts.iter().collect::<Vec<_>>())?;
+        drop(parts);
+        for first in (0..tiles).step_by(at_once) {
+            let chunk = Chunks {
+                tiles: at_once.min(tiles - first),
+                at_once,
+                tick: &tick,
+            };
+            let labels = chunk.run(|i| plan.paint(&numbering, &last(first + i)?))?;
+            for (i, labels) in labels.into_iter().enumerate() {
+                sink(TileLabels {
+                    rect: plan.core(first + i),
+                    labels: &labels,
+                })?;
+            }
         }
         Ok(numbering.count())
     }
@@ -365,6 +379,11 @@ pub struct MovePart(Vec<Moved>);
 pub struct FinalPart(LastPart);
 
 impl FinalPart {
+    /// [`FinalPart::summary`], taking the part.
+    fn into_summary(self) -> FinalPart {
+        FinalPart(self.0.into_summary())
+    }
+
     /// What [`TilePlan::stitch`] needs of the part, without the core's labels (small: a
     /// scheduler gathers these, and leaves the parts where they are until
     /// [`TilePlan::paint`]).

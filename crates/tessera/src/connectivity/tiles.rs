@@ -2,14 +2,22 @@
 //! [`connect_with`] on the whole label map.
 //!
 //! Each tile's buffers hold its *frame*: the tile (its *core*) and a halo around it. A tile
-//! finds the regions of its frame with [`components`], and reports the regions it *owns*
-//! (those whose first pixel, in the whole image's raster order, lies in its core) with all
-//! that the merge needs: size, fixed-point feature sums and, for the regions small enough to
-//! be merged, their neighbours and border lengths. Regions are named by a [`RegionKey`], their
-//! first pixel, which every tile that sees the region whole computes alike; sorting the keys
-//! gives the whole-image numbering of [`components`]. [`stitch`] then runs [`merge_small`] on
-//! the gathered graph and numbers the merged regions by their first pixel, as
-//! [`connect_with`] does; each tile finally maps its core's pixels through their keys.
+//! finds the regions of its frame with [`components`]. Regions are named by a [`RegionKey`],
+//! their first pixel, which every tile that sees the region whole computes alike; sorting the
+//! keys gives the whole-image numbering of [`components`].
+//!
+//! Most small regions are merged by the tile itself: [`merge_small`] compares a fragment with
+//! the large regions around it by their own pixels' means, so a *group* of touching small
+//! regions that lies in the core, with every neighbour whole in the frame, merges exactly as
+//! in the whole image, whatever the rest of the image does ([`merge_locally`]). The tile then
+//! reports the regions it *owns* (first pixel in its core) that are still regions of their
+//! own: size and fixed-point feature sums, and, for the small ones of groups its core's edge
+//! cuts, their neighbours and border lengths; and, for the regions that took in a group, the
+//! group's earliest pixel (the numbering's key). So the stitch holds about the large regions
+//! and the fragments along tile borders, not every fragment of the image. [`stitch`] runs
+//! [`merge_small`] on the gathered graph and numbers the merged regions by their first
+//! pixel, as [`connect_with`] does; each tile finally maps its core's pixels through the keys
+//! of the regions they end in.
 //!
 //! A region has to be whole inside the frame of every tile that sees it in its core, and a
 //! small owned region's neighbours too. The tiled runs choose halos that guarantee it (every
@@ -54,11 +62,16 @@ pub(crate) struct TileRegions {
     pub(crate) channels: usize,
     /// Their feature sums, `channels` values each.
     pub(crate) sums: Vec<i128>,
-    /// Owned region `i`'s neighbours are `neighbours[start[i]..start[i + 1]]`: (key, border
-    /// length) pieces, listed only for regions below the merge size.
-    pub(crate) start: Vec<usize>,
+    /// Owned region `i`'s neighbours are `neighbours[start[i]..start[i + 1]]`, each once, in
+    /// key order, listed only for regions below the merge size.
+    pub(crate) start: Vec<u32>,
     /// See `start`.
-    pub(crate) neighbours: Vec<(RegionKey, u32)>,
+    pub(crate) neighbours: Vec<RegionKey>,
+    /// The length of the border with each of `neighbours`, in pixel pairs.
+    pub(crate) border: Vec<u32>,
+    /// (A region's key, the earliest first pixel of the regions the tile merged into it),
+    /// where that pixel comes before the region's own.
+    pub(crate) earliest: Vec<(RegionKey, RegionKey)>,
     /// The keys of the regions with pixels in the core.
     pub(crate) core_keys: Vec<RegionKey>,
     /// The core's pixels row after row as runs of (index into `core_keys`, length).
@@ -95,10 +108,15 @@ pub(crate) fn tile_regions(
     // frame, per region; the core slot of the regions with pixels in the core.
     let mut first = vec![RegionKey::MAX; n];
     let mut touches = vec![false; n];
+    // Whether all of a region's pixels lie in the core.
+    let mut in_core = vec![true; n];
     let (left, top) = (frame.x0 > 0, frame.y0 > 0);
     let (right, bottom) = (frame.x0 + frame.w < width, frame.y0 + frame.h < height);
+    let (cx0, cx1) = (core.x0 - frame.x0, core.x0 - frame.x0 + core.w);
+    let (cy0, cy1) = (core.y0 - frame.y0, core.y0 - frame.y0 + core.h);
     for y in 0..runs.rows() {
         let mut x0 = 0usize;
+        let core_row = y >= cy0 && y < cy1;
         for k in runs.row(y) {
             let run = runs.list[k];
             let x1 = run.end as usize;
@@ -112,6 +130,7 @@ pub(crate) fn tile_regions(
                     || (right && x1 == frame.w)
                     || (top && y == 0)
                     || (bottom && y + 1 == frame.h);
+                in_core[id] &= core_row && x0 >= cx0 && x1 <= cx1;
             }
             x0 = x1;
         }
@@ -157,29 +176,67 @@ pub(crate) fn tile_regions(
     };
     out.channels = channels;
     let adjacency = merge.then(|| Borders::of(&runs, &edges, &sizes, min_size));
+    // The merge inside the tile: the region each region's pixels end in (itself unless it is
+    // merged here), and the earliest first pixel of what merged into a region.
+    let local = match &adjacency {
+        Some(adj) => {
+            let regions = Regions {
+                sizes: &sizes,
+                sums: &sums,
+                channels,
+                in_core: &in_core,
+                whole: &whole,
+            };
+            merge_locally(adj, &regions, min_size, key)
+        }
+        None => Local::none(&sizes),
+    };
     out.start.push(0);
+    // A small region's border comes in pieces (one per pair of runs that touch), many to each
+    // neighbour: the stitch gets each neighbour once with the pieces' total, which is all the
+    // merge reads of them (it sums a neighbour's pieces) and a fraction of the memory.
+    let mut pieces: Vec<(RegionKey, u32)> = Vec::new();
     for &id in &owned {
+        if local.into[id] as usize != id {
+            // Merged inside the tile: the stitch never hears of it.
+            continue;
+        }
         out.owned.push(key(id));
+        // Its own size (the merge reads a region's own pixels' mean), even when it took in a
+        // group here: a region the tile keeps is either large or has nothing left to join.
         out.sizes.push(sizes[id]);
         if !sums.is_empty() {
             out.sums
                 .extend_from_slice(&sums[id * channels..(id + 1) * channels]);
         }
-        if let Some(adj) = &adjacency {
+        if let Some(adj) = adjacency.as_ref().filter(|_| !local.merged_here[id]) {
+            pieces.clear();
             for &(nb, len) in adj.of_region(id as u32) {
                 if !whole[nb as usize] {
                     return Err(too_small("next to a small one of the tile", nb as usize));
                 }
-                out.neighbours.push((key(nb as usize), len));
+                pieces.push((key(nb as usize), len));
+            }
+            pieces.sort_unstable_by_key(|p| p.0);
+            let from = out.neighbours.len();
+            for &(nb, len) in &pieces {
+                if out.neighbours.len() > from && out.neighbours.last() == Some(&nb) {
+                    if let Some(total) = out.border.last_mut() {
+                        *total += len;
+                    }
+                } else {
+                    out.neighbours.push(nb);
+                    out.border.push(len);
+                }
             }
         }
-        out.start.push(out.neighbours.len());
+        out.start.push(out.neighbours.len() as u32);
     }
+    out.earliest = local.earliest;
 
-    // The core's pixels, through the keys of their regions.
+    // The core's pixels, through the keys of the regions they end in.
     let mut slot = vec![u32::MAX; n];
-    let (cx0, cx1) = (core.x0 - frame.x0, core.x0 - frame.x0 + core.w);
-    for y in core.y0 - frame.y0..core.y0 - frame.y0 + core.h {
+    for y in cy0..cy1 {
         let mut x0 = 0usize;
         for k in runs.row(y) {
             let run = runs.list[k];
@@ -197,11 +254,12 @@ pub(crate) fn tile_regions(
                 if !whole[id] {
                     return Err(too_small("in the tile", id));
                 }
-                if slot[id] == u32::MAX {
-                    slot[id] = out.core_keys.len() as u32;
-                    out.core_keys.push(key(id));
+                let into = local.into[id] as usize;
+                if slot[into] == u32::MAX {
+                    slot[into] = out.core_keys.len() as u32;
+                    out.core_keys.push(key(into));
                 }
-                slot[id]
+                slot[into]
             };
             match out.core_runs.last_mut() {
                 // Runs continue across rows when the same region ends one row and starts
@@ -212,6 +270,153 @@ pub(crate) fn tile_regions(
         }
     }
     Ok(out)
+}
+
+/// What [`merge_locally`] settles.
+struct Local {
+    /// The region each region's pixels end in (itself when it is not merged in the tile).
+    into: Vec<u32>,
+    /// Whether a region's group of small regions was merged in the tile.
+    merged_here: Vec<bool>,
+    /// (Key of a region, earliest first pixel of the regions merged into it in the tile),
+    /// where that pixel comes before the region's own.
+    earliest: Vec<(RegionKey, RegionKey)>,
+}
+
+impl Local {
+    fn none(sizes: &[u32]) -> Self {
+        Local {
+            into: (0..sizes.len() as u32).collect(),
+            merged_here: vec![false; sizes.len()],
+            earliest: Vec::new(),
+        }
+    }
+}
+
+/// What [`merge_locally`] reads of a frame's regions.
+struct Regions<'a> {
+    sizes: &'a [u32],
+    /// As [`region_sums`] (empty for the longest-border rule).
+    sums: &'a [i128],
+    channels: usize,
+    /// Whether all of a region's pixels lie in the core.
+    in_core: &'a [bool],
+    /// Whether a region lies whole in the frame.
+    whole: &'a [bool],
+}
+
+/// Merges, inside a tile, the small regions whose whole *group* (the small regions that touch
+/// one another, transitively) lies in the tile's core with every neighbour whole in its frame.
+/// Such a group is merged exactly as the whole image merges it: a region's mean is its own
+/// pixels' (see [`merge_small`]), so the group's merges read nothing but the group, the
+/// large regions around it and their order, all of which the tile sees whole. Groups that
+/// cross the core's edge are left to the stitch. `key(id)` is region `id`'s key.
+fn merge_locally(
+    adj: &Borders,
+    regions: &Regions<'_>,
+    min_size: usize,
+    key: impl Fn(usize) -> RegionKey,
+) -> Local {
+    let Regions {
+        sizes,
+        sums,
+        channels,
+        in_core,
+        whole,
+    } = *regions;
+    let n = sizes.len();
+    let small = |id: usize| (sizes[id] as usize) < min_size;
+    // The groups, by union of touching small regions; a group is local when every member
+    // is in the core and whole with whole neighbours. A region whole in the frame has all its
+    // borders listed, so a group of whole regions is found whole.
+    let mut group: Vec<u32> = (0..n as u32).collect();
+    for id in (0..n).filter(|&id| small(id)) {
+        for &(nb, _) in adj.of_region(id as u32) {
+            if small(nb as usize) {
+                let (a, b) = (find(&mut group, id as u32), find(&mut group, nb));
+                group[a.max(b) as usize] = a.min(b);
+            }
+        }
+    }
+    let mut ok = vec![true; n];
+    for id in (0..n).filter(|&id| small(id)) {
+        let g = find(&mut group, id as u32) as usize;
+        let whole_around = adj
+            .of_region(id as u32)
+            .iter()
+            .all(|&(nb, _)| whole[nb as usize]);
+        ok[g] &= in_core[id] && whole[id] && whole_around;
+    }
+    let mut merged_here = vec![false; n];
+    for id in (0..n).filter(|&id| small(id)) {
+        merged_here[id] = ok[find(&mut group, id as u32) as usize];
+    }
+    // The local groups' graph: their regions and the large regions they touch, in key order
+    // (the whole image's order of region numbers, which breaks the merge's ties).
+    let mut in_graph = merged_here.clone();
+    for id in (0..n).filter(|&id| merged_here[id]) {
+        for &(nb, _) in adj.of_region(id as u32) {
+            in_graph[nb as usize] = true;
+        }
+    }
+    let mut nodes: Vec<usize> = (0..n).filter(|&id| in_graph[id]).collect();
+    nodes.sort_unstable_by_key(|&id| key(id));
+    let mut node_of = vec![u32::MAX; n];
+    for (i, &id) in nodes.iter().enumerate() {
+        node_of[id] = i as u32;
+    }
+    let mut start = Vec::with_capacity(nodes.len() + 1);
+    let mut entries = Vec::new();
+    start.push(0);
+    for &id in &nodes {
+        if merged_here[id] {
+            entries.extend(
+                adj.of_region(id as u32)
+                    .iter()
+                    .map(|&(nb, len)| (node_of[nb as usize], len)),
+            );
+        }
+        start.push(entries.len());
+    }
+    let node_sizes: Vec<u32> = nodes.iter().map(|&id| sizes[id]).collect();
+    let features = (channels > 0).then(|| {
+        let s = nodes
+            .iter()
+            .flat_map(|&id| sums[id * channels..(id + 1) * channels].iter().copied())
+            .collect();
+        (channels, s)
+    });
+    let order = smallest_first(&node_sizes, min_size);
+    let mut parent = merge_small(
+        &order,
+        &Borders::from_parts(start, entries),
+        &node_sizes,
+        features,
+        min_size,
+    );
+    let mut into: Vec<u32> = (0..n as u32).collect();
+    let mut earliest = vec![RegionKey::MAX; nodes.len()];
+    for (i, &id) in nodes.iter().enumerate() {
+        let r = find(&mut parent, i as u32) as usize;
+        if r != i {
+            into[id] = nodes[r] as u32;
+            let e = &mut earliest[r];
+            *e = (*e).min(key(id) & !CUT);
+        }
+    }
+    let earliest = nodes
+        .iter()
+        .zip(earliest)
+        .filter_map(|(&id, e)| {
+            let own = key(id);
+            (e < (own & !CUT)).then_some((own, e))
+        })
+        .collect();
+    Local {
+        into,
+        merged_here,
+        earliest,
+    }
 }
 
 /// The merged, numbered regions of a tiled run: each region's final label, by key.
@@ -314,7 +519,8 @@ pub(crate) fn stitch(
         if channels > 0 {
             sums.extend_from_slice(&tile.sums[i * channels..(i + 1) * channels]);
         }
-        for &(nb, len) in &tile.neighbours[tile.start[i]..tile.start[i + 1]] {
+        let (from, to) = (tile.start[i] as usize, tile.start[i + 1] as usize);
+        for (&nb, &len) in tile.neighbours[from..to].iter().zip(&tile.border[from..to]) {
             entries.push((number(nb)?, len));
         }
         start.push(entries.len());
@@ -326,11 +532,19 @@ pub(crate) fn stitch(
     drop(adjacency);
     // Merged regions are numbered in raster order of their first pixel: the earliest first
     // pixel of their members (a cut piece's first pixel is where its cut began).
+    // A region's own earliest pixel is its first, or that of a region a tile merged into it.
+    let mut own: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
+    for tile in tiles {
+        for &(k, e) in &tile.earliest {
+            let i = number(k)? as usize;
+            own[i] = own[i].min(e);
+        }
+    }
     let root: Vec<u32> = (0..n as u32).map(|c| find(&mut parent, c)).collect();
     let mut earliest = vec![RegionKey::MAX; n];
     for (i, &r) in root.iter().enumerate() {
         let e = &mut earliest[r as usize];
-        *e = (*e).min(keys[i] & !CUT);
+        *e = (*e).min(own[i]);
     }
     let mut roots: Vec<u32> = (0..n as u32).filter(|&i| root[i as usize] == i).collect();
     roots.sort_unstable_by_key(|&r| earliest[r as usize]);
@@ -343,4 +557,103 @@ pub(crate) fn stitch(
         keys,
         count: roots.len() as u32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::Superpixels;
+    use crate::slic::Slic;
+    use crate::test_support::noisy_image;
+
+    /// Raw SLIC labels (many small fragments) and one feature plane of a noisy image.
+    fn fragments(w: u32, h: u32) -> (Vec<u32>, Vec<f32>) {
+        let img = noisy_image(w, h, 3, 5);
+        let slic = Slic {
+            n_segments: 60,
+            compactness: 1.0,
+            enforce_connectivity: false,
+            ..Slic::default()
+        };
+        let labels = slic.segment(&img).unwrap().labels().to_vec();
+        let plane = (0..(w * h) as usize)
+            .map(|i| ((i * 7919) % 101) as f32 + (labels[i] % 5) as f32 * 30.0)
+            .collect();
+        (labels, plane)
+    }
+
+    #[test]
+    fn tiles_merge_the_groups_they_hold_and_hand_on_the_rest() {
+        let (w, h) = (90usize, 70usize);
+        let (labels, plane) = fragments(w as u32, h as u32);
+        let planes: [&[f32]; 1] = [&plane];
+        let (min_size, max_size) = (50, 400);
+        let whole = connect_with(
+            w as u32,
+            h as u32,
+            &labels,
+            min_size,
+            max_size,
+            MergeInto::NearestMean(&planes),
+        );
+        let frame = Area { x0: 0, y0: 0, w, h };
+        let regions = components(w, h, &labels, max_size, true).sizes;
+        let small = regions.iter().filter(|&&s| (s as usize) < min_size).count();
+        assert!(small > 20, "the test needs fragments: {small}");
+        for cores in [
+            vec![frame],
+            vec![
+                Area { w: 40, ..frame },
+                Area {
+                    x0: 40,
+                    w: 50,
+                    ..frame
+                },
+            ],
+        ] {
+            let tiles: Vec<TileRegions> = cores
+                .iter()
+                .map(|&core| {
+                    tile_regions(
+                        (w, h),
+                        frame,
+                        core,
+                        &labels,
+                        Some(&planes),
+                        min_size,
+                        max_size,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let kept: usize = tiles.iter().map(|t| t.owned.len()).sum();
+            let listed: usize = tiles.iter().map(|t| t.start.len() - 1).sum();
+            assert_eq!(kept, listed);
+            // Only groups cut by a core's edge reach the stitch with their borders.
+            let with_borders: usize = tiles
+                .iter()
+                .map(|t| t.start.windows(2).filter(|p| p[1] > p[0]).count())
+                .sum();
+            if cores.len() == 1 {
+                assert_eq!(with_borders, 0);
+            }
+            assert!(
+                kept < regions.len() - small / 2,
+                "{kept} of {}",
+                regions.len()
+            );
+            let refs: Vec<&TileRegions> = tiles.iter().collect();
+            let numbering = stitch(&refs, min_size).unwrap();
+            assert_eq!(numbering.count(), whole.count());
+            let mut painted = vec![UNLABELLED; w * h];
+            for (core, tile) in cores.iter().zip(&tiles) {
+                let labels = numbering.paint(tile).unwrap();
+                for (row, src) in labels.chunks(core.w).enumerate() {
+                    let at = row * w + core.x0;
+                    painted[at..at + core.w].copy_from_slice(src);
+                }
+            }
+            assert_eq!(painted, whole.labels(), "{} tiles", cores.len());
+        }
+    }
 }

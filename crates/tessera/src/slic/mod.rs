@@ -482,8 +482,9 @@ impl Slic {
         let stride = self.subsample as usize;
         let full_pass = stride > 1;
         let w = shape.w;
-        for it in 0..self.max_iterations as usize + usize::from(full_pass) {
-            let last = it == self.max_iterations as usize;
+        let passes = self.max_iterations as usize + usize::from(full_pass);
+        for it in 0..passes {
+            let last = it + 1 == passes;
             // Subsampled passes take every `stride`-th row; the last, full pass labels every
             // pixel (any pixel that no window reaches then is left to `label_leftovers`).
             let rows = if last {
@@ -504,6 +505,9 @@ impl Slic {
             }
             assign(&centres, &colour_weight, rows, &mut labels, &mut dist);
             if last {
+                // The labels are final: centres moved now would label only the pixels no
+                // window reached, and those go to the nearest of the centres that labelled
+                // the rest (as in a tiled run, whose last pass has no update after it).
                 break;
             }
             if self.slic_zero {

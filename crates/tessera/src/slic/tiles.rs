@@ -15,8 +15,9 @@
 //! Fast mode runs the iterations of each tile alone, on a frame with a halo of its own, with
 //! the seeds that fall inside; each tile keeps the final state of the centres seeded in its
 //! core; then the last pass is exact mode's, so the partition has no seams, and only centres
-//! near tile borders can differ from the whole-image run's. It reads the image twice instead
-//! of `max_iterations + 1` times.
+//! near tile borders can differ from the whole-image run's. It reads the image three times
+//! (the last pass runs twice, once for the stitch and once to paint) instead of
+//! `max_iterations + 2` times.
 
 use super::*;
 use crate::color;
@@ -908,6 +909,21 @@ pub(crate) enum LastPart {
 }
 
 impl LastPart {
+    /// [`LastPart::summary`], taking the part (no copy of what it keeps).
+    pub(crate) fn into_summary(self) -> LastPart {
+        match self {
+            LastPart::Regions(r) => LastPart::Regions(TileRegions {
+                core_keys: Vec::new(),
+                core_runs: Vec::new(),
+                ..r
+            }),
+            LastPart::Raw(r) => LastPart::Raw(RawPart {
+                first: r.first,
+                runs: Vec::new(),
+            }),
+        }
+    }
+
     /// The part without the core's labels: what the stitch needs.
     pub(crate) fn summary(&self) -> LastPart {
         match self {
