@@ -78,6 +78,22 @@ pub(crate) struct TileRegions {
     pub(crate) core_runs: Vec<(u32, u32)>,
 }
 
+impl TileRegions {
+    /// The same, without spare capacity: a run holds every tile's summary until the stitch.
+    pub(crate) fn shrunk(mut self) -> Self {
+        self.owned.shrink_to_fit();
+        self.sizes.shrink_to_fit();
+        self.sums.shrink_to_fit();
+        self.start.shrink_to_fit();
+        self.neighbours.shrink_to_fit();
+        self.border.shrink_to_fit();
+        self.earliest.shrink_to_fit();
+        self.core_keys.shrink_to_fit();
+        self.core_runs.shrink_to_fit();
+        self
+    }
+}
+
 /// The regions of one tile's frame. `labels` (and each of `planes`, when the merge goes by
 /// nearest mean) hold `frame` of an image `width` x `height`; `core` lies inside `frame`.
 /// `min_size` and `max_size` as for [`connect_with`].

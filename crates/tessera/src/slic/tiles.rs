@@ -912,15 +912,21 @@ impl LastPart {
     /// [`LastPart::summary`], taking the part (no copy of what it keeps).
     pub(crate) fn into_summary(self) -> LastPart {
         match self {
-            LastPart::Regions(r) => LastPart::Regions(TileRegions {
-                core_keys: Vec::new(),
-                core_runs: Vec::new(),
-                ..r
-            }),
-            LastPart::Raw(r) => LastPart::Raw(RawPart {
-                first: r.first,
-                runs: Vec::new(),
-            }),
+            LastPart::Regions(r) => LastPart::Regions(
+                TileRegions {
+                    core_keys: Vec::new(),
+                    core_runs: Vec::new(),
+                    ..r
+                }
+                .shrunk(),
+            ),
+            LastPart::Raw(mut r) => {
+                r.first.shrink_to_fit();
+                LastPart::Raw(RawPart {
+                    first: r.first,
+                    runs: Vec::new(),
+                })
+            }
         }
     }
 
