@@ -272,7 +272,7 @@ impl TiledSlic {
         // What the stitch needs of each tile (its regions on the tiles' borders and the
         // regions it keeps), not the tile's labels: those are computed again, the same, once
         // the numbering is known.
-        let parts: Vec<FinalPart> = chunks.run(|t| last(t).map(FinalPart::into_summary))?;
+        let parts: Vec<FinalPart> = chunks.run(|t| last(t).map(|p| p.summary()))?;
         let numbering = plan.stitch(&parts.iter().collect::<Vec<_>>())?;
         drop(parts);
         for first in (0..tiles).step_by(at_once) {
@@ -380,11 +380,6 @@ pub struct MovePart(Vec<Moved>);
 pub struct FinalPart(LastPart);
 
 impl FinalPart {
-    /// [`FinalPart::summary`], taking the part.
-    fn into_summary(self) -> FinalPart {
-        FinalPart(self.0.into_summary())
-    }
-
     /// What [`TilePlan::stitch`] needs of the part, without the core's labels (small: a
     /// scheduler gathers these, and leaves the parts where they are until
     /// [`TilePlan::paint`]).

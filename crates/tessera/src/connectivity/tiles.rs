@@ -79,18 +79,20 @@ pub(crate) struct TileRegions {
 }
 
 impl TileRegions {
-    /// The same, without spare capacity: a run holds every tile's summary until the stitch.
-    pub(crate) fn shrunk(mut self) -> Self {
-        self.owned.shrink_to_fit();
-        self.sizes.shrink_to_fit();
-        self.sums.shrink_to_fit();
-        self.start.shrink_to_fit();
-        self.neighbours.shrink_to_fit();
-        self.border.shrink_to_fit();
-        self.earliest.shrink_to_fit();
-        self.core_keys.shrink_to_fit();
-        self.core_runs.shrink_to_fit();
-        self
+    /// A copy of all but the core's keys and runs: what the stitch reads.
+    pub(crate) fn without_core(&self) -> TileRegions {
+        TileRegions {
+            owned: self.owned.clone(),
+            sizes: self.sizes.clone(),
+            channels: self.channels,
+            sums: self.sums.clone(),
+            start: self.start.clone(),
+            neighbours: self.neighbours.clone(),
+            border: self.border.clone(),
+            earliest: self.earliest.clone(),
+            core_keys: Vec::new(),
+            core_runs: Vec::new(),
+        }
     }
 }
 

@@ -909,35 +909,11 @@ pub(crate) enum LastPart {
 }
 
 impl LastPart {
-    /// [`LastPart::summary`], taking the part (no copy of what it keeps).
-    pub(crate) fn into_summary(self) -> LastPart {
-        match self {
-            LastPart::Regions(r) => LastPart::Regions(
-                TileRegions {
-                    core_keys: Vec::new(),
-                    core_runs: Vec::new(),
-                    ..r
-                }
-                .shrunk(),
-            ),
-            LastPart::Raw(mut r) => {
-                r.first.shrink_to_fit();
-                LastPart::Raw(RawPart {
-                    first: r.first,
-                    runs: Vec::new(),
-                })
-            }
-        }
-    }
-
-    /// The part without the core's labels: what the stitch needs.
+    /// The part without the core's labels: what the stitch needs (copies without spare
+    /// capacity, as a run holds every tile's summary until the stitch).
     pub(crate) fn summary(&self) -> LastPart {
         match self {
-            LastPart::Regions(r) => LastPart::Regions(TileRegions {
-                core_keys: Vec::new(),
-                core_runs: Vec::new(),
-                ..r.clone()
-            }),
+            LastPart::Regions(r) => LastPart::Regions(r.without_core()),
             LastPart::Raw(r) => LastPart::Raw(RawPart {
                 first: r.first.clone(),
                 runs: Vec::new(),
