@@ -290,7 +290,7 @@ pub fn run(
         cache_bytes: cache as usize,
     };
     let bar = ProgressBar::with_draw_target(
-        Some((steps.tile_count() * steps.passes()) as u64),
+        Some((steps.tile_count() * TiledSlic::passes(&steps)) as u64),
         ProgressDrawTarget::stderr(),
     );
     if let Ok(style) = ProgressStyle::with_template(
@@ -310,15 +310,7 @@ pub fn run(
     let mut table = outputs.table.as_ref().map(|_| RegionTable::new(c));
     let needs_pixels = preview.is_some() || table.is_some();
     let mut failure: Option<anyhow::Error> = None;
-    // The run counts its tiles over every pass it makes (the last one twice: once for the
-    // stitch, once to paint), which the plan's own count of passes does not know.
-    let total = std::sync::atomic::AtomicUsize::new(0);
-    let on_tile = |p: tessera::tiled::Progress| {
-        total.store(p.total, std::sync::atomic::Ordering::Relaxed);
-        bar.set_length(p.total as u64);
-        bar.set_position(p.done as u64);
-    };
-    let count = tiled.run(source, &on_tile, &mut |part| {
+    let count = tiled.run(source, &|p| bar.set_position(p.done as u64), &mut |part| {
         let r = part.rect;
         let mut step = || -> Result<()> {
             if let Some(out) = labels_out.as_mut() {
@@ -374,7 +366,7 @@ pub fn run(
         segments: count,
         tile,
         tiles: steps.tile_count(),
-        passes: total.load(std::sync::atomic::Ordering::Relaxed) / steps.tile_count().max(1),
+        passes: TiledSlic::passes(&steps),
         segment_ms: start.elapsed().as_secs_f64() * 1e3,
     })
 }

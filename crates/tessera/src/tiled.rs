@@ -210,9 +210,7 @@ impl TiledSlic {
             .tiles_at_once
             .unwrap_or_else(rayon::current_num_threads)
             .max(1);
-        // The last pass runs twice: once for the stitch, once more to paint, so that no
-        // tile's labels are held while the others are done.
-        let total = tiles * (plan.passes() + 1);
+        let total = tiles * Self::passes(&plan);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let tick = || {
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -275,21 +273,23 @@ impl TiledSlic {
         let parts: Vec<FinalPart> = chunks.run(|t| last(t).map(|p| p.summary()))?;
         let numbering = plan.stitch(&parts.iter().collect::<Vec<_>>())?;
         drop(parts);
-        for first in (0..tiles).step_by(at_once) {
-            let chunk = Chunks {
-                tiles: at_once.min(tiles - first),
-                at_once,
-                tick: &tick,
-            };
-            let labels = chunk.run(|i| plan.paint(&numbering, &last(first + i)?))?;
-            for (i, labels) in labels.into_iter().enumerate() {
+        chunks.each(
+            |t| plan.paint(&numbering, &last(t)?),
+            |t, labels| {
                 sink(TileLabels {
-                    rect: plan.core(first + i),
+                    rect: plan.core(t),
                     labels: &labels,
-                })?;
-            }
-        }
+                })
+            },
+        )?;
         Ok(numbering.count())
+    }
+
+    /// Passes over the image that [`TiledSlic::run`] makes with `plan`: the plan's, and the
+    /// last once more (once for the stitch, once to paint, so that no tile's labels are held
+    /// while the others are done).
+    pub fn passes(plan: &TilePlan) -> usize {
+        plan.passes() + 1
     }
 }
 
@@ -647,8 +647,22 @@ struct Chunks<'a> {
 impl Chunks<'_> {
     /// `f` on every tile: results in tile order; the first error stops the run.
     fn run<T: Send>(&self, f: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
-        let order: Vec<usize> = (0..self.tiles).collect();
         let mut out = Vec::with_capacity(self.tiles);
+        self.each(f, |_, r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// `f` on every tile, `at_once` tiles at a time, each result handed to `then` (with its
+    /// tile) in tile order as soon as its chunk is done; the first error stops the run.
+    fn each<T: Send>(
+        &self,
+        f: impl Fn(usize) -> Result<T> + Sync,
+        mut then: impl FnMut(usize, T) -> Result<()>,
+    ) -> Result<()> {
+        let order: Vec<usize> = (0..self.tiles).collect();
         for chunk in order.chunks(self.at_once) {
             let part: Vec<T> = chunk
                 .par_iter()
@@ -658,9 +672,11 @@ impl Chunks<'_> {
                     r
                 })
                 .collect::<Result<_>>()?;
-            out.extend(part);
+            for (&t, r) in chunk.iter().zip(part) {
+                then(t, r)?;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -549,8 +549,8 @@ pub(crate) fn stitch(
     let mut parent = merge_small(&order, &adjacency, &sizes, features, min_size);
     drop(adjacency);
     // Merged regions are numbered in raster order of their first pixel: the earliest first
-    // pixel of their members (a cut piece's first pixel is where its cut began).
-    // A region's own earliest pixel is its first, or that of a region a tile merged into it.
+    // pixel of their members (a cut piece's first pixel is where its cut began; a region's
+    // own earliest is its first, or that of a region a tile merged into it).
     let mut own: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
     for tile in tiles {
         for &(k, e) in &tile.earliest {
