@@ -270,9 +270,8 @@ impl TiledSlic {
         // What the stitch needs of each tile (its regions on the tiles' borders and the
         // regions it keeps), not the tile's labels: those are computed again, the same, once
         // the numbering is known.
-        let parts: Vec<FinalPart> = chunks.run(|t| last(t).map(|p| p.summary()))?;
-        let numbering = plan.stitch(&parts.iter().collect::<Vec<_>>())?;
-        drop(parts);
+        let parts: Vec<LastPart> = chunks.run(|t| last(t).map(|p| p.0.summary()))?;
+        let numbering = FinalNumbering(plan.plan.stitch(parts)?);
         chunks.each(
             |t| plan.paint(&numbering, &last(t)?),
             |t, labels| {
@@ -577,7 +576,7 @@ impl TilePlan {
             )));
         }
         let inner: Vec<&LastPart> = parts.iter().map(|p| &p.0).collect();
-        self.plan.stitch(&inner).map(FinalNumbering)
+        self.plan.stitch(inner).map(FinalNumbering)
     }
 
     /// A tile's final labels (its core, row-major) from its last part.

@@ -481,23 +481,35 @@ impl Stitch {
 }
 
 /// Merges and numbers the regions the tiles own, as [`connect_with`] does on the whole map
-/// (by nearest mean when the tiles summed features, else by longest border).
+/// (by nearest mean when the tiles summed features, else by longest border). `regions(p)` is
+/// tile part `p`'s regions (`None` for a part of another kind of run).
+///
+/// The parts are taken by value so that, once their regions are copied into the merge's
+/// graph, they are dropped before the merge runs (owned parts free their memory there: on a
+/// 50,000 x 50,000 image they are over 250 MiB); borrowed parts work as well.
 ///
 /// # Errors
-/// A message when two tiles own the same region or a neighbour is owned by none.
-pub(crate) fn stitch(
-    tiles: &[&TileRegions],
+/// A message when a part is of another kind, two tiles own the same region or a neighbour
+/// is owned by none.
+pub(crate) fn stitch<P>(
+    tiles: Vec<P>,
+    regions: impl Fn(&P) -> Option<&TileRegions>,
     min_size: usize,
 ) -> std::result::Result<Stitch, String> {
-    let channels = tiles.iter().map(|t| t.channels).max().unwrap_or(0);
-    if tiles
+    let parts: Vec<&TileRegions> = tiles
+        .iter()
+        .map(&regions)
+        .collect::<Option<_>>()
+        .ok_or_else(|| "parts of two kinds of run".to_string())?;
+    let channels = parts.iter().map(|t| t.channels).max().unwrap_or(0);
+    if parts
         .iter()
         .any(|t| t.channels != channels && !t.owned.is_empty())
     {
         return Err("tiles summed different features".to_string());
     }
     // Every owned region, by key: its tile and its place there.
-    let mut all: Vec<(RegionKey, u32, u32)> = tiles
+    let mut all: Vec<(RegionKey, u32, u32)> = parts
         .iter()
         .enumerate()
         .flat_map(|(t, tile)| {
@@ -526,13 +538,25 @@ pub(crate) fn stitch(
             .map(|i| i as u32)
             .map_err(|_| "a neighbouring region is owned by no tile".to_string())
     };
+    // Merged regions are numbered in raster order of their first pixel: the earliest first
+    // pixel of their members (a cut piece's first pixel is where its cut began; a region's
+    // own earliest is its first, or that of a region a tile merged into it).
+    let mut own: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
+    for tile in &parts {
+        for &(k, e) in &tile.earliest {
+            let i = number(k)? as usize;
+            own[i] = own[i].min(e);
+        }
+    }
+    // The merge's graph, in key order, in buffers of the exact size (a grown buffer would
+    // hold up to twice its entries, and both copies while it moves).
     let mut sizes = Vec::with_capacity(n);
     let mut sums = Vec::with_capacity(n * channels);
     let mut start = Vec::with_capacity(n + 1);
-    let mut entries = Vec::new();
+    let mut entries = Vec::with_capacity(parts.iter().map(|t| t.neighbours.len()).sum());
     start.push(0);
     for &(_, t, i) in &all {
-        let (tile, i) = (tiles[t as usize], i as usize);
+        let (tile, i) = (parts[t as usize], i as usize);
         sizes.push(tile.sizes[i]);
         if channels > 0 {
             sums.extend_from_slice(&tile.sums[i * channels..(i + 1) * channels]);
@@ -543,21 +567,14 @@ pub(crate) fn stitch(
         }
         start.push(entries.len());
     }
+    drop(all);
+    drop(parts);
+    drop(tiles);
     let order = smallest_first(&sizes, min_size);
     let adjacency = Borders::from_parts(start, entries);
     let features = (channels > 0).then_some((channels, sums));
     let mut parent = merge_small(&order, &adjacency, &sizes, features, min_size);
     drop(adjacency);
-    // Merged regions are numbered in raster order of their first pixel: the earliest first
-    // pixel of their members (a cut piece's first pixel is where its cut began; a region's
-    // own earliest is its first, or that of a region a tile merged into it).
-    let mut own: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
-    for tile in tiles {
-        for &(k, e) in &tile.earliest {
-            let i = number(k)? as usize;
-            own[i] = own[i].min(e);
-        }
-    }
     let root: Vec<u32> = (0..n as u32).map(|c| find(&mut parent, c)).collect();
     let mut earliest = vec![RegionKey::MAX; n];
     for (i, &r) in root.iter().enumerate() {
@@ -661,7 +678,7 @@ mod tests {
                 regions.len()
             );
             let refs: Vec<&TileRegions> = tiles.iter().collect();
-            let numbering = stitch(&refs, min_size).unwrap();
+            let numbering = stitch(refs, |t| Some(*t), min_size).unwrap();
             assert_eq!(numbering.count(), whole.count());
             let mut painted = vec![UNLABELLED; w * h];
             for (core, tile) in cores.iter().zip(&tiles) {

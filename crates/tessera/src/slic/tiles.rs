@@ -23,6 +23,7 @@ use super::*;
 use crate::color;
 use crate::connectivity::tiles::{Area, Stitch, TileRegions, stitch, tile_regions};
 use crate::smoothing::{gaussian_in, radius};
+use std::borrow::Borrow;
 
 /// The geometry and constants of one tiled run.
 pub(crate) struct Plan {
@@ -771,12 +772,13 @@ impl Plan {
         Ok(labels)
     }
 
-    /// The final numbering from every tile's last part.
-    pub(crate) fn stitch(&self, parts: &[&LastPart]) -> Result<Numbering> {
+    /// The final numbering from every tile's last part (owned parts are dropped before the
+    /// merge, see [`stitch`]).
+    pub(crate) fn stitch<P: Borrow<LastPart>>(&self, parts: Vec<P>) -> Result<Numbering> {
         if !self.slic.enforce_connectivity {
             let mut first: Vec<(u32, u64)> = parts
                 .iter()
-                .flat_map(|p| match p {
+                .flat_map(|p| match p.borrow() {
                     LastPart::Raw(r) => r.first.clone(),
                     LastPart::Regions(_) => Vec::new(),
                 })
@@ -794,18 +796,14 @@ impl Plan {
                 number,
             });
         }
-        let regions: Vec<&TileRegions> = parts
-            .iter()
-            .filter_map(|p| match p {
+        let (min_size, _) = self.size_limits();
+        fn regions<P: Borrow<LastPart>>(p: &P) -> Option<&TileRegions> {
+            match p.borrow() {
                 LastPart::Regions(r) => Some(r),
                 LastPart::Raw(_) => None,
-            })
-            .collect();
-        if regions.len() != parts.len() {
-            return Err(Error::Tiling("parts of two kinds of run".into()));
+            }
         }
-        let (min_size, _) = self.size_limits();
-        stitch(&regions, min_size)
+        stitch(parts, regions, min_size)
             .map(Numbering::Regions)
             .map_err(Error::Tiling)
     }
