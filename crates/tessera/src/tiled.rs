@@ -5,9 +5,10 @@
 //! TIFF on disk, a zarr array, an [`Image`] in memory) and hands the label map back tile by
 //! tile, in raster order of tiles. Memory holds a few tiles and their halos, the cluster
 //! centres, a bounded feature cache and, until the final numbering, a few hundred bytes a
-//! superpixel: each tile merges the small fragments that lie in it, and only the regions it
-//! keeps and the fragments cut by its borders go on to the stitch; the last pass is run
-//! again to paint the labels rather than holding them. Memory is bounded by the tile size
+//! superpixel: each tile merges the small fragments that lie in it, each block of 4 x 4
+//! tiles those that lie in the block, and only the regions kept and the fragments cut by the
+//! blocks' borders go on to the stitch; the last pass is run again to paint the labels
+//! rather than holding them. Memory is bounded by the tile size
 //! and the number of superpixels, not by the image (under 1 GiB for 50,000 x 50,000 pixels
 //! and a million superpixels with the defaults; the README has the figures).
 //!
@@ -270,7 +271,13 @@ impl TiledSlic {
         // What the stitch needs of each tile (its regions on the tiles' borders and the
         // regions it keeps), not the tile's labels: those are computed again, the same, once
         // the numbering is known.
-        let parts: Vec<LastPart> = chunks.run(|t| last(t).map(|p| p.0.summary()))?;
+        // Each block of tiles is stitched as far as it can be on its own as soon as its tiles
+        // are done: what waits for the stitch is what crosses the blocks' borders.
+        let mut parts: Vec<LastPart> = Vec::new();
+        for block in plan.plan.blocks(REDUCE_BLOCK) {
+            let done = chunks.run_on(&block, |t| last(t).map(|p| p.0.summary()))?;
+            parts.push(plan.plan.reduce(done)?);
+        }
         let numbering = FinalNumbering(plan.plan.stitch(parts)?);
         chunks.each(
             |t| plan.paint(&numbering, &last(t)?),
@@ -635,6 +642,13 @@ impl FeatureCache {
     }
 }
 
+/// The side, in tiles, of the blocks whose last parts [`TiledSlic::run`] stitches as far as
+/// they can be on their own as soon as they are done (see `connectivity::tiles::reduce`):
+/// the fragments that wait for the stitch are then those along the blocks' borders, a
+/// quarter of those along every tile's. (Smaller blocks leave more; larger ones hold more
+/// tiles' parts at once, each a few MiB at most.)
+const REDUCE_BLOCK: usize = 4;
+
 /// The tiles of a run, processed `at_once` at a time in order, each group in parallel, so
 /// that memory holds no more than `at_once` frames.
 struct Chunks<'a> {
@@ -654,14 +668,38 @@ impl Chunks<'_> {
         Ok(out)
     }
 
+    /// `f` on the tiles `order`: results in that order; the first error stops the run.
+    fn run_on<T: Send>(
+        &self,
+        order: &[usize],
+        f: impl Fn(usize) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::with_capacity(order.len());
+        self.each_of(order, f, |_, r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// `f` on every tile, `at_once` tiles at a time, each result handed to `then` (with its
     /// tile) in tile order as soon as its chunk is done; the first error stops the run.
     fn each<T: Send>(
         &self,
         f: impl Fn(usize) -> Result<T> + Sync,
-        mut then: impl FnMut(usize, T) -> Result<()>,
+        then: impl FnMut(usize, T) -> Result<()>,
     ) -> Result<()> {
         let order: Vec<usize> = (0..self.tiles).collect();
+        self.each_of(&order, f, then)
+    }
+
+    /// As [`Chunks::each`], on the tiles `order`, in that order.
+    fn each_of<T: Send>(
+        &self,
+        order: &[usize],
+        f: impl Fn(usize) -> Result<T> + Sync,
+        mut then: impl FnMut(usize, T) -> Result<()>,
+    ) -> Result<()> {
         for chunk in order.chunks(self.at_once) {
             let part: Vec<T> = chunk
                 .par_iter()
@@ -718,6 +756,22 @@ mod tests {
         };
         for tile in [16, 37, 64, 100, 150, 1000] {
             assert_same(&slic, &img, tile);
+        }
+    }
+
+    #[test]
+    fn many_blocks_of_tiles_change_nothing() {
+        // 19 x 14 tiles: blocks of 4 x 4 tiles, the last ones cut, with and without the
+        // merge of fragments (and so with and without regions to reduce).
+        let img = noisy_image(300, 220, 3, 11);
+        for enforce_connectivity in [true, false] {
+            let slic = Slic {
+                n_segments: 400,
+                compactness: 5.0,
+                enforce_connectivity,
+                ..Slic::default()
+            };
+            assert_same(&slic, &img, 16);
         }
     }
 

@@ -14,7 +14,11 @@
 //! own: size and fixed-point feature sums, and, for the small ones of groups its core's edge
 //! cuts, their neighbours and border lengths; and, for the regions that took in a group, the
 //! group's earliest pixel (the numbering's key). So the stitch holds about the large regions
-//! and the fragments along tile borders, not every fragment of the image. [`stitch`] runs
+//! and the fragments along tile borders, not every fragment of the image; and [`reduce`]
+//! does for a block of tiles' parts what a tile does for its regions (merges the groups
+//! whose members and neighbours are all among them, and makes their regions aliases), so
+//! that a run which reduces blocks as they are done keeps only the fragments along the
+//! blocks' borders. [`stitch`] runs
 //! [`merge_small`] on the gathered graph and numbers the merged regions by their first
 //! pixel, as [`connect_with`] does; each tile finally maps its core's pixels through the keys
 //! of the regions they end in.
@@ -72,6 +76,9 @@ pub(crate) struct TileRegions {
     /// (A region's key, the earliest first pixel of the regions the tile merged into it),
     /// where that pixel comes before the region's own.
     pub(crate) earliest: Vec<(RegionKey, RegionKey)>,
+    /// (The key of a region [`reduce`] merged, the key of the region it ended in): empty in
+    /// a tile's own part.
+    pub(crate) aliases: Vec<(RegionKey, RegionKey)>,
     /// The keys of the regions with pixels in the core.
     pub(crate) core_keys: Vec<RegionKey>,
     /// The core's pixels row after row as runs of (index into `core_keys`, length).
@@ -90,6 +97,7 @@ impl TileRegions {
             neighbours: self.neighbours.clone(),
             border: self.border.clone(),
             earliest: self.earliest.clone(),
+            aliases: self.aliases.clone(),
             core_keys: Vec::new(),
             core_runs: Vec::new(),
         }
@@ -480,27 +488,8 @@ impl Stitch {
     }
 }
 
-/// Merges and numbers the regions the tiles own, as [`connect_with`] does on the whole map
-/// (by nearest mean when the tiles summed features, else by longest border). `regions(p)` is
-/// tile part `p`'s regions (`None` for a part of another kind of run).
-///
-/// The parts are taken by value so that, once their regions are copied into the merge's
-/// graph, they are dropped before the merge runs (owned parts free their memory there: on a
-/// 50,000 x 50,000 image they are over 250 MiB); borrowed parts work as well.
-///
-/// # Errors
-/// A message when a part is of another kind, two tiles own the same region or a neighbour
-/// is owned by none.
-pub(crate) fn stitch<P>(
-    tiles: Vec<P>,
-    regions: impl Fn(&P) -> Option<&TileRegions>,
-    min_size: usize,
-) -> std::result::Result<Stitch, String> {
-    let parts: Vec<&TileRegions> = tiles
-        .iter()
-        .map(&regions)
-        .collect::<Option<_>>()
-        .ok_or_else(|| "parts of two kinds of run".to_string())?;
+/// The feature count of the parts' sums (all alike, or none).
+fn channels_of(parts: &[&TileRegions]) -> std::result::Result<usize, String> {
     let channels = parts.iter().map(|t| t.channels).max().unwrap_or(0);
     if parts
         .iter()
@@ -508,7 +497,11 @@ pub(crate) fn stitch<P>(
     {
         return Err("tiles summed different features".to_string());
     }
-    // Every owned region, by key: its tile and its place there.
+    Ok(channels)
+}
+
+/// Every region the parts own, by key: (key, part, place in the part).
+fn by_key(parts: &[&TileRegions]) -> std::result::Result<Vec<(RegionKey, u32, u32)>, String> {
     let mut all: Vec<(RegionKey, u32, u32)> = parts
         .iter()
         .enumerate()
@@ -523,74 +516,282 @@ pub(crate) fn stitch<P>(
     if all.windows(2).any(|p| p[0].0 == p[1].0) {
         return Err("two tiles claim the same region".to_string());
     }
+    Ok(all)
+}
+
+/// Stitches several tiles' parts as far as they can be stitched on their own, into one part
+/// for [`stitch`] (or for another `reduce`). A group of small regions (see
+/// [`merge_locally`]) whose members' neighbours are all among the parts' regions is merged
+/// here, exactly as [`stitch`] would merge it: groups are independent of one another and of
+/// the order in which they are merged (see [`merge_small`]). Its regions become *aliases*
+/// of the region they end in; the rest is handed on unchanged. A run that reduces each block
+/// of tiles as soon as its tiles are done so holds, until the stitch, the large regions and
+/// the fragments along the blocks' borders, not those along every tile's.
+///
+/// # Errors
+/// As [`stitch`], but a neighbour owned by none of the parts only leaves its group to the
+/// stitch.
+pub(crate) fn reduce(
+    tiles: Vec<TileRegions>,
+    min_size: usize,
+) -> std::result::Result<TileRegions, String> {
+    let parts: Vec<&TileRegions> = tiles.iter().collect();
+    let channels = channels_of(&parts)?;
+    let all = by_key(&parts)?;
+    let n = all.len();
+    let keys: Vec<RegionKey> = all.iter().map(|&(k, _, _)| k).collect();
+    let at = |k: RegionKey| keys.binary_search(&k).ok();
+    let record = |i: usize| {
+        let (_, t, j) = all[i];
+        (parts[t as usize], j as usize)
+    };
+    // A region still open to the merge: a small one with its neighbours listed (a tile
+    // lists them for the small regions it did not merge, and only for those).
+    let neighbours = |i: usize| {
+        let (tile, j) = record(i);
+        let (from, to) = (tile.start[j] as usize, tile.start[j + 1] as usize);
+        (&tile.neighbours[from..to], &tile.border[from..to])
+    };
+    let open = |i: usize| !neighbours(i).0.is_empty();
+    // The groups of open regions; a group is closed when every neighbour of every member
+    // is here.
+    let mut group: Vec<u32> = (0..n as u32).collect();
+    let mut missing = vec![false; n];
+    for i in (0..n).filter(|&i| open(i)) {
+        for &nb in neighbours(i).0 {
+            match at(nb) {
+                Some(j) if open(j) => {
+                    let (a, b) = (find(&mut group, i as u32), find(&mut group, j as u32));
+                    group[a.max(b) as usize] = a.min(b);
+                }
+                Some(_) => {}
+                None => missing[i] = true,
+            }
+        }
+    }
+    let mut closed = vec![true; n];
+    for i in (0..n).filter(|&i| open(i)) {
+        let g = find(&mut group, i as u32) as usize;
+        closed[g] &= !missing[i];
+    }
+    let member: Vec<bool> = (0..n)
+        .map(|i| open(i) && closed[find(&mut group, i as u32) as usize])
+        .collect();
+    drop(group);
+    // The closed groups' graph: their members and the regions they touch, in key order.
+    let mut in_graph = member.clone();
+    for i in (0..n).filter(|&i| member[i]) {
+        for &nb in neighbours(i).0 {
+            if let Some(j) = at(nb) {
+                in_graph[j] = true;
+            }
+        }
+    }
+    let nodes: Vec<usize> = (0..n).filter(|&i| in_graph[i]).collect();
+    drop(in_graph);
+    let mut node_of = vec![u32::MAX; n];
+    for (v, &i) in nodes.iter().enumerate() {
+        node_of[i] = v as u32;
+    }
+    let mut start = Vec::with_capacity(nodes.len() + 1);
+    let mut entries = Vec::new();
+    start.push(0);
+    for &i in &nodes {
+        if member[i] {
+            let (nbs, lens) = neighbours(i);
+            for (&nb, &len) in nbs.iter().zip(lens) {
+                if let Some(j) = at(nb) {
+                    entries.push((node_of[j], len));
+                }
+            }
+        }
+        start.push(entries.len());
+    }
+    let node_sizes: Vec<u32> = nodes
+        .iter()
+        .map(|&i| {
+            let (tile, j) = record(i);
+            tile.sizes[j]
+        })
+        .collect();
+    let features = (channels > 0).then(|| {
+        let sums = nodes
+            .iter()
+            .flat_map(|&i| {
+                let (tile, j) = record(i);
+                tile.sums[j * channels..(j + 1) * channels].iter().copied()
+            })
+            .collect();
+        (channels, sums)
+    });
+    let order = smallest_first(&node_sizes, min_size);
+    let mut parent = merge_small(
+        &order,
+        &Borders::from_parts(start, entries),
+        &node_sizes,
+        features,
+        min_size,
+    );
+    // The region each region ends in (itself unless merged here), and the earliest first
+    // pixel of what ends in it (tiles' earliest pixels of regions elsewhere pass through).
+    let mut into: Vec<u32> = (0..n as u32).collect();
+    for (v, &i) in nodes.iter().enumerate() {
+        into[i] = nodes[find(&mut parent, v as u32) as usize] as u32;
+    }
+    let mut earliest: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
+    let mut out = TileRegions {
+        channels,
+        ..TileRegions::default()
+    };
+    for tile in &parts {
+        for &(k, e) in &tile.earliest {
+            match at(k) {
+                Some(i) => earliest[i] = earliest[i].min(e),
+                None => out.earliest.push((k, e)),
+            }
+        }
+        out.aliases.extend_from_slice(&tile.aliases);
+    }
+    for i in 0..n {
+        let r = into[i] as usize;
+        if r != i {
+            earliest[r] = earliest[r].min(earliest[i]);
+            out.aliases.push((keys[i], keys[r]));
+        }
+    }
+    out.start.push(0);
+    for i in (0..n).filter(|&i| into[i] as usize == i) {
+        let (tile, j) = record(i);
+        out.owned.push(keys[i]);
+        out.sizes.push(tile.sizes[j]);
+        out.sums
+            .extend_from_slice(&tile.sums[j * channels..(j + 1) * channels]);
+        if !member[i] {
+            let (nbs, lens) = neighbours(i);
+            out.neighbours.extend_from_slice(nbs);
+            out.border.extend_from_slice(lens);
+        }
+        out.start.push(out.neighbours.len() as u32);
+        if earliest[i] < keys[i] & !CUT {
+            out.earliest.push((keys[i], earliest[i]));
+        }
+    }
+    Ok(out)
+}
+
+/// Merges and numbers the regions the tiles own, as [`connect_with`] does on the whole map
+/// (by nearest mean when the tiles summed features, else by longest border). `regions(p)` is
+/// tile part `p`'s regions (`None` for a part of another kind of run); a part may be a
+/// [`reduce`]d one, whose aliases take their region's number.
+///
+/// The parts are taken by value so that, once their regions are copied into the merge's
+/// graph, they are dropped before the merge runs (owned parts free their memory there);
+/// borrowed parts work as well.
+///
+/// # Errors
+/// A message when a part is of another kind, two tiles own the same region or a neighbour
+/// is owned by none.
+pub(crate) fn stitch<P>(
+    tiles: Vec<P>,
+    regions: impl Fn(&P) -> Option<&TileRegions>,
+    min_size: usize,
+) -> std::result::Result<Stitch, String> {
+    let parts: Vec<&TileRegions> = tiles
+        .iter()
+        .map(&regions)
+        .collect::<Option<_>>()
+        .ok_or_else(|| "parts of two kinds of run".to_string())?;
+    let channels = channels_of(&parts)?;
+    let all = by_key(&parts)?;
     let keys: Vec<RegionKey> = all.iter().map(|&(k, _, _)| k).collect();
     let n = keys.len();
-    let merge = min_size > 1;
-    if !merge || n < 2 {
-        return Ok(Stitch {
-            label: (0..n as u32).collect(),
-            keys,
-            count: n as u32,
-        });
-    }
     let number = |k: RegionKey| {
         keys.binary_search(&k)
             .map(|i| i as u32)
             .map_err(|_| "a neighbouring region is owned by no tile".to_string())
     };
-    // Merged regions are numbered in raster order of their first pixel: the earliest first
-    // pixel of their members (a cut piece's first pixel is where its cut began; a region's
-    // own earliest is its first, or that of a region a tile merged into it).
-    let mut own: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
-    for tile in &parts {
-        for &(k, e) in &tile.earliest {
-            let i = number(k)? as usize;
-            own[i] = own[i].min(e);
+    let aliases: Vec<(RegionKey, RegionKey)> = parts
+        .iter()
+        .flat_map(|t| t.aliases.iter().copied())
+        .collect();
+    let label: Vec<u32> = if min_size <= 1 || n < 2 {
+        drop(all);
+        drop(parts);
+        drop(tiles);
+        (0..n as u32).collect()
+    } else {
+        // Merged regions are numbered in raster order of their first pixel: the earliest
+        // first pixel of their members (a cut piece's first pixel is where its cut began; a
+        // region's own earliest is its first, or that of a region merged into it before).
+        let mut own: Vec<RegionKey> = keys.iter().map(|&k| k & !CUT).collect();
+        for tile in &parts {
+            for &(k, e) in &tile.earliest {
+                let i = number(k)? as usize;
+                own[i] = own[i].min(e);
+            }
         }
-    }
-    // The merge's graph, in key order, in buffers of the exact size (a grown buffer would
-    // hold up to twice its entries, and both copies while it moves).
-    let mut sizes = Vec::with_capacity(n);
-    let mut sums = Vec::with_capacity(n * channels);
-    let mut start = Vec::with_capacity(n + 1);
-    let mut entries = Vec::with_capacity(parts.iter().map(|t| t.neighbours.len()).sum());
-    start.push(0);
-    for &(_, t, i) in &all {
-        let (tile, i) = (parts[t as usize], i as usize);
-        sizes.push(tile.sizes[i]);
-        if channels > 0 {
-            sums.extend_from_slice(&tile.sums[i * channels..(i + 1) * channels]);
+        // The merge's graph, in key order, in buffers of the exact size (a grown buffer
+        // would hold up to twice its entries, and both copies while it moves).
+        let mut sizes = Vec::with_capacity(n);
+        let mut sums = Vec::with_capacity(n * channels);
+        let mut start = Vec::with_capacity(n + 1);
+        let mut entries = Vec::with_capacity(parts.iter().map(|t| t.neighbours.len()).sum());
+        start.push(0);
+        for &(_, t, i) in &all {
+            let (tile, i) = (parts[t as usize], i as usize);
+            sizes.push(tile.sizes[i]);
+            if channels > 0 {
+                sums.extend_from_slice(&tile.sums[i * channels..(i + 1) * channels]);
+            }
+            let (from, to) = (tile.start[i] as usize, tile.start[i + 1] as usize);
+            for (&nb, &len) in tile.neighbours[from..to].iter().zip(&tile.border[from..to]) {
+                entries.push((number(nb)?, len));
+            }
+            start.push(entries.len());
         }
-        let (from, to) = (tile.start[i] as usize, tile.start[i + 1] as usize);
-        for (&nb, &len) in tile.neighbours[from..to].iter().zip(&tile.border[from..to]) {
-            entries.push((number(nb)?, len));
+        drop(all);
+        drop(parts);
+        drop(tiles);
+        let order = smallest_first(&sizes, min_size);
+        let adjacency = Borders::from_parts(start, entries);
+        let features = (channels > 0).then_some((channels, sums));
+        let mut parent = merge_small(&order, &adjacency, &sizes, features, min_size);
+        drop(adjacency);
+        let root: Vec<u32> = (0..n as u32).map(|c| find(&mut parent, c)).collect();
+        let mut earliest = vec![RegionKey::MAX; n];
+        for (i, &r) in root.iter().enumerate() {
+            let e = &mut earliest[r as usize];
+            *e = (*e).min(own[i]);
         }
-        start.push(entries.len());
+        let mut roots: Vec<u32> = (0..n as u32).filter(|&i| root[i as usize] == i).collect();
+        roots.sort_unstable_by_key(|&r| earliest[r as usize]);
+        let mut final_of = vec![0u32; n];
+        for (f, &r) in roots.iter().enumerate() {
+            final_of[r as usize] = f as u32;
+        }
+        root.iter().map(|&r| final_of[r as usize]).collect()
+    };
+    let count = label.iter().map(|&l| l + 1).max().unwrap_or(0);
+    if aliases.is_empty() {
+        return Ok(Stitch { keys, label, count });
     }
-    drop(all);
-    drop(parts);
-    drop(tiles);
-    let order = smallest_first(&sizes, min_size);
-    let adjacency = Borders::from_parts(start, entries);
-    let features = (channels > 0).then_some((channels, sums));
-    let mut parent = merge_small(&order, &adjacency, &sizes, features, min_size);
-    drop(adjacency);
-    let root: Vec<u32> = (0..n as u32).map(|c| find(&mut parent, c)).collect();
-    let mut earliest = vec![RegionKey::MAX; n];
-    for (i, &r) in root.iter().enumerate() {
-        let e = &mut earliest[r as usize];
-        *e = (*e).min(own[i]);
+    // Regions merged by a reduce take the number of the region they ended in.
+    let mut named: Vec<(RegionKey, u32)> =
+        keys.iter().copied().zip(label.iter().copied()).collect();
+    for &(k, into) in &aliases {
+        let i = number(into)
+            .map_err(|_| "a region merged before the stitch ended in no region".to_string())?;
+        named.push((k, label[i as usize]));
     }
-    let mut roots: Vec<u32> = (0..n as u32).filter(|&i| root[i as usize] == i).collect();
-    roots.sort_unstable_by_key(|&r| earliest[r as usize]);
-    let mut final_of = vec![0u32; n];
-    for (f, &r) in roots.iter().enumerate() {
-        final_of[r as usize] = f as u32;
+    drop((keys, label, aliases));
+    named.sort_unstable_by_key(|&(k, _)| k);
+    if named.windows(2).any(|p| p[0].0 == p[1].0) {
+        return Err("two tiles claim the same region".to_string());
     }
     Ok(Stitch {
-        label: root.iter().map(|&r| final_of[r as usize]).collect(),
-        keys,
-        count: roots.len() as u32,
+        keys: named.iter().map(|&(k, _)| k).collect(),
+        label: named.iter().map(|&(_, l)| l).collect(),
+        count,
     })
 }
 
@@ -689,6 +890,96 @@ mod tests {
                 }
             }
             assert_eq!(painted, whole.labels(), "{} tiles", cores.len());
+        }
+    }
+
+    #[test]
+    fn reduced_blocks_stitch_as_their_tiles_do() {
+        let (w, h) = (90usize, 70usize);
+        let (labels, plane) = fragments(w as u32, h as u32);
+        let planes: [&[f32]; 1] = [&plane];
+        let (min_size, max_size) = (50, 400);
+        let whole = connect_with(
+            w as u32,
+            h as u32,
+            &labels,
+            min_size,
+            max_size,
+            MergeInto::NearestMean(&planes),
+        );
+        let frame = Area { x0: 0, y0: 0, w, h };
+        // Six cores, two rows of three.
+        let cores: Vec<Area> = (0..6)
+            .map(|t| {
+                let (tx, ty) = (t % 3, t / 3);
+                Area {
+                    x0: tx * 30,
+                    y0: ty * 35,
+                    w: 30,
+                    h: 35,
+                }
+            })
+            .collect();
+        let tiles: Vec<TileRegions> = cores
+            .iter()
+            .map(|&core| {
+                tile_regions(
+                    (w, h),
+                    frame,
+                    core,
+                    &labels,
+                    Some(&planes),
+                    min_size,
+                    max_size,
+                )
+                .unwrap()
+            })
+            .collect();
+        let open = |t: &TileRegions| t.start.windows(2).filter(|p| p[1] > p[0]).count();
+        let before: usize = tiles.iter().map(open).sum();
+        // Blocks: each tile alone, the two rows, columns of two, everything; and reduced
+        // blocks reduced again.
+        let blockings: Vec<Vec<Vec<usize>>> = vec![
+            (0..6).map(|t| vec![t]).collect(),
+            vec![vec![0, 1, 2], vec![3, 4, 5]],
+            vec![vec![0, 3], vec![1, 4], vec![2, 5]],
+            vec![(0..6).collect()],
+        ];
+        for (b, blocks) in blockings.iter().enumerate() {
+            let reduced: Vec<TileRegions> = blocks
+                .iter()
+                .map(|block| {
+                    let parts = block.iter().map(|&t| tiles[t].without_core()).collect();
+                    reduce(parts, min_size).unwrap()
+                })
+                .collect();
+            let after: usize = reduced.iter().map(open).sum();
+            let aliases: usize = reduced.iter().map(|r| r.aliases.len()).sum();
+            if blocks.len() == 1 {
+                assert_eq!(after, 0, "everything closes in one block");
+            }
+            if blocks.len() < 6 {
+                assert!(after < before && aliases > 0, "{b}: {after} of {before}");
+            }
+            let numbering = if b == 2 {
+                // Reduce the reduced columns once more, in two blocks.
+                let mut r = reduced.into_iter();
+                let first = reduce(vec![r.next().unwrap(), r.next().unwrap()], min_size).unwrap();
+                let rest: Vec<TileRegions> = std::iter::once(first).chain(r).collect();
+                stitch(rest, |t| Some(t), min_size).unwrap()
+            } else {
+                stitch(reduced, |t| Some(t), min_size).unwrap()
+            };
+            assert_eq!(numbering.count(), whole.count());
+            let mut painted = vec![UNLABELLED; w * h];
+            for (core, tile) in cores.iter().zip(&tiles) {
+                let labels = numbering.paint(tile).unwrap();
+                for (row, src) in labels.chunks(core.w).enumerate() {
+                    let at = row * w + core.x0;
+                    painted[at + core.y0 * w..at + core.y0 * w + core.w].copy_from_slice(src);
+                }
+            }
+            assert_eq!(painted, whole.labels(), "blocking {b}");
         }
     }
 }

@@ -21,7 +21,7 @@
 
 use super::*;
 use crate::color;
-use crate::connectivity::tiles::{Area, Stitch, TileRegions, stitch, tile_regions};
+use crate::connectivity::tiles::{Area, Stitch, TileRegions, reduce, stitch, tile_regions};
 use crate::smoothing::{gaussian_in, radius};
 use std::borrow::Borrow;
 
@@ -770,6 +770,59 @@ impl Plan {
             &mut labels,
         );
         Ok(labels)
+    }
+
+    /// The tiles of block `(bx, by)` of `side` x `side` tiles (the last blocks of a row or a
+    /// column may be smaller), in raster order of tiles; blocks are numbered in raster order,
+    /// `b = by * blocks_across + bx`, and [`Plan::blocks`] lists them all.
+    pub(crate) fn blocks(&self, side: usize) -> Vec<Vec<usize>> {
+        let side = side.max(1);
+        let (bx, by) = (self.across.div_ceil(side), self.down.div_ceil(side));
+        let mut out = Vec::with_capacity(bx * by);
+        for b in 0..bx * by {
+            let (x0, y0) = ((b % bx) * side, (b / bx) * side);
+            let mut tiles = Vec::with_capacity(side * side);
+            for ty in y0..(y0 + side).min(self.down) {
+                for tx in x0..(x0 + side).min(self.across) {
+                    tiles.push(ty * self.across + tx);
+                }
+            }
+            out.push(tiles);
+        }
+        out
+    }
+
+    /// Several tiles' last parts (or summaries) as one summary, stitched as far as they can
+    /// be on their own (see [`reduce`]); [`Plan::stitch`] takes it as it takes a tile's.
+    pub(crate) fn reduce(&self, parts: Vec<LastPart>) -> Result<LastPart> {
+        if !self.slic.enforce_connectivity {
+            let mut first: Vec<(u32, u64)> = Vec::new();
+            for part in parts {
+                match part {
+                    LastPart::Raw(r) => first.extend(r.first),
+                    LastPart::Regions(_) => {
+                        return Err(Error::Tiling("parts of two kinds of run".into()));
+                    }
+                }
+            }
+            first.sort_unstable();
+            first.dedup_by_key(|e| e.0);
+            return Ok(LastPart::Raw(RawPart {
+                first,
+                runs: Vec::new(),
+            }));
+        }
+        let regions = parts
+            .into_iter()
+            .map(|p| match p {
+                LastPart::Regions(r) => Ok(r),
+                LastPart::Raw(_) => Err(Error::Tiling("parts of two kinds of run".into())),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (min_size, _) = self.size_limits();
+        reduce(regions, min_size)
+            .map(LastPart::Regions)
+            .map_err(Error::Tiling)
     }
 
     /// The final numbering from every tile's last part (owned parts are dropped before the
