@@ -10,6 +10,7 @@
 //! still produces a picture, the file is damaged: an error, or with `allow_truncated` the
 //! lenient picture and a warning.
 
+use crate::tiff_window::{Pixels, TiffWindows};
 use anyhow::{Result, anyhow, bail};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 use std::error::Error as StdError;
@@ -73,8 +74,45 @@ pub fn load_image(path: &Path, opts: &LoadOptions) -> Result<Loaded> {
             let bytes = std::fs::read(path).map_err(|e| anyhow!("cannot read the file: {e}"))?;
             load_jpeg(&bytes, opts)
         }
+        Some(ImageFormat::Tiff) => load_tiff(path, reader, opts),
         Some(format) => load_other(path, reader, format, opts),
     }
+}
+
+/// TIFF goes through `image`, but for 8-bit YCbCr (JPEG-compressed tiles or strips, the
+/// usual form of slides), which `image`'s TIFF decoder refuses: that is read as one window
+/// of `tiff_window`'s reader, which converts it to RGB.
+fn load_tiff(
+    path: &Path,
+    reader: ImageReader<std::io::BufReader<std::fs::File>>,
+    opts: &LoadOptions,
+) -> Result<Loaded> {
+    let windows = match TiffWindows::open(path) {
+        Ok(w) if w.is_ycbcr() => w,
+        // Anything else, readable or not, is `image`'s to decode or to explain.
+        _ => return load_other(path, reader, ImageFormat::Tiff, opts),
+    };
+    let (w, h) = (windows.width(), windows.height());
+    check_size(w, h, opts.max_pixels)?;
+    // The reader names the file; the caller does too.
+    let unnamed = |e: anyhow::Error| {
+        let msg = format!("{e:#}");
+        let prefix = format!("{}: ", path.display());
+        anyhow!("{}", msg.strip_prefix(&prefix).unwrap_or(&msg))
+    };
+    let window = windows
+        .with_cache_bytes(0)
+        .read_window(0, 0, w, h)
+        .map_err(unnamed)?;
+    let Pixels::U8(samples) = window.pixels else {
+        bail!("a YCbCr TIFF decoded to samples of more than 8 bits");
+    };
+    let rgb = image::RgbImage::from_raw(w, h, samples)
+        .ok_or_else(|| anyhow!("the {w}x{h} YCbCr TIFF decoded to the wrong number of samples"))?;
+    Ok(Loaded {
+        image: DynamicImage::ImageRgb8(rgb),
+        warning: None,
+    })
 }
 
 fn check_size(w: u32, h: u32, max_pixels: u64) -> Result<()> {

@@ -10,7 +10,8 @@ use std::path::Path;
 /// `--max-pixels` and `--allow-truncated`.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
-    /// Refuse images with more pixels than this.
+    /// Refuse images with more pixels than this before decoding them (`segment` with SLIC
+    /// reads a larger TIFF window by window, in tiles, instead).
     #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
 

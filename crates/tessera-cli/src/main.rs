@@ -10,9 +10,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod algo;
-// A few accessors are for the tests only (sizes, caches, pending tiles).
-#[allow(dead_code)]
-mod bigtiff_labels;
+mod block_grid;
 mod chart;
 mod class_maps;
 mod compare;
@@ -30,6 +28,7 @@ mod load_args;
 mod make_big_tiff;
 mod model_export;
 mod output;
+mod overlay_tiff;
 // A few accessors are for the tests only (sizes, caches, pending tiles).
 #[allow(dead_code)]
 mod preview;
@@ -41,6 +40,9 @@ mod threads;
 // A few accessors are for the tests only (sizes, caches, pending tiles).
 #[allow(dead_code)]
 mod tiff_window;
+// A few accessors are for the tests only (sizes, caches, pending tiles).
+#[allow(dead_code)]
+mod tiff_stream;
 mod tiled_segment;
 mod tiled_tiff;
 mod volume_load;

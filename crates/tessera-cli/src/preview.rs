@@ -17,11 +17,13 @@
 //! colour sums for the preview rows the current row of blocks touches, and one label per
 //! image column and per block row — never the image.
 
+use crate::block_grid::GridOrder;
 use crate::output::write_png;
 use anyhow::{Result, bail};
 use image::ExtendedColorType;
 use std::collections::BTreeMap;
 use std::path::Path;
+use tessera::BoundaryMode;
 
 /// The default longest side of a preview, in pixels.
 pub const DEFAULT_MAX_SIDE: u32 = 4096;
@@ -34,6 +36,8 @@ pub struct PreviewBuilder {
     pw: u32,
     ph: u32,
     color: [u8; 3],
+    /// Thick boundaries: both pixels of a pair with different labels are marked.
+    thick: bool,
     /// The finished preview rows, RGB.
     rgb: Vec<u8>,
     /// One bit per preview pixel: some source pixel in it is a boundary.
@@ -44,16 +48,19 @@ pub struct PreviewBuilder {
     last_row: Vec<u32>,
     /// Labels of the last column of the previous block in the current row of blocks.
     last_col: Vec<u32>,
-    /// Where the next block must start: (x, top of its row, height of its row; 0 = not set).
-    next_x: u32,
-    row_top: u32,
-    row_height: u32,
+    order: GridOrder,
 }
 
 impl PreviewBuilder {
     /// A preview of a `width` x `height` image at most `max_side` pixels on its longer side,
-    /// boundaries drawn in `color`.
-    pub fn new(width: u32, height: u32, max_side: u32, color: [u8; 3]) -> Result<Self> {
+    /// boundaries drawn in `color`, thin or thick.
+    pub fn new(
+        width: u32,
+        height: u32,
+        max_side: u32,
+        color: [u8; 3],
+        mode: BoundaryMode,
+    ) -> Result<Self> {
         if width == 0 || height == 0 || max_side == 0 {
             bail!("cannot preview a {width}x{height} image in at most {max_side} pixels");
         }
@@ -67,14 +74,13 @@ impl PreviewBuilder {
             pw,
             ph,
             color,
+            thick: mode == BoundaryMode::Thick,
             rgb: vec![0; cells * 3],
             boundary: vec![0; cells.div_ceil(64)],
             sums: BTreeMap::new(),
             last_row: vec![0; width as usize],
             last_col: Vec::new(),
-            next_x: 0,
-            row_top: 0,
-            row_height: 0,
+            order: GridOrder::new(width, height),
         })
     }
 
@@ -108,7 +114,7 @@ impl PreviewBuilder {
                 n * 3
             );
         }
-        self.check_order(x0, y0, w, h)?;
+        self.order.accept("preview", x0, y0, w, h)?;
         let f = self.factor;
         let (wu, hu) = (w as usize, h as usize);
         for row in 0..hu {
@@ -126,10 +132,12 @@ impl PreviewBuilder {
             }
             for col in 0..wu {
                 let i = row * wu + col;
-                let right = col + 1 < wu && labels[i + 1] != labels[i];
-                let down = row + 1 < hu && labels[i + wu] != labels[i];
-                if right || down {
-                    self.mark(x0 + col as u32, y);
+                let x = x0 + col as u32;
+                if col + 1 < wu && labels[i + 1] != labels[i] {
+                    self.mark_pair(x, y, x + 1, y);
+                }
+                if row + 1 < hu && labels[i + wu] != labels[i] {
+                    self.mark_pair(x, y, x, y + 1);
                 }
             }
         }
@@ -138,7 +146,8 @@ impl PreviewBuilder {
         if x0 > 0 {
             for row in 0..hu {
                 if self.last_col[row] != labels[row * wu] {
-                    self.mark(x0 - 1, y0 + row as u32);
+                    let y = y0 + row as u32;
+                    self.mark_pair(x0 - 1, y, x0, y);
                 }
             }
         }
@@ -148,50 +157,24 @@ impl PreviewBuilder {
                 .filter(|&col| above[col as usize] != labels[col as usize])
                 .collect();
             for col in changed {
-                self.mark(x0 + col, y0 - 1);
+                self.mark_pair(x0 + col, y0 - 1, x0 + col, y0);
             }
         }
         self.last_col = (0..hu).map(|row| labels[row * wu + wu - 1]).collect();
         self.last_row[x0 as usize..x0 as usize + wu].copy_from_slice(&labels[(hu - 1) * wu..]);
-        self.next_x = x0 + w;
-        if self.next_x == self.width {
+        if x0 + w == self.width {
             self.finish_rows(y0 + h);
         }
         Ok(())
     }
 
-    /// Refuses a block that is not the next one of a raster-ordered grid.
-    fn check_order(&mut self, x0: u32, y0: u32, w: u32, h: u32) -> Result<()> {
-        let inside = x0.checked_add(w).is_some_and(|r| r <= self.width)
-            && y0.checked_add(h).is_some_and(|b| b <= self.height);
-        if w == 0 || h == 0 || !inside {
-            bail!(
-                "preview: the block {w}x{h} at ({x0}, {y0}) is empty or not inside the {}x{} image",
-                self.width,
-                self.height
-            );
+    /// Marks the boundary pixels of the neighbours `(x, y)` (left or above) and `(x2, y2)`,
+    /// whose labels differ.
+    fn mark_pair(&mut self, x: u32, y: u32, x2: u32, y2: u32) {
+        self.mark(x, y);
+        if self.thick {
+            self.mark(x2, y2);
         }
-        let row_done = self.row_height == 0 || self.next_x == self.width;
-        let (want_x, want_y) = if row_done {
-            (0, self.row_top + self.row_height)
-        } else {
-            (self.next_x, self.row_top)
-        };
-        if (x0, y0) != (want_x, want_y) || (!row_done && h != self.row_height) {
-            bail!(
-                "preview: blocks must come in raster order of a grid; expected the block at ({want_x}, {want_y}){}, got {w}x{h} at ({x0}, {y0})",
-                if row_done {
-                    String::new()
-                } else {
-                    format!(" of height {}", self.row_height)
-                }
-            );
-        }
-        if row_done {
-            self.row_top = y0;
-            self.row_height = h;
-        }
-        Ok(())
     }
 
     fn mark(&mut self, x: u32, y: u32) {
@@ -226,11 +209,10 @@ impl PreviewBuilder {
 
     /// The preview as RGB samples (`size()` pixels); fails unless every block has come.
     pub fn into_rgb(mut self) -> Result<Vec<u8>> {
-        if self.row_top + self.row_height != self.height || self.next_x != self.width {
+        if !self.order.complete() {
+            let (x, y) = self.order.stopped_at();
             bail!(
-                "preview: the blocks stopped at ({}, {}) of the {}x{} image",
-                self.next_x,
-                self.row_top,
+                "preview: the blocks stopped at ({x}, {y}) of the {}x{} image",
                 self.width,
                 self.height
             );
@@ -305,27 +287,33 @@ mod tests {
     fn at_full_size_it_is_the_librarys_overlay() {
         let (w, h) = (61, 47);
         let (rgb, labels) = picture(w, h);
-        let mut p = PreviewBuilder::new(w, h, 100, [255, 255, 0]).unwrap();
-        assert_eq!((p.factor(), p.size()), (1, (w, h)));
-        feed(&mut p, w, h, 16, 10, &rgb, &labels);
-        let got = p.into_rgb().unwrap();
-        let img = RgbImage::from_raw(w, h, rgb).unwrap();
-        let seg = Segmentation::from_labels(w, h, labels).unwrap();
-        let want = mark_boundaries(&img, &seg, &BoundaryStyle::default()).unwrap();
-        assert_eq!(got, want.into_raw());
+        for mode in [BoundaryMode::Thin, BoundaryMode::Thick] {
+            let mut p = PreviewBuilder::new(w, h, 100, [255, 255, 0], mode).unwrap();
+            assert_eq!((p.factor(), p.size()), (1, (w, h)));
+            feed(&mut p, w, h, 16, 10, &rgb, &labels);
+            let got = p.into_rgb().unwrap();
+            let img = RgbImage::from_raw(w, h, rgb.clone()).unwrap();
+            let seg = Segmentation::from_labels(w, h, labels.clone()).unwrap();
+            let style = BoundaryStyle {
+                mode,
+                ..BoundaryStyle::default()
+            };
+            let want = mark_boundaries(&img, &seg, &style).unwrap();
+            assert_eq!(got, want.into_raw(), "{mode:?}");
+        }
     }
 
     #[test]
     fn shrunk_previews_average_and_keep_every_boundary() {
         let (w, h) = (103, 58);
         let (rgb, labels) = picture(w, h);
-        let mut p = PreviewBuilder::new(w, h, 40, [1, 2, 3]).unwrap();
+        let mut p = PreviewBuilder::new(w, h, 40, [1, 2, 3], BoundaryMode::Thin).unwrap();
         // 103 / 40 rounds up to 3: 35 x 20.
         assert_eq!((p.factor(), p.size()), (3, (35, 20)));
         feed(&mut p, w, h, 25, 17, &rgb, &labels);
         let got = p.into_rgb().unwrap();
         let seg = Segmentation::from_labels(w, h, labels).unwrap();
-        let mask = seg.boundary_mask(tessera::BoundaryMode::default());
+        let mask = seg.boundary_mask(BoundaryMode::Thin);
         for py in 0..20u32 {
             for px in 0..35u32 {
                 let (mut any, mut sum, mut n) = (false, [0u32; 3], 0);
@@ -352,7 +340,7 @@ mod tests {
 
     #[test]
     fn blocks_out_of_order_or_missing_are_errors() {
-        let mut p = PreviewBuilder::new(20, 10, 100, [0; 3]).unwrap();
+        let mut p = PreviewBuilder::new(20, 10, 100, [0; 3], BoundaryMode::Thin).unwrap();
         let err = p.add_block(5, 0, 5, 5, &[0; 75], &[0; 25]).unwrap_err();
         assert!(
             format!("{err:#}").contains("expected the block at (0, 0)"),
@@ -373,7 +361,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (w, h) = (30, 20);
         let (rgb, labels) = picture(w, h);
-        let mut p = PreviewBuilder::new(w, h, 15, [255, 0, 0]).unwrap();
+        let mut p = PreviewBuilder::new(w, h, 15, [255, 0, 0], BoundaryMode::Thin).unwrap();
         feed(&mut p, w, h, 30, 7, &rgb, &labels);
         let path = dir.path().join("p.png");
         p.write_png(&path).unwrap();

@@ -6,6 +6,7 @@ use crate::interrupt::{self, EXIT_INTERRUPTED, Stop};
 use crate::labels_io;
 use crate::load_args::LoadArgs;
 use crate::output::{write_atomic, write_png, write_text};
+use crate::overlay_tiff;
 use crate::region_table_out;
 use crate::shard::{Shard, parse_shard};
 use crate::threads::worker_pool;
@@ -70,6 +71,12 @@ pub struct SegmentArgs {
     /// Most slices shown in a volume's overlay montage.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
     pub montage_slices: u32,
+
+    /// Also write the full-size overlay as `<name>.overlay.tif`, a tiled RGB BigTIFF (Deflate)
+    /// for pictures too big for a PNG viewer. An image segmented in tiles (--tile, --memory)
+    /// otherwise gets only a preview as `.overlay.png`, at most 4096 pixels a side.
+    #[arg(long)]
+    pub overlay_tiff: bool,
 
     /// Boundary colour for `--overlay boundaries`, as hex RRGGBB.
     #[arg(long, default_value = "ffff00", value_parser = parse_hex_color)]
@@ -187,6 +194,10 @@ pub fn run(args: SegmentArgs) -> Result<ExitCode> {
         Some("--labels nifti is for volumes: add --volume (use png, npy or tiff for images)")
     } else if args.table && args.volume {
         Some("--table is for images, not volumes")
+    } else if args.overlay_tiff && args.volume {
+        Some("--overlay-tiff is for images, not volumes (a volume's overlay is a montage)")
+    } else if args.overlay_tiff && args.overlay == Overlay::None {
+        Some("--overlay-tiff writes the overlay, and --overlay none asks for none")
     } else if args.labels == Some(LabelFormat::Png) && args.volume {
         Some("a volume's labels do not fit a PNG: use --labels npy, tiff or nifti")
     } else {
@@ -360,6 +371,8 @@ fn progress_bar(len: u64) -> ProgressBar {
 /// The output files of one job.
 struct Outputs {
     overlay: Option<PathBuf>,
+    /// `--overlay-tiff`: the same picture as a tiled TIFF.
+    overlay_tiff: Option<PathBuf>,
     labels: Option<(PathBuf, LabelFormat)>,
     /// `--table`: the superpixel table and the adjacency list.
     table: Option<[PathBuf; 2]>,
@@ -389,6 +402,7 @@ impl Outputs {
         };
         Outputs {
             overlay: (args.overlay != Overlay::None).then(|| with(".overlay.png")),
+            overlay_tiff: args.overlay_tiff.then(|| with(".overlay.tif")),
             labels: suffix.map(|s| (with(s), format)),
             table: args
                 .table
@@ -399,6 +413,7 @@ impl Outputs {
     fn paths(&self) -> impl Iterator<Item = &PathBuf> {
         self.overlay
             .iter()
+            .chain(self.overlay_tiff.iter())
             .chain(self.labels.as_ref().map(|(p, _)| p))
             .chain(self.table.iter().flatten())
     }
@@ -493,6 +508,9 @@ fn process(
             Overlay::Random | Overlay::None => render::fill_random(&seg, 0),
         };
         write_rgb(path, &pic)?;
+        if let Some(tif) = &outputs.overlay_tiff {
+            overlay_tiff::write_picture(tif, &pic)?;
+        }
     }
     let record = json!({
         "input": job.input.to_string_lossy(),
@@ -515,18 +533,21 @@ fn tiled_plan(job: &Job, args: &SegmentArgs) -> Result<Option<(u32, u64)>> {
         }
         return Ok(None);
     }
-    // A header that cannot be read, or an image beyond --max-pixels, is left to the loader,
-    // whose messages say what is wrong with the file.
+    // A header that cannot be read is left to the loader, whose messages say what is wrong
+    // with the file.
     let Ok(size) = crate::tiff_window::dimensions(&job.input) else {
         return Ok(None);
     };
-    if u64::from(size.0) * u64::from(size.1) > args.load.max_pixels {
+    // --max-pixels guards the decoding of whole images: a TIFF beyond it is read window by
+    // window in tiles instead; another format is left to the loader, which refuses it.
+    let beyond = u64::from(size.0) * u64::from(size.1) > args.load.max_pixels;
+    if beyond && !crate::tiff_window::is_tiff(&job.input)? {
         return Ok(None);
     }
     // Decoded samples: 3 bytes a pixel for the usual 8-bit colour (16-bit or float TIFFs
     // take more, but are read window by window).
     let threads = rayon::current_num_threads();
-    match tiled_segment::plan(&args.tiled, size, 3, args.algo.segments, threads)? {
+    match tiled_segment::plan(&args.tiled, size, 3, args.algo.segments, threads, !beyond)? {
         tiled_segment::Plan::Whole => Ok(None),
         tiled_segment::Plan::Tiled { tile, cache } => Ok(Some((tile, cache))),
     }
@@ -559,11 +580,12 @@ fn process_tiled(
         Overlay::Boundaries => Some(with(".overlay.png")),
         Overlay::None => None,
         Overlay::Mean | Overlay::Random => bail!(
-            "a tiled run draws --overlay boundaries (a preview at most 4096 pixels a side) or none"
+            "a tiled run draws --overlay boundaries (a preview at most 4096 pixels a side, and with --overlay-tiff the full-size picture) or none"
         ),
     };
     let outputs = TiledOutputs {
         preview,
+        overlay: args.overlay_tiff.then(|| with(".overlay.tif")),
         labels,
         table: args
             .table
@@ -572,6 +594,7 @@ fn process_tiled(
     let paths: Vec<&PathBuf> = outputs
         .preview
         .iter()
+        .chain(outputs.overlay.iter())
         .chain(outputs.labels.as_ref().map(|(p, _)| p))
         .chain(outputs.table.iter().flatten())
         .collect();
@@ -596,7 +619,7 @@ fn process_tiled(
             args.tiled.seams,
             args.tiled.halo,
             (tile, cache),
-            style.color.0,
+            &style,
             &outputs,
         )
     };

@@ -180,7 +180,6 @@ impl std::fmt::Debug for TiffWindows {
     }
 }
 
-/// Whether the file starts with a TIFF or BigTIFF signature.
 /// Whether the file at `path` starts like a TIFF or BigTIFF (whatever its name).
 pub fn is_tiff(path: &Path) -> Result<bool> {
     has_tiff_signature(path)
@@ -391,6 +390,11 @@ impl TiffWindows {
     /// Whether the file has an alpha (or other extra) channel that the windows leave out.
     pub fn alpha_dropped(&self) -> bool {
         self.alpha_dropped
+    }
+
+    /// Whether the file holds YCbCr (converted to RGB in the windows).
+    pub fn is_ycbcr(&self) -> bool {
+        self.layout == Layout::YCbCr
     }
 
     /// Whether the file is tiled (else striped).

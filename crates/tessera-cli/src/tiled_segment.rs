@@ -2,9 +2,10 @@
 //! (`tessera::tiled`), reading TIFFs window by window and writing every output as the tiles
 //! come, so that memory stays bounded by `--memory` whatever the image's size.
 
-use crate::bigtiff_labels::LabelTiffWriter;
 use crate::output::temporary_beside;
+use crate::overlay_tiff::OverlayTiffWriter;
 use crate::preview::{DEFAULT_MAX_SIDE, PreviewBuilder};
+use crate::tiff_stream::TiffStreamWriter;
 use crate::tiff_window::{Pixels, TiffWindows};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
@@ -12,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use tessera::render::BoundaryStyle;
 use tessera::tiled::{Rect, Seams, TilePlan, TileSource, TiledSlic};
 use tessera::{Image, RegionTable, Samples, Slic};
 
@@ -123,18 +125,20 @@ pub enum Plan {
 }
 
 /// Decides how to run a `width x height` image of `channels` samples of `bytes` bytes with
-/// `segments` superpixels on `threads` threads.
+/// `segments` superpixels on `threads` threads; `may_be_whole` false tiles it whatever its
+/// size (an image beyond --max-pixels must not be decoded whole).
 pub fn plan(
     args: &TiledArgs,
     (width, height): (u32, u32),
     sample_bytes: u64,
     segments: u32,
     threads: usize,
+    may_be_whole: bool,
 ) -> Result<Plan> {
     let budget = args.memory.unwrap_or_else(default_memory);
     let pixels = u64::from(width) * u64::from(height);
     let whole = pixels * (WHOLE_BYTES_PER_PIXEL + sample_bytes);
-    if args.tile.is_none() && whole <= budget {
+    if may_be_whole && args.tile.is_none() && whole <= budget {
         return Ok(Plan::Whole);
     }
     // The last pass's halo is about four grid steps around a tile.
@@ -232,6 +236,8 @@ impl TileSource for TiffSource {
 pub struct TiledOutputs {
     /// The boundary preview (`<name>.overlay.png`).
     pub preview: Option<PathBuf>,
+    /// The full-size boundary overlay (`<name>.overlay.tif`).
+    pub overlay: Option<PathBuf>,
     /// The label map and its format.
     pub labels: Option<(PathBuf, LabelKind)>,
     /// The superpixel table and adjacency list.
@@ -271,7 +277,7 @@ pub fn run(
     seams: SeamsArg,
     halo: Option<u32>,
     (tile, cache): (u32, u64),
-    boundary: [u8; 3],
+    style: &BoundaryStyle,
     outputs: &TiledOutputs,
 ) -> Result<TiledReport> {
     let start = std::time::Instant::now();
@@ -299,16 +305,26 @@ pub fn run(
         bar.set_style(style);
     }
     let mut labels_out = match &outputs.labels {
-        Some((path, LabelKind::Tiff)) => Some(Labels::Tiff(LabelTiffWriter::create(path, w, h)?)),
+        Some((path, LabelKind::Tiff)) => Some(Labels::Tiff(TiffStreamWriter::labels(path, w, h)?)),
         Some((path, LabelKind::Npy)) => Some(Labels::Npy(NpyWriter::create(path, w, h)?)),
         None => None,
     };
     let mut preview = match &outputs.preview {
-        Some(_) => Some(PreviewBuilder::new(w, h, DEFAULT_MAX_SIDE, boundary)?),
+        Some(_) => Some(PreviewBuilder::new(
+            w,
+            h,
+            DEFAULT_MAX_SIDE,
+            style.color.0,
+            style.mode,
+        )?),
+        None => None,
+    };
+    let mut overlay = match &outputs.overlay {
+        Some(path) => Some(OverlayTiffWriter::create(path, w, h, style)?),
         None => None,
     };
     let mut table = outputs.table.as_ref().map(|_| RegionTable::new(c));
-    let needs_pixels = preview.is_some() || table.is_some();
+    let needs_pixels = preview.is_some() || overlay.is_some() || table.is_some();
     let mut failure: Option<anyhow::Error> = None;
     let count = tiled.run(source, &|p| bar.set_position(p.done as u64), &mut |part| {
         let r = part.rect;
@@ -318,15 +334,14 @@ pub fn run(
             }
             if needs_pixels {
                 let pixels = source.read(r)?;
-                if let Some(p) = preview.as_mut() {
-                    p.add_block(
-                        r.x,
-                        r.y,
-                        r.width,
-                        r.height,
-                        pixels.to_rgb8().as_raw(),
-                        part.labels,
-                    )?;
+                if preview.is_some() || overlay.is_some() {
+                    let rgb = pixels.to_rgb8();
+                    if let Some(p) = preview.as_mut() {
+                        p.add_block(r.x, r.y, r.width, r.height, rgb.as_raw(), part.labels)?;
+                    }
+                    if let Some(o) = overlay.as_mut() {
+                        o.add_block(r.x, r.y, r.width, r.height, rgb.as_raw(), part.labels)?;
+                    }
                 }
                 if let Some(t) = table.as_mut() {
                     t.add_block(r.x, r.y, r.width, r.height, part.labels, &{
@@ -357,6 +372,9 @@ pub fn run(
     if let (Some(p), Some(path)) = (preview, &outputs.preview) {
         p.write_png(path)?;
     }
+    if let Some(o) = overlay {
+        o.finish()?;
+    }
     if let (Some(t), Some([superpixels, adjacency])) = (table, &outputs.table) {
         crate::region_table_out::write_table(superpixels, adjacency, &t, c)?;
     }
@@ -373,7 +391,7 @@ pub fn run(
 
 /// The label map being written.
 enum Labels {
-    Tiff(LabelTiffWriter),
+    Tiff(TiffStreamWriter),
     Npy(NpyWriter),
 }
 
@@ -386,7 +404,7 @@ impl Labels {
                     .iter()
                     .map(|&l| crate::labels_io::stored(l))
                     .collect();
-                t.write_block(r.x, r.y, r.width, r.height, &shifted)
+                t.write_labels(r.x, r.y, r.width, r.height, &shifted)
             }
             Labels::Npy(n) => {
                 let stored: Vec<u32> = labels

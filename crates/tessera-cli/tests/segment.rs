@@ -431,4 +431,12 @@ fn table_describes_the_label_map_it_sits_beside() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--table is for images"));
+    // Nor a full-size overlay TIFF: theirs is a montage.
+    tessera()
+        .args(["segment", "--volume", "--overlay-tiff", "-o"])
+        .arg(&out)
+        .arg(&photo)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--overlay-tiff is for images"));
 }

@@ -12,12 +12,17 @@ use tiff::decoder::{Decoder, DecodingResult};
 
 /// A tiled Deflate BigTIFF of `side` from mirrored copies of a photo the test writes.
 fn big_tiff(dir: &Path, side: &str) -> PathBuf {
+    big_tiff_as(dir, side, "deflate")
+}
+
+/// The same, compressed as `compression` says.
+fn big_tiff_as(dir: &Path, side: &str, compression: &str) -> PathBuf {
     let src = dir.join("src.png");
     common::write_photo(&src, 90, 70);
     let out = dir.join("big.tif");
     tessera()
         .args(["make-big-tiff", "--side", side, "--tile", "128"])
-        .args(["--compression", "deflate", "--source"])
+        .args(["--compression", compression, "--source"])
         .arg(&src)
         .arg(&out)
         .assert()
@@ -71,6 +76,59 @@ fn tiles_give_the_whole_image_labels() {
             "tile {tile}"
         );
         assert!(out.join("photo.overlay.png").is_file());
+    }
+}
+
+fn tiff_rgb(path: &Path) -> Vec<u8> {
+    let mut dec = Decoder::new(Cursor::new(std::fs::read(path).unwrap())).unwrap();
+    match dec.read_image().unwrap() {
+        DecodingResult::U8(v) => v,
+        _ => panic!("8-bit RGB expected"),
+    }
+}
+
+#[test]
+fn the_full_size_overlay_is_the_whole_image_runs_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("photo.png");
+    common::write_photo(&img, 530, 300);
+    for thick in [false, true] {
+        let run = |name: &str, tile: Option<&str>| {
+            let out = dir.path().join(format!("{name}-{thick}"));
+            let mut cmd = tessera();
+            cmd.args(["segment", "-k", "150", "--overlay-tiff", "-o"])
+                .arg(&out)
+                .arg(&img);
+            if let Some(t) = tile {
+                cmd.args(["--tile", t]);
+            }
+            if thick {
+                cmd.arg("--thick");
+            }
+            cmd.assert().success();
+            out
+        };
+        let whole = run("whole", None);
+        let png = image::open(whole.join("photo.overlay.png"))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(
+            tiff_rgb(&whole.join("photo.overlay.tif")),
+            png.as_raw().clone()
+        );
+        for tile in ["256", "320"] {
+            let tiled = run(&format!("tiled{tile}"), Some(tile));
+            assert_eq!(
+                tiff_rgb(&tiled.join("photo.overlay.tif")),
+                png.as_raw().clone(),
+                "tile {tile}, thick {thick}"
+            );
+            // The preview of a picture under 4096 pixels a side is the picture itself.
+            let preview = image::open(tiled.join("photo.overlay.png"))
+                .unwrap()
+                .to_rgb8();
+            assert_eq!(preview, png, "tile {tile}, thick {thick}");
+        }
     }
 }
 
@@ -134,6 +192,76 @@ fn images_beyond_the_memory_budget_are_tiled_automatically() {
 }
 
 #[test]
+fn jpeg_tiffs_are_read_whole_or_tiled_beyond_max_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let tif = big_tiff_as(dir.path(), "700x500", "jpeg");
+    // Whole: `image` cannot convert YCbCr, the windowed reader does.
+    let whole = dir.path().join("whole");
+    tessera()
+        .args(["segment", "-k", "200", "--labels", "npy", "-o"])
+        .arg(&whole)
+        .arg(&tif)
+        .assert()
+        .success();
+    let want = npy_labels(&whole.join("big.labels.npy"));
+    tessera()
+        .args([
+            "segment",
+            "--algo",
+            "felzenszwalb",
+            "--labels",
+            "none",
+            "-o",
+        ])
+        .arg(dir.path().join("fh"))
+        .arg(&tif)
+        .assert()
+        .success();
+    // Beyond --max-pixels a TIFF is not decoded whole but tiled, with the same labels.
+    let out = dir.path().join("tiled");
+    let report = dir.path().join("report.jsonl");
+    tessera()
+        .args([
+            "segment",
+            "-k",
+            "200",
+            "--labels",
+            "npy",
+            "--max-pixels",
+            "300000",
+        ])
+        .arg("--report")
+        .arg(&report)
+        .arg("-o")
+        .arg(&out)
+        .arg(&tif)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("\"tiled\"")
+    );
+    assert_eq!(npy_labels(&out.join("big.labels.npy")), want);
+    // Other algorithms cannot tile: the limit refuses the image.
+    let assert = tessera()
+        .args([
+            "segment",
+            "--algo",
+            "felzenszwalb",
+            "--max-pixels",
+            "300000",
+            "-o",
+        ])
+        .arg(dir.path().join("fh2"))
+        .arg(&tif)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(err.contains("more than the limit of 300000"), "{err}");
+}
+
+#[test]
 fn fast_seams_label_every_pixel() {
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("photo.png");
@@ -182,6 +310,11 @@ fn what_tiles_cannot_do_is_refused_clearly() {
         "--overlay boundaries",
     );
     fail(&["--tile", "100"], "256");
+    fail(
+        &["--tile", "256", "--overlay", "random", "--overlay-tiff"],
+        "--overlay boundaries",
+    );
+    fail(&["--overlay", "none", "--overlay-tiff"], "--overlay none");
     fail(&["--memory", "lots"], "not a size");
     fail(&["--memory", "1MiB"], "64MiB");
     assert!(

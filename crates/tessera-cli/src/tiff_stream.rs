@@ -1,5 +1,6 @@
-//! Streaming a label map too big for memory into a tiled, Deflate-compressed BigTIFF of u32
-//! (one sample per pixel, unsigned), block by block as a tiled segmentation produces it.
+//! Streaming a raster too big for memory into a tiled, Deflate-compressed BigTIFF, block by
+//! block as a tiled segmentation produces it: a label map (u32, one sample a pixel) or an
+//! overlay picture (RGB, 8 bits a sample).
 //!
 //! The caller's blocks may have any size (256, 1000, 2048, ...) and need not line up with the
 //! TIFF tiles. A TIFF tile is compressed and written the moment its last pixel arrives, and the
@@ -8,10 +9,11 @@
 //! those are one row of tiles' worth (the tiles straddling the top edge of the current row of
 //! blocks, right of the current block, and those straddling its bottom edge, left of it) plus
 //! the column straddling the current block's right edge — O(width x tile side + block height x
-//! tile side) labels, whatever the image height.
+//! tile side) pixels, whatever the image height.
 
 use crate::tiled_tiff::{
-    COMPRESSION_DEFLATE, PHOTOMETRIC_BLACK_IS_ZERO, SAMPLE_FORMAT_UINT, TiledSpec, TiledTiffFile,
+    COMPRESSION_DEFLATE, PHOTOMETRIC_BLACK_IS_ZERO, PHOTOMETRIC_RGB, SAMPLE_FORMAT_UINT, TiledSpec,
+    TiledTiffFile,
 };
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
@@ -19,58 +21,82 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The TIFF tile side used by [`LabelTiffWriter::create`]: 256 keeps the pending row of tiles
-/// small (1 KiB of labels per column of the image) while compressing about as well as 512.
+/// The TIFF tile side used by [`TiffStreamWriter::labels`] and [`TiffStreamWriter::rgb`]: 256
+/// keeps the pending row of tiles small (1 KiB of labels per column of the image) while
+/// compressing about as well as 512.
 pub const DEFAULT_TILE: u32 = 256;
 
 /// A tile some of whose pixels have arrived.
 struct PendingTile {
-    labels: Vec<u32>,
+    /// The tile's pixels as they are stored in the file (little-endian samples).
+    bytes: Vec<u8>,
     /// One bit per pixel of the tile: already written (to refuse overlapping blocks).
     covered: Vec<u64>,
     /// Pixels written so far; the tile is complete at its data area.
     filled: usize,
 }
 
-/// A tiled BigTIFF label map being written; see the module documentation.
+/// A tiled BigTIFF being written; see the module documentation.
 ///
 /// Writes take `&mut self`: one writer is fed by one thread at a time (the caller serialises
 /// blocks coming from several workers); the compression of the tiles a block completes is
 /// spread over rayon's threads.
-pub struct LabelTiffWriter {
+pub struct TiffStreamWriter {
     file: TiledTiffFile,
     target: PathBuf,
     width: u32,
     height: u32,
     tile: u32,
+    /// Bytes of one pixel in the file (4 for labels, 3 for RGB).
+    pixel_bytes: usize,
     pending: HashMap<(u32, u32), PendingTile>,
 }
 
-impl LabelTiffWriter {
-    /// Starts writing a `width` x `height` label map to `path`, in tiles of [`DEFAULT_TILE`].
-    pub fn create(path: &Path, width: u32, height: u32) -> Result<Self> {
-        Self::create_with_tile(path, width, height, DEFAULT_TILE)
+impl TiffStreamWriter {
+    /// Starts writing a `width` x `height` label map (u32) to `path`, in tiles of
+    /// [`DEFAULT_TILE`].
+    pub fn labels(path: &Path, width: u32, height: u32) -> Result<Self> {
+        Self::create(path, width, height, 1, 32, DEFAULT_TILE)
     }
 
-    /// As [`Self::create`], with tiles of `tile` x `tile` (a multiple of 16).
-    pub fn create_with_tile(path: &Path, width: u32, height: u32, tile: u32) -> Result<Self> {
+    /// Starts writing a `width` x `height` RGB picture (8 bits a sample) to `path`, in tiles of
+    /// [`DEFAULT_TILE`].
+    pub fn rgb(path: &Path, width: u32, height: u32) -> Result<Self> {
+        Self::create(path, width, height, 3, 8, DEFAULT_TILE)
+    }
+
+    /// `samples` unsigned samples of `bits` bits a pixel, grey for one sample and RGB for
+    /// three, in tiles of `tile` x `tile` (a multiple of 16).
+    fn create(
+        path: &Path,
+        width: u32,
+        height: u32,
+        samples: u16,
+        bits: u16,
+        tile: u32,
+    ) -> Result<Self> {
         let spec = TiledSpec {
             width,
             height,
             tile,
-            samples_per_pixel: 1,
-            bits_per_sample: 32,
+            samples_per_pixel: samples,
+            bits_per_sample: bits,
             sample_format: SAMPLE_FORMAT_UINT,
-            photometric: PHOTOMETRIC_BLACK_IS_ZERO,
+            photometric: if samples == 3 {
+                PHOTOMETRIC_RGB
+            } else {
+                PHOTOMETRIC_BLACK_IS_ZERO
+            },
             compression: COMPRESSION_DEFLATE,
             ycbcr_subsampling: None,
         };
-        Ok(LabelTiffWriter {
+        Ok(TiffStreamWriter {
             file: TiledTiffFile::create(path, spec)?,
             target: path.to_path_buf(),
             width,
             height,
             tile,
+            pixel_bytes: usize::from(samples) * usize::from(bits / 8),
             pending: HashMap::new(),
         })
     }
@@ -80,12 +106,20 @@ impl LabelTiffWriter {
         self.pending.len()
     }
 
-    /// Takes the labels of the block at `(x0, y0)` of `w` x `h` pixels, row-major.
+    /// Takes the labels of the block at `(x0, y0)` of `w` x `h` pixels, row-major, for a
+    /// writer made by [`Self::labels`]; see [`Self::write_block`].
+    pub fn write_labels(&mut self, x0: u32, y0: u32, w: u32, h: u32, labels: &[u32]) -> Result<()> {
+        let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+        self.write_block(x0, y0, w, h, &bytes)
+    }
+
+    /// Takes the pixels of the block at `(x0, y0)` of `w` x `h` pixels, row-major, as the file
+    /// stores them: little-endian u32 labels, or R, G, B bytes.
     ///
     /// Blocks must not overlap and must together cover the image by the time of
     /// [`Self::finish`]; any order works, raster order of blocks keeps memory lowest. After an
     /// error the writer should be dropped (which deletes the temporary file).
-    pub fn write_block(&mut self, x0: u32, y0: u32, w: u32, h: u32, labels: &[u32]) -> Result<()> {
+    pub fn write_block(&mut self, x0: u32, y0: u32, w: u32, h: u32, pixels: &[u8]) -> Result<()> {
         let name = self.target.display();
         let inside = x0.checked_add(w).is_some_and(|r| r <= self.width)
             && y0.checked_add(h).is_some_and(|b| b <= self.height);
@@ -96,10 +130,12 @@ impl LabelTiffWriter {
                 self.height
             );
         }
-        if labels.len() as u64 != u64::from(w) * u64::from(h) {
+        let pb = self.pixel_bytes;
+        let want = u64::from(w) * u64::from(h) * pb as u64;
+        if pixels.len() as u64 != want {
             bail!(
-                "cannot write {name}: the block {w}x{h} at ({x0}, {y0}) came with {} labels",
-                labels.len()
+                "cannot write {name}: the block {w}x{h} at ({x0}, {y0}) came with {} bytes, not {want}",
+                pixels.len()
             );
         }
         let t = self.tile;
@@ -114,7 +150,7 @@ impl LabelTiffWriter {
                 let area = self.tile_area(tx, ty);
                 let side = t as usize;
                 let entry = self.pending.entry((tx, ty)).or_insert_with(|| PendingTile {
-                    labels: vec![0; side * side],
+                    bytes: vec![0; side * side * pb],
                     covered: vec![0; (side * side).div_ceil(64)],
                     filled: 0,
                 });
@@ -134,13 +170,14 @@ impl LabelTiffWriter {
                         }
                         entry.covered[word] |= bit;
                     }
-                    entry.labels[dst..dst + run].copy_from_slice(&labels[src..src + run]);
+                    entry.bytes[dst * pb..(dst + run) * pb]
+                        .copy_from_slice(&pixels[src * pb..(src + run) * pb]);
                 }
                 entry.filled += run * (bottom - top) as usize;
                 if entry.filled == area
                     && let Some(done) = self.pending.remove(&(tx, ty))
                 {
-                    complete.push((tx, ty, done.labels));
+                    complete.push((tx, ty, done.bytes));
                 }
             }
         }
@@ -156,10 +193,10 @@ impl LabelTiffWriter {
     }
 
     /// Compresses finished tiles in parallel, then appends them in order.
-    fn write_tiles(&mut self, tiles: Vec<(u32, u32, Vec<u32>)>) -> Result<()> {
+    fn write_tiles(&mut self, tiles: Vec<(u32, u32, Vec<u8>)>) -> Result<()> {
         let compressed: Vec<(u32, u32, std::io::Result<Vec<u8>>)> = tiles
             .into_par_iter()
-            .map(|(tx, ty, labels)| (tx, ty, deflate_labels(&labels)))
+            .map(|(tx, ty, bytes)| (tx, ty, deflate(&bytes)))
             .collect();
         for (tx, ty, bytes) in compressed {
             let bytes = bytes
@@ -184,17 +221,14 @@ impl LabelTiffWriter {
     }
 }
 
-/// A zlib stream of the labels as little-endian u32 (the file says "II").
+/// A zlib stream of a tile's bytes.
 ///
 /// Level 1: label maps are long runs of one value, which the fastest level already squeezes
-/// to a few percent; the higher levels cost several times the time for a little more.
-fn deflate_labels(labels: &[u32]) -> std::io::Result<Vec<u8>> {
-    let mut raw = Vec::with_capacity(labels.len() * 4);
-    for l in labels {
-        raw.extend_from_slice(&l.to_le_bytes());
-    }
+/// to a few percent; the higher levels cost several times the time for a little more (and
+/// gain little on photographs).
+fn deflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(&raw)?;
+    z.write_all(bytes)?;
     z.finish()
 }
 
@@ -211,7 +245,7 @@ mod tests {
     /// Feeds the image in blocks of `bw` x `bh`, in raster order of blocks; returns the most
     /// tiles pending at once.
     fn write_in_blocks(
-        w: &mut LabelTiffWriter,
+        w: &mut TiffStreamWriter,
         width: u32,
         height: u32,
         bw: u32,
@@ -224,7 +258,7 @@ mod tests {
                 let block: Vec<u32> = (0..h_)
                     .flat_map(|y| (0..w_).map(move |x| label_at(x0 + x, y0 + y)))
                     .collect();
-                w.write_block(x0, y0, w_, h_, &block).unwrap();
+                w.write_labels(x0, y0, w_, h_, &block).unwrap();
                 most = most.max(w.pending_tiles());
             }
         }
@@ -253,7 +287,7 @@ mod tests {
             (97, 61, 16, 13, 11),
         ] {
             let path = dir.path().join(format!("l{width}-{bw}.tif"));
-            let mut w = LabelTiffWriter::create_with_tile(&path, width, height, tile).unwrap();
+            let mut w = TiffStreamWriter::create(&path, width, height, 1, 32, tile).unwrap();
             write_in_blocks(&mut w, width, height, bw, bh);
             w.finish().unwrap();
             let (rw, rh, px) = read_back(&path);
@@ -278,9 +312,8 @@ mod tests {
     fn memory_is_one_row_of_tiles_plus_one_column() {
         let dir = tempfile::tempdir().unwrap();
         let (width, height, tile, bw, bh) = (2000, 1500, 256, 300, 300);
-        let mut w =
-            LabelTiffWriter::create_with_tile(&dir.path().join("m.tif"), width, height, tile)
-                .unwrap();
+        let mut w = TiffStreamWriter::create(&dir.path().join("m.tif"), width, height, 1, 32, tile)
+            .unwrap();
         let most = write_in_blocks(&mut w, width, height, bw, bh);
         // Tiles across the image (8), plus the ones straddling a block's right edge (3 rows
         // of tiles are touched by a 300-high block).
@@ -297,26 +330,26 @@ mod tests {
     fn blocks_that_overlap_miss_or_mismatch_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.tif");
-        let mut w = LabelTiffWriter::create_with_tile(&path, 40, 40, 16).unwrap();
-        let err = w.write_block(0, 0, 10, 10, &[1; 99]).unwrap_err();
+        let mut w = TiffStreamWriter::create(&path, 40, 40, 1, 32, 16).unwrap();
+        let err = w.write_labels(0, 0, 10, 10, &[1; 99]).unwrap_err();
         assert!(
-            format!("{err:#}").contains("came with 99 labels"),
+            format!("{err:#}").contains("came with 396 bytes, not 400"),
             "{err:#}"
         );
-        let err = w.write_block(35, 0, 10, 10, &[1; 100]).unwrap_err();
+        let err = w.write_labels(35, 0, 10, 10, &[1; 100]).unwrap_err();
         assert!(
             format!("{err:#}").contains("not inside the 40x40 image"),
             "{err:#}"
         );
-        let err = w.write_block(u32::MAX, 0, 10, 10, &[1; 100]).unwrap_err();
+        let err = w.write_labels(u32::MAX, 0, 10, 10, &[1; 100]).unwrap_err();
         assert!(format!("{err:#}").contains("not inside"), "{err:#}");
-        w.write_block(0, 0, 10, 10, &[1; 100]).unwrap();
-        let err = w.write_block(9, 9, 2, 2, &[1; 4]).unwrap_err();
+        w.write_labels(0, 0, 10, 10, &[1; 100]).unwrap();
+        let err = w.write_labels(9, 9, 2, 2, &[1; 4]).unwrap_err();
         assert!(format!("{err:#}").contains("overlaps"), "{err:#}");
         // Overlapping a tile that was already written out.
-        w.write_block(10, 0, 6, 16, &[1; 96]).unwrap();
-        w.write_block(0, 10, 10, 6, &[1; 60]).unwrap();
-        let err = w.write_block(15, 15, 1, 1, &[1]).unwrap_err();
+        w.write_labels(10, 0, 6, 16, &[1; 96]).unwrap();
+        w.write_labels(0, 10, 10, 6, &[1; 60]).unwrap();
+        let err = w.write_labels(15, 15, 1, 1, &[1]).unwrap_err();
         assert!(format!("{err:#}").contains("overlaps"), "{err:#}");
         let err = w.finish().unwrap_err();
         assert!(format!("{err:#}").contains("never written"), "{err:#}");
@@ -330,7 +363,8 @@ mod tests {
     #[test]
     fn runs_of_labels_compress() {
         let labels: Vec<u32> = (0..256 * 256).map(|i| label_at(i % 256, i / 256)).collect();
-        let z = deflate_labels(&labels).unwrap();
-        assert!(z.len() * 10 < labels.len() * 4, "{} bytes", z.len());
+        let bytes: Vec<u8> = labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+        let z = deflate(&bytes).unwrap();
+        assert!(z.len() * 10 < bytes.len(), "{} bytes", z.len());
     }
 }
