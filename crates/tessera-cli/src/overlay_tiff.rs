@@ -11,7 +11,7 @@
 //! row above it. The writer keeps that row (label, colour and mark per image column) and
 //! that column; the TIFF tiles (`tiff_stream`) go to the file as they fill.
 
-use crate::block_grid::GridOrder;
+use crate::block_grid::{GridOrder, Pair, differing_pairs};
 use crate::tiff_stream::TiffStreamWriter;
 use anyhow::{Result, bail};
 use image::RgbImage;
@@ -77,16 +77,8 @@ impl OverlayTiffWriter {
         rgb: &[u8],
         labels: &[u32],
     ) -> Result<()> {
-        let n = w as usize * h as usize;
-        if rgb.len() != n * 3 || labels.len() != n {
-            bail!(
-                "overlay: the block {w}x{h} at ({x0}, {y0}) came with {} colour samples and {} labels, not {} and {n}",
-                rgb.len(),
-                labels.len(),
-                n * 3
-            );
-        }
-        self.order.accept("overlay", x0, y0, w, h)?;
+        self.order
+            .accept_block("overlay", (x0, y0, w, h), rgb, labels)?;
         let (wu, hu, x0u) = (w as usize, h as usize, x0 as usize);
         let right_edge = x0 + w == self.width;
         let bottom = y0 + h == self.height;
@@ -94,36 +86,28 @@ impl OverlayTiffWriter {
 
         // Marks from the pairs of neighbours this block completes: inside it, across its
         // left edge and across its top edge.
-        let mut marked = vec![false; n];
-        for row in 0..hu {
-            for col in 0..wu {
-                let i = row * wu + col;
-                if col + 1 < wu && labels[i + 1] != labels[i] {
+        let mut marked = vec![false; wu * hu];
+        let (last_col, last_row) = (&mut self.last_col, &mut self.last_row);
+        differing_pairs(
+            labels,
+            wu,
+            (x0 > 0).then_some(&last_col.labels[..]),
+            (y0 > 0).then_some(&last_row.labels[x0u..x0u + wu]),
+            |pair| match pair {
+                Pair::Inside(i, j) => {
                     marked[i] = true;
-                    marked[i + 1] |= thick;
+                    marked[j] |= thick;
                 }
-                if row + 1 < hu && labels[i + wu] != labels[i] {
-                    marked[i] = true;
-                    marked[i + wu] |= thick;
+                Pair::Left(r) => {
+                    last_col.marked[r] = true;
+                    marked[r * wu] |= thick;
                 }
-            }
-        }
-        if x0 > 0 {
-            for row in 0..hu {
-                if self.last_col.labels[row] != labels[row * wu] {
-                    self.last_col.marked[row] = true;
-                    marked[row * wu] |= thick;
+                Pair::Above(c) => {
+                    last_row.marked[x0u + c] = true;
+                    marked[c] |= thick;
                 }
-            }
-        }
-        if y0 > 0 {
-            for col in 0..wu {
-                if self.last_row.labels[x0u + col] != labels[col] {
-                    self.last_row.marked[x0u + col] = true;
-                    marked[col] |= thick;
-                }
-            }
-        }
+            },
+        );
 
         // The row above this block is complete now: its lower neighbours have come.
         if y0 > 0 {
@@ -217,33 +201,10 @@ pub fn write_picture(path: &Path, pic: &RgbImage) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block_grid::testing::{blocks, picture};
     use std::io::Cursor;
     use tessera::Segmentation;
     use tessera::render::mark_boundaries;
-
-    /// Colours and labels with boundaries in both directions, crossing every block edge.
-    fn picture(w: u32, h: u32) -> (Vec<u8>, Vec<u32>) {
-        let rgb = (0..w * h)
-            .flat_map(|i| {
-                let (x, y) = (i % w, i / w);
-                [
-                    (x * 5 % 256) as u8,
-                    (y * 11 % 256) as u8,
-                    ((x * y) % 256) as u8,
-                ]
-            })
-            .collect();
-        let mut ids = std::collections::HashMap::new();
-        let labels = (0..w * h)
-            .map(|i| {
-                let (x, y) = (i % w, i / w);
-                let raw = (x + 2 * y) / 7 + (y / 5) * 1000 + (x / 11) * 7;
-                let next = ids.len() as u32;
-                *ids.entry(raw).or_insert(next)
-            })
-            .collect();
-        (rgb, labels)
-    }
 
     fn read_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
         let mut dec =
@@ -257,7 +218,6 @@ mod tests {
         (w, h, px)
     }
 
-    /// Feeds blocks whose columns split differently on odd rows of blocks.
     fn feed(
         o: &mut OverlayTiffWriter,
         w: u32,
@@ -267,20 +227,8 @@ mod tests {
         rgb: &[u8],
         labels: &[u32],
     ) {
-        for (row, y0) in (0..h).step_by(bh as usize).enumerate() {
-            let ch = bh.min(h - y0);
-            let bw = if row % 2 == 1 { bw + 3 } else { bw };
-            for x0 in (0..w).step_by(bw as usize) {
-                let cw = bw.min(w - x0);
-                let mut brgb = Vec::new();
-                let mut blab = Vec::new();
-                for y in y0..y0 + ch {
-                    let s = (y * w + x0) as usize;
-                    brgb.extend_from_slice(&rgb[s * 3..(s + cw as usize) * 3]);
-                    blab.extend_from_slice(&labels[s..s + cw as usize]);
-                }
-                o.add_block(x0, y0, cw, ch, &brgb, &blab).unwrap();
-            }
+        for (x0, y0, cw, ch, brgb, blab) in blocks(w, h, bw, bh, 3, rgb, labels) {
+            o.add_block(x0, y0, cw, ch, &brgb, &blab).unwrap();
         }
     }
 

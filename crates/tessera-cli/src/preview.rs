@@ -17,7 +17,7 @@
 //! colour sums for the preview rows the current row of blocks touches, and one label per
 //! image column and per block row — never the image.
 
-use crate::block_grid::GridOrder;
+use crate::block_grid::{GridOrder, Pair, differing_pairs};
 use crate::output::write_png;
 use anyhow::{Result, bail};
 use image::ExtendedColorType;
@@ -105,23 +105,14 @@ impl PreviewBuilder {
         rgb: &[u8],
         labels: &[u32],
     ) -> Result<()> {
-        let n = w as usize * h as usize;
-        if rgb.len() != n * 3 || labels.len() != n {
-            bail!(
-                "preview: the block {w}x{h} at ({x0}, {y0}) came with {} colour samples and {} labels, not {} and {n}",
-                rgb.len(),
-                labels.len(),
-                n * 3
-            );
-        }
-        self.order.accept("preview", x0, y0, w, h)?;
+        self.order
+            .accept_block("preview", (x0, y0, w, h), rgb, labels)?;
         let f = self.factor;
         let (wu, hu) = (w as usize, h as usize);
         for row in 0..hu {
-            let y = y0 + row as u32;
             let sums = self
                 .sums
-                .entry(y / f)
+                .entry((y0 + row as u32) / f)
                 .or_insert_with(|| vec![0; self.pw as usize * 3]);
             for col in 0..wu {
                 let i = row * wu + col;
@@ -130,51 +121,35 @@ impl PreviewBuilder {
                     sums[p + c] += u64::from(rgb[i * 3 + c]);
                 }
             }
-            for col in 0..wu {
-                let i = row * wu + col;
-                let x = x0 + col as u32;
-                if col + 1 < wu && labels[i + 1] != labels[i] {
-                    self.mark_pair(x, y, x + 1, y);
-                }
-                if row + 1 < hu && labels[i + wu] != labels[i] {
-                    self.mark_pair(x, y, x, y + 1);
-                }
-            }
         }
-        // The pixels just left of and just above the block: their right or lower neighbour is
-        // in this block.
-        if x0 > 0 {
-            for row in 0..hu {
-                if self.last_col[row] != labels[row * wu] {
-                    let y = y0 + row as u32;
-                    self.mark_pair(x0 - 1, y, x0, y);
+        // Both are replaced below; the pixels just left of and above the block have their
+        // right or lower neighbour in it.
+        let left = std::mem::take(&mut self.last_col);
+        let above = self.last_row[x0 as usize..x0 as usize + wu].to_vec();
+        let at = |i: usize| (x0 + (i % wu) as u32, y0 + (i / wu) as u32);
+        differing_pairs(
+            labels,
+            wu,
+            (x0 > 0).then_some(&left[..]),
+            (y0 > 0).then_some(&above[..]),
+            |pair| {
+                let ((xa, ya), (xb, yb)) = match pair {
+                    Pair::Inside(i, j) => (at(i), at(j)),
+                    Pair::Left(r) => ((x0 - 1, y0 + r as u32), (x0, y0 + r as u32)),
+                    Pair::Above(c) => ((x0 + c as u32, y0 - 1), (x0 + c as u32, y0)),
+                };
+                self.mark(xa, ya);
+                if self.thick {
+                    self.mark(xb, yb);
                 }
-            }
-        }
-        if y0 > 0 {
-            let above = &self.last_row[x0 as usize..x0 as usize + wu];
-            let changed: Vec<u32> = (0..wu as u32)
-                .filter(|&col| above[col as usize] != labels[col as usize])
-                .collect();
-            for col in changed {
-                self.mark_pair(x0 + col, y0 - 1, x0 + col, y0);
-            }
-        }
+            },
+        );
         self.last_col = (0..hu).map(|row| labels[row * wu + wu - 1]).collect();
         self.last_row[x0 as usize..x0 as usize + wu].copy_from_slice(&labels[(hu - 1) * wu..]);
         if x0 + w == self.width {
             self.finish_rows(y0 + h);
         }
         Ok(())
-    }
-
-    /// Marks the boundary pixels of the neighbours `(x, y)` (left or above) and `(x2, y2)`,
-    /// whose labels differ.
-    fn mark_pair(&mut self, x: u32, y: u32, x2: u32, y2: u32) {
-        self.mark(x, y);
-        if self.thick {
-            self.mark(x2, y2);
-        }
     }
 
     fn mark(&mut self, x: u32, y: u32) {
@@ -236,50 +211,14 @@ impl PreviewBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block_grid::testing::{blocks, picture};
     use image::RgbImage;
     use tessera::Segmentation;
     use tessera::render::{BoundaryStyle, mark_boundaries};
 
-    fn picture(w: u32, h: u32) -> (Vec<u8>, Vec<u32>) {
-        let rgb = (0..w * h)
-            .flat_map(|i| {
-                let (x, y) = (i % w, i / w);
-                [
-                    (x * 7 % 256) as u8,
-                    (y * 3 % 256) as u8,
-                    ((x + y) % 256) as u8,
-                ]
-            })
-            .collect();
-        // Diagonal-ish bands and squares: boundaries in both directions, across block edges.
-        let raw: Vec<u32> = (0..w * h)
-            .map(|i| (i % w + i / w) / 9 + (i / w / 13) * 1000)
-            .collect();
-        // Renumbered 0.. in order of appearance: `Segmentation` wants every label used.
-        let mut ids = std::collections::HashMap::new();
-        let labels = raw
-            .iter()
-            .map(|l| {
-                let next = ids.len() as u32;
-                *ids.entry(*l).or_insert(next)
-            })
-            .collect();
-        (rgb, labels)
-    }
-
     fn feed(p: &mut PreviewBuilder, w: u32, h: u32, bw: u32, bh: u32, rgb: &[u8], labels: &[u32]) {
-        for y0 in (0..h).step_by(bh as usize) {
-            for x0 in (0..w).step_by(bw as usize) {
-                let (cw, ch) = (bw.min(w - x0), bh.min(h - y0));
-                let mut brgb = Vec::new();
-                let mut blab = Vec::new();
-                for y in y0..y0 + ch {
-                    let s = (y * w + x0) as usize;
-                    brgb.extend_from_slice(&rgb[s * 3..(s + cw as usize) * 3]);
-                    blab.extend_from_slice(&labels[s..s + cw as usize]);
-                }
-                p.add_block(x0, y0, cw, ch, &brgb, &blab).unwrap();
-            }
+        for (x0, y0, cw, ch, brgb, blab) in blocks(w, h, bw, bh, 0, rgb, labels) {
+            p.add_block(x0, y0, cw, ch, &brgb, &blab).unwrap();
         }
     }
 

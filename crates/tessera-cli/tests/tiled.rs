@@ -39,12 +39,16 @@ fn npy_labels(path: &Path) -> Vec<u32> {
         .collect()
 }
 
-fn tiff_labels(path: &Path) -> Vec<u32> {
+fn tiff_pixels(path: &Path) -> DecodingResult {
     let mut dec = Decoder::new(Cursor::new(std::fs::read(path).unwrap())).unwrap();
-    match dec.read_image().unwrap() {
-        DecodingResult::U32(v) => v,
-        _ => panic!("u32 labels expected"),
-    }
+    dec.read_image().unwrap()
+}
+
+fn tiff_labels(path: &Path) -> Vec<u32> {
+    let DecodingResult::U32(v) = tiff_pixels(path) else {
+        panic!("u32 labels expected")
+    };
+    v
 }
 
 #[test]
@@ -80,11 +84,10 @@ fn tiles_give_the_whole_image_labels() {
 }
 
 fn tiff_rgb(path: &Path) -> Vec<u8> {
-    let mut dec = Decoder::new(Cursor::new(std::fs::read(path).unwrap())).unwrap();
-    match dec.read_image().unwrap() {
-        DecodingResult::U8(v) => v,
-        _ => panic!("8-bit RGB expected"),
-    }
+    let DecodingResult::U8(v) = tiff_pixels(path) else {
+        panic!("8-bit RGB expected")
+    };
+    v
 }
 
 #[test]
