@@ -7,6 +7,10 @@
 #[path = "../../crates/tessera-cli/src/load.rs"]
 #[allow(dead_code)]
 mod load;
+// What `load.rs` reads JPEG-compressed (YCbCr) TIFFs with.
+#[path = "../../crates/tessera-cli/src/tiff_window.rs"]
+#[allow(dead_code)]
+mod tiff_window;
 
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
